@@ -1,0 +1,18 @@
+// Package outbox is the durable store-and-forward queue between a device's
+// decisions and the MQTT broker, kept in bbolt.
+//
+// A message is written to the outbox, in the same bbolt transaction as the
+// record it announces (an event, a report), before anyone is told about it;
+// the uplink (package uplink) deletes it only once the broker has
+// acknowledged it at QoS 1. A crash between the broker's acknowledgement and
+// the delete sends the message again after restart: receivers de-duplicate
+// by message id (see package contract), so delivery is exactly once for them.
+//
+// # Classes and drop policy
+//
+// There are two classes. Events (alarms, faults, reports, ratings) are never
+// dropped: they are bounded only by the disk. Telemetry is bounded by
+// Options.MaxTelemetry: when full, the oldest telemetry is dropped first and
+// counted in Stats.Dropped, which survives restarts. Peek returns all events,
+// in the order they were put, ahead of any telemetry.
+package outbox
