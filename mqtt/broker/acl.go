@@ -1,0 +1,88 @@
+package broker
+
+import (
+	"strings"
+
+	"linli/mqtt/contract"
+)
+
+// rules returns the filters acc may publish to and subscribe to, relative
+// to nothing (full topics). nil, nil with all true means everything.
+func rules(acc Account) (pub, sub []string, all bool) {
+	r := contract.Root + "/"
+	switch acc.Role {
+	case RoleHub, RoleAdmin:
+		return nil, nil, true
+	case RoleDevice, RoleKiosk:
+		d := r + "dev/" + acc.ID + "/"
+		for _, leaf := range []string{"birth", "death", "state", "telemetry", "event", "report", "cmdack"} {
+			pub = append(pub, d+leaf)
+		}
+		sub = []string{d + "cmd", d + "fw", d + "fw/#"}
+		if acc.Role == RoleKiosk {
+			if acc.Community != "" {
+				sub = append(sub, r+"area/"+acc.Community+"/#")
+			}
+			sub = append(sub, r+"ticket/#")
+		}
+	case RoleWorker:
+		pub = []string{r + "hub/req/" + acc.ID}
+		sub = []string{
+			r + "hub/resp/" + acc.ID,
+			r + "grid/+/alert",
+			r + "dev/+/birth", r + "dev/+/state", r + "dev/+/death",
+			r + "ticket/#",
+		}
+	}
+	return pub, sub, false
+}
+
+// Allowed reports whether acc may publish to (write) or subscribe to / read
+// (!write) the topic or filter.
+func Allowed(acc Account, filter string, write bool) bool {
+	if acc.ID == "" || !contract.ValidID(acc.ID) {
+		return false
+	}
+	pub, sub, all := rules(acc)
+	if all {
+		return true
+	}
+	pats := sub
+	if write {
+		if strings.ContainsAny(filter, "+#") {
+			return false
+		}
+		pats = pub
+	}
+	for _, p := range pats {
+		if covers(p, filter) {
+			return true
+		}
+	}
+	return false
+}
+
+// covers reports whether every topic matched by filter f is matched by
+// pattern p. Both are MQTT filters.
+func covers(p, f string) bool {
+	pl := strings.Split(p, "/")
+	fl := strings.Split(f, "/")
+	for i, x := range pl {
+		if x == "#" {
+			return true
+		}
+		if i >= len(fl) {
+			return false
+		}
+		y := fl[i]
+		switch {
+		case y == "#":
+			return false
+		case x == "+":
+			// any single level, including "+"
+		case y == "+" || x != y:
+			return false
+		}
+	}
+	return len(pl) == len(fl)
+}

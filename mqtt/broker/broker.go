@@ -1,0 +1,346 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/storage"
+	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// Options configures a Server. The zero value of a field means its default.
+type Options struct {
+	// Listen is the TCP address of the plain MQTT listener, e.g.
+	// "127.0.0.1:1883"; port 0 picks a free port (see Server.Addr). Empty
+	// means no plain listener.
+	Listen string
+	// TLSListen is the address of the MQTT-over-TLS listener; empty means
+	// none. CertFile and KeyFile are then required; with CAFile set, clients
+	// must present a certificate signed by that CA.
+	TLSListen string
+	CertFile  string
+	KeyFile   string
+	CAFile    string
+	// DataDir keeps the broker's bbolt file (broker.db): sessions,
+	// subscriptions, in-flight and retained messages. Empty means memory only.
+	DataDir string
+	// Accounts checks logins and gives each client its role. Required.
+	Accounts Accounts
+	// MaxPacketSize is the largest MQTT packet accepted, in bytes; a client
+	// sending a larger one is disconnected. Default 256 KiB.
+	MaxPacketSize uint32
+	// Logger receives the broker's log lines. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultMaxPacketSize is the default of Options.MaxPacketSize.
+const DefaultMaxPacketSize = 256 << 10
+
+// Stats counts what the broker refused.
+type Stats struct {
+	ConnectsRefused  uint64 // wrong user or password, forbidden will topic
+	PublishDenied    uint64 // publishes on a topic the client may not use
+	SubscribeDenied  uint64 // subscriptions to a filter the client may not read
+	DeliveriesDenied uint64 // messages not delivered to a subscriber not allowed to read them
+}
+
+// Errors returned by New.
+var (
+	// ErrNoAccounts means Options.Accounts is nil.
+	ErrNoAccounts = errors.New("broker: no accounts")
+	// ErrNoListener means neither Listen nor TLSListen is set.
+	ErrNoListener = errors.New("broker: no listener")
+)
+
+// Server is the embedded broker.
+type Server struct {
+	opts  Options
+	log   *slog.Logger
+	mochi *mqtt.Server
+	auth  *authHook
+
+	mu   sync.Mutex
+	addr map[string]string // listener id → bound address
+}
+
+// New builds a broker from opts; it does not listen until Run.
+func New(opts *Options) (*Server, error) {
+	if opts == nil || opts.Accounts == nil {
+		return nil, ErrNoAccounts
+	}
+	o := *opts
+	if o.Listen == "" && o.TLSListen == "" {
+		return nil, ErrNoListener
+	}
+	if o.MaxPacketSize == 0 {
+		o.MaxPacketSize = DefaultMaxPacketSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	log := o.Logger.With("component", "broker")
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = o.MaxPacketSize
+	m := mqtt.New(&mqtt.Options{
+		Capabilities:           caps,
+		Logger:                 log,
+		InlineClient:           true,
+		SysTopicResendInterval: 60,
+	})
+	s := &Server{opts: o, log: log, mochi: m, addr: map[string]string{}}
+	s.auth = &authHook{accounts: o.Accounts, log: log}
+	if err := m.AddHook(s.auth, nil); err != nil {
+		return nil, fmt.Errorf("broker: auth hook: %w", err)
+	}
+	if o.DataDir != "" {
+		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("broker: data dir: %w", err)
+		}
+		err := m.AddHook(&storeHook{Hook: new(bolt.Hook)}, &bolt.Options{
+			Path:    filepath.Join(o.DataDir, "broker.db"),
+			Options: &bbolt.Options{Timeout: 2 * time.Second},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("broker: storage: %w", err)
+		}
+		if err := m.AddHook(&durableHook{srv: m}, nil); err != nil {
+			return nil, fmt.Errorf("broker: durable hook: %w", err)
+		}
+	}
+	if o.Listen != "" {
+		if err := m.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp", Address: o.Listen})); err != nil {
+			return nil, fmt.Errorf("broker: listen: %w", err)
+		}
+	}
+	if o.TLSListen != "" {
+		tc, err := tlsConfig(o.CertFile, o.KeyFile, o.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.AddListener(listeners.NewTCP(listeners.Config{ID: "tls", Address: o.TLSListen, TLSConfig: tc})); err != nil {
+			return nil, fmt.Errorf("broker: tls listen: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func tlsConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("broker: tls listener needs a certificate and a key")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("broker: tls key pair: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("broker: tls ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("broker: tls ca: no certificate in %s", caFile)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+// Start opens the listeners and restores stored sessions. It returns once
+// the broker accepts connections; Addr is valid after it. Call Close to
+// stop. Run is Start, wait for ctx, Close.
+func (s *Server) Start() error {
+	if err := s.mochi.Serve(); err != nil {
+		return fmt.Errorf("broker: serve: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range []string{"tcp", "tls"} {
+		if l, ok := s.mochi.Listeners.Get(id); ok {
+			s.addr[id] = l.Address()
+		}
+	}
+	s.log.Info("broker listening", "tcp", s.addr["tcp"], "tls", s.addr["tls"], "data", s.opts.DataDir)
+	return nil
+}
+
+// Close disconnects every client, closes the listeners and the store.
+// Persistent sessions stay on disk.
+func (s *Server) Close() error {
+	return s.mochi.Close()
+}
+
+// Run serves until ctx is done, then closes the broker. It returns nil
+// after a clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return s.Close()
+}
+
+// Addr returns the bound address of the plain listener ("" before Start or
+// without one); TLSAddr that of the TLS listener.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr["tcp"]
+}
+
+// TLSAddr returns the bound address of the TLS listener.
+func (s *Server) TLSAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr["tls"]
+}
+
+// Stats returns the refusal counters.
+func (s *Server) Stats() Stats {
+	a := s.auth
+	return Stats{
+		ConnectsRefused:  a.refused.Load(),
+		PublishDenied:    a.pubDenied.Load(),
+		SubscribeDenied:  a.subDenied.Load(),
+		DeliveriesDenied: a.delivDenied.Load(),
+	}
+}
+
+// authHook checks logins and ACLs against Accounts.
+type authHook struct {
+	mqtt.HookBase
+	accounts Accounts
+	log      *slog.Logger
+
+	refused, pubDenied, subDenied, delivDenied atomic.Uint64
+}
+
+func (h *authHook) ID() string { return "linli-auth" }
+
+func (h *authHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSubscribe}, []byte{b})
+}
+
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	user := string(pk.Connect.Username)
+	acc, ok := h.accounts.Authenticate(user, pk.Connect.Password)
+	if !ok {
+		h.refused.Add(1)
+		h.log.Warn("connect refused: bad user or password", "user", user, "client", cl.ID, "remote", cl.Net.Remote)
+		return false
+	}
+	if pk.Connect.WillFlag && !Allowed(acc, pk.Connect.WillTopic, true) {
+		h.refused.Add(1)
+		h.log.Warn("connect refused: will topic not allowed", "user", user, "client", cl.ID, "topic", pk.Connect.WillTopic)
+		return false
+	}
+	return true
+}
+
+func (h *authHook) account(cl *mqtt.Client) (Account, bool) {
+	return h.accounts.Lookup(string(cl.Properties.Username))
+}
+
+// OnSubscribe counts and logs denied filters; mochi then answers them with
+// "not authorized" after its own OnACLCheck.
+func (h *authHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if cl.Net.Inline {
+		return pk
+	}
+	acc, ok := h.account(cl)
+	for _, f := range pk.Filters {
+		if !ok || !Allowed(acc, f.Filter, false) {
+			h.subDenied.Add(1)
+			h.log.Warn("subscribe denied", "user", acc.ID, "client", cl.ID, "filter", f.Filter)
+		}
+	}
+	return pk
+}
+
+func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if cl.Net.Inline {
+		return true
+	}
+	acc, ok := h.account(cl)
+	if ok && Allowed(acc, topic, write) {
+		return true
+	}
+	if write {
+		h.pubDenied.Add(1)
+		h.log.Warn("publish denied", "user", acc.ID, "client", cl.ID, "topic", topic)
+	} else if topic != "" && !isFilter(topic) {
+		// A delivery check (subscribe checks are counted in OnSubscribe).
+		h.delivDenied.Add(1)
+	}
+	return false
+}
+
+func isFilter(s string) bool { return bytes.ContainsAny([]byte(s), "+#") }
+
+// durableHook makes mochi queue a QoS > 0 publish for its subscribers (and
+// so write it to the store for persistent sessions) before it sends the
+// PUBACK: it re-publishes the message through the inline client and tells
+// mochi to acknowledge the original without delivering it again.
+type durableHook struct {
+	mqtt.HookBase
+	srv *mqtt.Server
+}
+
+func (h *durableHook) ID() string { return "linli-durable" }
+
+func (h *durableHook) Provides(b byte) bool { return b == mqtt.OnPublish }
+
+func (h *durableHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline || pk.FixedHeader.Qos == 0 || pk.FixedHeader.Type != packets.Publish {
+		return pk, nil
+	}
+	if err := h.srv.Publish(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos); err != nil {
+		// Fall back to mochi's own path.
+		return pk, nil
+	}
+	return pk, packets.CodeSuccessIgnore
+}
+
+// storeHook is mochi's bolt storage hook with one fix: v2.7.9 stores an
+// in-flight message without its packet id, and mochi then refuses to resend
+// it after a restart ("missing packet id"). The id is still the suffix of
+// the record's key, so it is restored from there.
+type storeHook struct {
+	*bolt.Hook
+}
+
+func (h *storeHook) StoredInflightMessages() ([]storage.Message, error) {
+	v, err := h.Hook.StoredInflightMessages()
+	for i := range v {
+		if v[i].PacketID != 0 {
+			continue
+		}
+		if j := strings.LastIndexByte(v[i].ID, ':'); j >= 0 {
+			if n, perr := strconv.ParseUint(v[i].ID[j+1:], 10, 16); perr == nil {
+				v[i].PacketID = uint16(n)
+			}
+		}
+	}
+	return v, err
+}
+
+var _ io.Closer = (*Server)(nil)

@@ -1,0 +1,41 @@
+// Package broker is gridhub's embedded MQTT broker: mochi-mqtt/server with
+// Linli's accounts and topic ACLs, an optional TLS listener, and sessions,
+// subscriptions, in-flight QoS 1 messages and retained messages kept in a
+// bbolt file so that they survive a restart.
+//
+// # Accounts and ACLs
+//
+// Every client logs in with a user name and password, checked by an
+// Accounts implementation (see Static, and package grid/config for the
+// hub's). The user name is the account id; its Role decides the topics:
+//
+//	device X  publish dev/X/{birth,death,state,telemetry,event,report,cmdack}
+//	          subscribe dev/X/cmd, dev/X/fw/#
+//	kiosk K   as a device, plus subscribe area/{K's community}/#, ticket/#
+//	worker W  publish hub/req/W; subscribe hub/resp/W, grid/+/alert,
+//	          dev/+/{birth,state,death}, ticket/#
+//	hub, admin everything
+//
+// (all under contract.Root). A subscription filter is allowed only when
+// every topic it can match is allowed, so a worker may subscribe to
+// "linli/v1/grid/+/alert" but not to "linli/v1/#". A device's last will must
+// be on a topic it may publish, or the connection is refused. Refused
+// connections and denied publishes and subscriptions are logged and counted
+// (Stats). A QoS 1 publish on a forbidden topic disconnects an MQTT 3.1.1
+// client (mochi's behaviour; 3.1.1 has no negative PUBACK).
+//
+// # Durability
+//
+// With Options.DataDir set, mochi's bbolt storage hook keeps clients,
+// subscriptions, in-flight messages and retained messages in
+// DataDir/broker.db. mochi acknowledges a QoS 1 publish before it hands the
+// message to its subscribers, so a crash between the two would lose a
+// message the device already deleted from its outbox. The broker closes that
+// window: it takes every QoS > 0 publish from a client, queues it for all
+// subscribers (written to bbolt for persistent sessions) and only then lets
+// mochi send the PUBACK.
+//
+// mochi re-sends a session's in-flight messages after a reconnect in an
+// order that is only stable to the second; receivers that need order restore
+// it from the per-device sequence numbers of the contract (gridhub does).
+package broker
