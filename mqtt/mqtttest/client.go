@@ -30,6 +30,7 @@ type Conn struct {
 	mu sync.Mutex
 	// closed is closed by Close; handlers stop delivering after it.
 	closed chan struct{}
+	stray  chan Message
 }
 
 // ClientOpts adjusts the client that Client connects. A nil *ClientOpts
@@ -70,7 +71,9 @@ func ClientWith(t testing.TB, url, id string, opts *ClientOpts) *Conn {
 	if opts.Configure != nil {
 		opts.Configure(o)
 	}
-	c := &Conn{t: t, c: paho.NewClient(o), closed: make(chan struct{})}
+	c := &Conn{t: t, closed: make(chan struct{}), stray: make(chan Message, 1024)}
+	o.SetDefaultPublishHandler(c.handler(c.stray))
+	c.c = paho.NewClient(o)
 	if err := c.wait(c.c.Connect()); err != nil {
 		t.Fatalf("mqtttest: connect %s to %s: %v", id, url, err)
 	}
@@ -105,17 +108,25 @@ func Wait(ctx context.Context, tok paho.Token) error {
 func (c *Conn) Subscribe(filter string, qos byte) <-chan Message {
 	c.t.Helper()
 	ch := make(chan Message, 1024)
-	h := func(_ paho.Client, m paho.Message) {
+	if err := c.wait(c.c.Subscribe(filter, qos, c.handler(ch))); err != nil {
+		c.t.Fatalf("mqtttest: subscribe %q: %v", filter, err)
+	}
+	return ch
+}
+
+// Stray returns the channel of messages that matched no Subscribe of this
+// Conn: with a persistent session, the broker sends queued messages right
+// after connecting, before Subscribe has registered its handler.
+func (c *Conn) Stray() <-chan Message { return c.stray }
+
+func (c *Conn) handler(ch chan<- Message) paho.MessageHandler {
+	return func(_ paho.Client, m paho.Message) {
 		msg := Message{Topic: m.Topic(), Payload: append([]byte(nil), m.Payload()...), QoS: m.Qos(), Retained: m.Retained()}
 		select {
 		case ch <- msg:
 		case <-c.closed:
 		}
 	}
-	if err := c.wait(c.c.Subscribe(filter, qos, h)); err != nil {
-		c.t.Fatalf("mqtttest: subscribe %q: %v", filter, err)
-	}
-	return ch
 }
 
 // Publish publishes payload on topic and waits for the broker's
