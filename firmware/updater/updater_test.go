@@ -1,0 +1,232 @@
+package updater
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"linli/firmware/bundle"
+)
+
+type fixture struct {
+	t     *testing.T
+	root  string
+	priv  ed25519.PrivateKey
+	roots []ed25519.PublicKey
+	now   time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	privPEM, pubPEM, err := bundle.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := bundle.ParsePrivateKey(privPEM)
+	roots, _ := bundle.ParsePublicKeys(pubPEM)
+	return &fixture{t: t, root: t.TempDir(), priv: priv, roots: roots, now: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+}
+
+func (f *fixture) open() *Updater {
+	f.t.Helper()
+	u, err := Open(&Options{Root: f.root, Roots: f.roots, Target: "linux/arm/7", Now: func() time.Time { return f.now }, MaxTrialStarts: 3, TrialDeadline: time.Minute})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { u.Close() })
+	return u
+}
+
+// bundleOf writes a bundle whose "sensord" file says version.
+func (f *fixture) bundleOf(version string, security uint64, target string) string {
+	f.t.Helper()
+	dir := f.t.TempDir()
+	bin := filepath.Join(dir, "sensord")
+	if err := os.WriteFile(bin, []byte("sensord "+version), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	path := filepath.Join(dir, version+".bundle")
+	out, err := os.Create(path)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer out.Close()
+	m := bundle.Manifest{Product: "linli", Version: version, Security: security, Target: target, Created: f.now}
+	if err := bundle.Create(out, m, []bundle.Source{{Name: "sensord", Path: bin, Mode: 0o755}}, f.priv); err != nil {
+		f.t.Fatal(err)
+	}
+	return path
+}
+
+// running returns what ROOT/current/sensord says: the version that starts.
+func (f *fixture) running() string {
+	f.t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.root, "current", "sensord"))
+	if err != nil {
+		f.t.Fatalf("no version starts: %v", err)
+	}
+	return string(b)
+}
+
+func (f *fixture) installCommitted(u *Updater, version string, security uint64) {
+	f.t.Helper()
+	if _, err := u.Install(f.bundleOf(version, security, "linux/arm/7")); err != nil {
+		f.t.Fatalf("Install %s: %v", version, err)
+	}
+	if st, _, err := u.Boot(); err != nil || st != OnTrial {
+		f.t.Fatalf("Boot after install = %v, %v; want on trial", st, err)
+	}
+	if err := u.Commit(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func TestInstallTrialCommit(t *testing.T) {
+	f := newFixture(t)
+	u := f.open()
+	f.installCommitted(u, "v1", 1)
+	f.installCommitted(u, "v2", 2)
+	if got, want := f.running(), "sensord v2"; got != want {
+		t.Errorf("running %q, want %q", got, want)
+	}
+	s, _ := u.State()
+	if s.MinSecurity != 2 || s.Trial != nil || s.Active != "b" {
+		t.Errorf("state = min %d trial %v active %q; want 2, nil, b", s.MinSecurity, s.Trial, s.Active)
+	}
+	if st, _, _ := u.Boot(); st != Normal {
+		t.Errorf("Boot after commit = %v, want normal", st)
+	}
+	// Anti-rollback: v1 at security 1 is now refused.
+	if _, err := u.Install(f.bundleOf("v1b", 1, "linux/arm/7")); !errors.Is(err, bundle.ErrRollback) {
+		t.Errorf("Install of older security version = %v, want ErrRollback", err)
+	}
+}
+
+func TestRefusalsChangeNothing(t *testing.T) {
+	f := newFixture(t)
+	u := f.open()
+	f.installCommitted(u, "v1", 1)
+	other := newFixture(t)
+	for _, tc := range []struct {
+		name   string
+		bundle string
+		want   error
+	}{
+		{"wrong target", f.bundleOf("v2", 2, "linux/arm64"), bundle.ErrWrongTarget},
+		{"unknown key", other.bundleOf("v2", 2, "linux/arm/7"), bundle.ErrUnknownKey},
+		{"same version", f.bundleOf("v1", 1, "linux/arm/7"), ErrSameVersion},
+	} {
+		if _, err := u.Install(tc.bundle); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Install = %v, want %v", tc.name, err, tc.want)
+		}
+		if got := f.running(); got != "sensord v1" {
+			t.Errorf("%s: running %q after refusal", tc.name, got)
+		}
+	}
+	s, _ := u.State()
+	if n := len(s.History); n == 0 || s.History[n-1].Step != "refused" {
+		t.Errorf("refusal not in history: %+v", s.History)
+	}
+}
+
+func TestCrashLoopRollsBack(t *testing.T) {
+	f := newFixture(t)
+	u := f.open()
+	f.installCommitted(u, "v1", 1)
+	if _, err := u.Install(f.bundleOf("v2", 2, "linux/arm/7")); err != nil {
+		t.Fatal(err)
+	}
+	// v2 starts three times and dies each time before Commit.
+	for i := 1; i <= 3; i++ {
+		st, tr, err := u.Boot()
+		if err != nil || st != OnTrial || tr.Starts != i {
+			t.Fatalf("start %d: Boot = %v %+v %v", i, st, tr, err)
+		}
+		if got := f.running(); got != "sensord v2" {
+			t.Fatalf("start %d runs %q", i, got)
+		}
+	}
+	st, _, err := u.Boot()
+	if err != nil || st != RolledBack {
+		t.Fatalf("4th Boot = %v, %v; want rolled back", st, err)
+	}
+	if got := f.running(); got != "sensord v1" {
+		t.Errorf("after rollback running %q, want v1", got)
+	}
+	// No re-download loop: the same version is refused until its security
+	// version is raised.
+	if _, err := u.Install(f.bundleOf("v2", 2, "linux/arm/7")); !errors.Is(err, ErrRolledBack) {
+		t.Errorf("reinstall of rolled-back version = %v, want ErrRolledBack", err)
+	}
+	if _, err := u.Install(f.bundleOf("v2", 3, "linux/arm/7")); err != nil {
+		t.Errorf("install of v2 with raised security version: %v", err)
+	}
+}
+
+func TestDeadlineRollsBack(t *testing.T) {
+	f := newFixture(t)
+	u := f.open()
+	f.installCommitted(u, "v1", 1)
+	if _, err := u.Install(f.bundleOf("v2", 2, "linux/arm/7")); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _ := u.Boot(); st != OnTrial {
+		t.Fatal("not on trial")
+	}
+	f.now = f.now.Add(2 * time.Minute)
+	if !u.Expired() {
+		t.Fatal("Expired = false past the deadline")
+	}
+	if err := u.Rollback("broker not reached"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.running(); got != "sensord v1" {
+		t.Errorf("running %q, want v1", got)
+	}
+	s, _ := u.State()
+	last := s.History[len(s.History)-1]
+	if last.Step != "rolled-back" || last.Reason != "broker not reached" {
+		t.Errorf("last history = %+v", last)
+	}
+}
+
+// TestPowerLossAtEveryStep stops Install at each of its steps, as a power
+// cut would, reopens the updater as a restarted device does, and checks
+// that a complete version starts and a later install still works.
+func TestPowerLossAtEveryStep(t *testing.T) {
+	for _, step := range []string{"extract", "remove-old", "rename-slot", "record-trial", "switch"} {
+		t.Run(step, func(t *testing.T) {
+			f := newFixture(t)
+			u := f.open()
+			f.installCommitted(u, "v1", 1)
+			f.installCommitted(u, "v2", 2)
+			u.crash = func(s string) error {
+				if s == step {
+					return fmt.Errorf("power cut at %s", s)
+				}
+				return nil
+			}
+			if _, err := u.Install(f.bundleOf("v3", 3, "linux/arm/7")); err == nil {
+				t.Fatal("Install did not stop")
+			}
+			u.Close()
+			u = f.open()
+			st, _, err := u.Boot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := f.running()
+			if got != "sensord v2" && !(got == "sensord v3" && st == OnTrial) {
+				t.Fatalf("after power cut at %s: runs %q (boot %v)", step, got, st)
+			}
+			if st == OnTrial {
+				u.Commit()
+			} else if _, err := u.Install(f.bundleOf("v3", 3, "linux/arm/7")); err != nil {
+				t.Fatalf("install after power cut: %v", err)
+			}
+		})
+	}
+}
