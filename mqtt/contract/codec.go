@@ -81,6 +81,10 @@ func typeOf(m Message) string {
 		return TypeRequest
 	case *Response:
 		return TypeResponse
+	case *FirmwareRequest:
+		return TypeFirmwareRequest
+	case *FirmwareStatus:
+		return TypeFirmwareStatus
 	}
 	panic(fmt.Sprintf("contract: unknown message %T", m))
 }
@@ -123,6 +127,10 @@ func newOf(typ string) Message {
 		return new(Request)
 	case TypeResponse:
 		return new(Response)
+	case TypeFirmwareRequest:
+		return new(FirmwareRequest)
+	case TypeFirmwareStatus:
+		return new(FirmwareStatus)
 	}
 	return nil
 }
@@ -145,6 +153,8 @@ var allowed = map[string][]string{
 	"ticket":    {TypeTicketStatus},
 	"req":       {TypeRequest},
 	"resp":      {TypeResponse},
+	"fwreq":     {TypeFirmwareRequest},
+	"fwstatus":  {TypeFirmwareStatus},
 }
 
 // Decode parses a payload received on topic. Pass topic "" to decode
@@ -223,6 +233,10 @@ func deviceOf(m Message) string {
 	case *Command:
 		return m.Device
 	case *CommandAck:
+		return m.Device
+	case *FirmwareRequest:
+		return m.Device
+	case *FirmwareStatus:
 		return m.Device
 	}
 	return ""

@@ -496,7 +496,7 @@ func ParseTopic(topic string) (Topic, error) {
 	case t.Kind == "dev" && len(parts) == 3 && ValidID(parts[1]):
 		t.Device = parts[1]
 		switch t.Leaf {
-		case "birth", "death", "state", "telemetry", "event", "report", "cmd", "cmdack", "fw":
+		case "birth", "death", "state", "telemetry", "event", "report", "cmd", "cmdack", "fw", "fwreq", "fwstatus":
 			return t, nil
 		}
 	case t.Kind == "grid" && len(parts) == 3 && t.Leaf == "alert":

@@ -19,6 +19,9 @@
 //	linli/v1/dev/{device}/report     kiosk  → hub   QoS 1             Report, Rating, Wish
 //	linli/v1/dev/{device}/cmd        hub    → dev   QoS 1             Command
 //	linli/v1/dev/{device}/cmdack     device → hub   QoS 1             CommandAck
+//	linli/v1/dev/{device}/fw         sender → dev   QoS 1             firmware blocks (binary)
+//	linli/v1/dev/{device}/fwreq      device → sender QoS 1            FirmwareRequest
+//	linli/v1/dev/{device}/fwstatus   device → all   QoS 1, retained   FirmwareStatus
 //	linli/v1/grid/{grid}/alert       hub    → workers QoS 1           Alert (every change)
 //	linli/v1/area/{community}/{building}/alerts  hub → kiosks QoS 1, retained  AreaAlerts
 //	linli/v1/area/{community}/notices           hub → kiosks QoS 1, retained  Notices

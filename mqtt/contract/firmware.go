@@ -1,0 +1,67 @@
+package contract
+
+// Firmware transfer messages (see package firmware/transfer). Blocks travel
+// as binary payloads on DeviceTopic(device, "fw"), not as JSON.
+const (
+	TypeFirmwareRequest = "fwreq"
+	TypeFirmwareStatus  = "fwstatus"
+)
+
+// FirmwareRequest is a device asking for blocks of a transfer, on
+// DeviceTopic(device, "fwreq"). Blocks lists the wanted block indexes (at
+// most a window's worth).
+type FirmwareRequest struct {
+	Header
+	Device   string   `json:"device"`
+	Transfer string   `json:"transfer"`
+	Blocks   []uint32 `json:"blocks"`
+}
+
+// Firmware transfer and install states, in order.
+const (
+	FwOffered    = "offered"
+	FwDownload   = "downloading"
+	FwVerifying  = "verifying"
+	FwInstalling = "installing"
+	FwTrial      = "trial"
+	FwCommitted  = "committed"
+	FwRolledBack = "rolled-back"
+	FwFailed     = "failed"
+)
+
+// FirmwareStatus reports a transfer's progress, on DeviceTopic(device,
+// "fwstatus"): a state plus {count, of} blocks, and the reason of a failure
+// or rollback.
+type FirmwareStatus struct {
+	Header
+	Device   string `json:"device"`
+	Transfer string `json:"transfer"`
+	Version  string `json:"version,omitempty"`
+	State    string `json:"state"`
+	Count    int    `json:"count"`
+	Of       int    `json:"of"`
+	Error    string `json:"error,omitempty"`
+	Running  string `json:"running,omitempty"` // the version the device runs now
+}
+
+// Validate implements Message.
+func (m *FirmwareRequest) Validate() error {
+	if m.Transfer == "" {
+		return missing("fwreq", "transfer")
+	}
+	if len(m.Blocks) > 4096 {
+		return missing("fwreq", "blocks (at most 4096)")
+	}
+	return needID("fwreq", "device", m.Device)
+}
+
+// Validate implements Message.
+func (m *FirmwareStatus) Validate() error {
+	if m.Transfer == "" {
+		return missing("fwstatus", "transfer")
+	}
+	if m.State == "" {
+		return missing("fwstatus", "state")
+	}
+	return needID("fwstatus", "device", m.Device)
+}
