@@ -1,0 +1,37 @@
+package ads1115_test
+
+import (
+	"fmt"
+	"log"
+
+	"linli/devices/ads1115"
+	"periph.io/x/conn/v3/i2c/i2ctest"
+	"periph.io/x/conn/v3/physic"
+)
+
+func Example() {
+	// On a board: b, err := i2creg.Open(""); here a playback of the chip
+	// seeing a square wave of ±1000 counts (±62.5 mV) on AIN1.
+	ops := []i2ctest.IO{
+		{Addr: 0x4A, W: []byte{0x01}, R: []byte{0x85, 0x83}}, // probe: config reset value
+		{Addr: 0x4A, W: []byte{0x01, 0x54, 0xE3}},            // AIN1, ±2.048 V, continuous, 860 SPS
+	}
+	for i := range 86 {
+		v := 16384 + 1000 - 2000*(i%2)
+		ops = append(ops, i2ctest.IO{Addr: 0x4A, W: []byte{0x00}, R: []byte{byte(v >> 8), byte(v)}})
+	}
+	b := &i2ctest.Playback{Ops: ops}
+
+	d, err := ads1115.New(b, 0x4A, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// A residual-current CT: 4 A per volt at the input.
+	residual := ads1115.Channel{Input: 1, AmpsPerVolt: 4}
+	i, err := d.RMS(residual)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s = %.0f mA\n", i, float64(i)/float64(physic.MilliAmpere))
+	// Output: 250mA = 250 mA
+}
