@@ -103,7 +103,7 @@ func BenchmarkReadingsIngest(b *testing.B) {
 	baseRate := nBase / time.Since(start).Seconds()
 
 	d := openDB(b, filepath.Join(dir, "s.db"), &Options{MaxReadings: 150_000})
-	const writers, batches, size = 4, 50, 1000// 200,000 readings: the bound drops 50,000
+	const writers, batches, size = 4, 50, 1000 // 200,000 readings: the bound drops 50,000
 	batch := make([]Reading, size)
 	for i := range batch {
 		batch[i] = Reading{Channel: fmt.Sprint("ch-", i%8), Value: float64(i)}
