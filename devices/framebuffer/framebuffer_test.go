@@ -247,15 +247,15 @@ func TestKernelStructSizes(t *testing.T) {
 	if got := unsafe.Sizeof(varScreeninfo{}); got != 160 {
 		t.Errorf("sizeof(fb_var_screeninfo) = %d, want 160", got)
 	}
-	want := uintptr(68) // 32-bit: unsigned long is 4 bytes
+	want, wantLine := uintptr(68), uintptr(44) // 32-bit: unsigned long is 4 bytes
 	if unsafe.Sizeof(uintptr(0)) == 8 {
-		want = 80
+		want, wantLine = 80, 48
 	}
 	if got := unsafe.Sizeof(fixScreeninfo{}); got != want {
 		t.Errorf("sizeof(fb_fix_screeninfo) = %d, want %d", got, want)
 	}
-	if got := unsafe.Offsetof(fixScreeninfo{}.LineLength); got != want-32 {
-		t.Errorf("offsetof(line_length) = %d, want %d", got, want-32)
+	if got := unsafe.Offsetof(fixScreeninfo{}.LineLength); got != wantLine {
+		t.Errorf("offsetof(line_length) = %d, want %d", got, wantLine)
 	}
 }
 
