@@ -1,0 +1,56 @@
+package tickets_test
+
+import (
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"linli/grid/tickets"
+	"linli/mqtt/contract"
+)
+
+func Example() {
+	dir, err := os.MkdirTemp("", "tickets")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	db, err := bolt.Open(filepath.Join(dir, "hub.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	s, err := tickets.Open(db, &tickets.Options{Clock: func() time.Time { return now }})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := &contract.Report{Number: "K7-261127-00423", Device: "kiosk-7", Category: "street-light",
+		Location: contract.Location{Community: "hl", Building: "3"}, Urgency: contract.UrgencyNormal}
+	t, _, err := s.File(r, "g1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(t.Status, "due", tickets.Status(t).Due.Format(time.DateTime))
+	s.Accept(t.Number, "worker-li")
+	s.Resolve(t.Number, "worker-li", "换了灯泡")
+	_, err = s.Accept(t.Number, "worker-li")
+	fmt.Println(err)
+	t, _, _ = s.Rate(&contract.Rating{ID: "r1", Number: t.Number, Device: "kiosk-7", Rating: contract.RatingSatisfied})
+	for _, step := range t.Timeline {
+		fmt.Println(strings.TrimSpace(step.Status + " " + step.By + " " + step.Note))
+	}
+	// Output:
+	// submitted due 2026-11-28 09:00:00
+	// tickets: K7-261127-00423 is resolved; cannot accept
+	// submitted kiosk-7
+	// accepted worker-li
+	// resolved worker-li 换了灯泡
+	// rated kiosk-7 satisfied
+	// closed system
+}
