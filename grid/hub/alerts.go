@@ -1,0 +1,333 @@
+package hub
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"linli/grid/config"
+	"linli/mqtt/contract"
+)
+
+// Alert levels (Alert.Level).
+const (
+	LevelGrid        = "grid"
+	LevelCommunity   = "community"
+	LevelSubdistrict = "subdistrict"
+)
+
+// UnassignedGrid is the grid topic of alerts of devices whose building is in
+// no grid.
+const UnassignedGrid = "unassigned"
+
+// alertsForEvent raises or clears the alerts ev calls for, inside tx. The
+// returned functions update memory and log, to be run after the commit.
+// h.mu must be held.
+func (h *Hub) alertsForEvent(tx *bolt.Tx, ev *contract.Event, r *devRecord, now time.Time) ([]func(), error) {
+	loc := r.Location
+	if loc.Community == "" && loc.Building == "" {
+		loc = h.cfg.Locate(ev.Location)
+	}
+	changed := map[string]*contract.Alert{}
+	var effects []func()
+	switch ev.To {
+	case contract.StateAlarm, contract.StateFault:
+		for _, a := range h.alerts {
+			if a.Device == ev.Device && a.Channel == ev.Channel && a.State == ev.To {
+				h.log.Info("alert already active", "alert", a.ID, "device", ev.Device, "channel", ev.Channel, "event", ev.ID)
+				return nil, nil
+			}
+		}
+		n, err := tx.Bucket(bAlerts).NextSequence()
+		if err != nil {
+			return nil, err
+		}
+		a := &contract.Alert{
+			ID: fmt.Sprintf("A%08d", n), Device: ev.Device, Channel: ev.Channel, Kind: ev.Kind,
+			State: ev.To, Value: ev.Value, Unit: ev.Unit, Location: loc, Raised: now,
+			EventTime: ev.Time, EventID: ev.ID, Description: describe(ev, loc),
+		}
+		h.route(a, LevelGrid, now)
+		changed[a.ID] = a
+		effects = append(effects, func() {
+			h.alerts[a.ID] = a
+			h.c.raised.Add(1)
+			h.log.Info("alert raised", "alert", a.ID, "grid", gridOf(a), "device", a.Device, "channel", a.Channel,
+				"state", a.State, "value", a.Value, "unit", a.Unit, "where", a.Location.String(),
+				"level", a.Level, "assigned", strings.Join(a.Assigned, ","), "escalate_at", a.EscalateAt)
+		})
+	case contract.StateNormal:
+		for _, a := range h.alerts {
+			if a.Device != ev.Device || a.Channel != ev.Channel {
+				continue
+			}
+			if ev.Cause != "reset" && a.State != contract.StateFault {
+				continue // an alarm stays until the device is reset
+			}
+			c := *a
+			c.Cleared, c.ClearedAt, c.EscalateAt = true, now, time.Time{}
+			changed[c.ID] = &c
+			effects = append(effects, func() {
+				delete(h.alerts, c.ID)
+				h.c.cleared.Add(1)
+				h.log.Info("alert cleared", "alert", c.ID, "grid", gridOf(&c), "device", c.Device, "channel", c.Channel,
+					"cause", ev.Cause, "acked_by", c.AckedBy)
+			})
+		}
+	}
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	return effects, h.saveAlerts(tx, changed, now)
+}
+
+func describe(ev *contract.Event, loc contract.Location) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", ev.Kind, ev.To)
+	if ev.To == contract.StateAlarm || ev.Value != 0 {
+		fmt.Fprintf(&b, " %g%s", ev.Value, ev.Unit)
+	}
+	if ev.SetPoint != 0 {
+		fmt.Fprintf(&b, " (set-point %g%s)", ev.SetPoint, ev.Unit)
+	}
+	if ev.Cause != "" {
+		fmt.Fprintf(&b, ", %s", ev.Cause)
+	}
+	fmt.Fprintf(&b, " on %s/%s", ev.Device, ev.Channel)
+	if s := loc.String(); s != "" {
+		fmt.Fprintf(&b, " at %s", s)
+	}
+	return b.String()
+}
+
+func gridOf(a *contract.Alert) string {
+	if a.Location.Grid == "" {
+		return UnassignedGrid
+	}
+	return a.Location.Grid
+}
+
+// route assigns a to the workers of level, or of the next level up when
+// nobody is there. h.mu must be held.
+func (h *Hub) route(a *contract.Alert, level string, now time.Time) {
+	esc := h.cfg.Escalation
+	pick := func(match func(w config.Worker) bool) []string {
+		var on, all []string
+		for _, w := range h.cfg.Workers {
+			if match(w) {
+				all = append(all, w.ID)
+				if w.OnDuty {
+					on = append(on, w.ID)
+				}
+			}
+		}
+		if len(on) > 0 {
+			return on
+		}
+		return all
+	}
+	if level == LevelGrid {
+		var ws []string
+		for _, w := range h.cfg.Workers {
+			if w.Role == config.RoleGridWorker && w.OnDuty && w.Grid == a.Location.Grid && a.Location.Grid != "" {
+				ws = append(ws, w.ID)
+			}
+		}
+		if len(ws) > 0 {
+			a.Level, a.Assigned, a.EscalateAt = LevelGrid, ws, now.Add(time.Duration(esc.Grid))
+			return
+		}
+		level = LevelCommunity
+	}
+	if level == LevelCommunity {
+		ws := pick(func(w config.Worker) bool {
+			return w.Role == config.RoleCommunity && w.Community == a.Location.Community && a.Location.Community != ""
+		})
+		if len(ws) > 0 {
+			a.Level, a.Assigned, a.EscalateAt = LevelCommunity, ws, now.Add(time.Duration(esc.Community))
+			return
+		}
+	}
+	a.Level = LevelSubdistrict
+	a.Assigned = pick(func(w config.Worker) bool { return w.Role == config.RoleSubdistrict })
+	a.EscalateAt = time.Time{}
+}
+
+// saveAlerts stores the changed alerts and queues their publication and
+// that of their buildings' AreaAlerts, inside tx. h.mu must be held.
+func (h *Hub) saveAlerts(tx *bolt.Tx, changed map[string]*contract.Alert, now time.Time) error {
+	b := tx.Bucket(bAlerts)
+	areas := map[[2]string]bool{}
+	ids := make([]string, 0, len(changed))
+	for id := range changed {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		a := changed[id]
+		if err := putJSON(b, a.ID, a); err != nil {
+			return err
+		}
+		c := *a
+		if err := h.queue(tx, contract.GridAlertTopic(gridOf(a)), &c, false); err != nil {
+			return err
+		}
+		if a.Location.Community != "" && a.Location.Building != "" {
+			areas[[2]string{a.Location.Community, a.Location.Building}] = true
+		}
+	}
+	for area := range areas {
+		if err := h.queue(tx, contract.AreaAlertsTopic(area[0], area[1]), h.areaAlerts(area, changed, now), true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// areaAlerts returns the active alerts of a building, with changed applied
+// over the current ones. h.mu must be held.
+func (h *Hub) areaAlerts(area [2]string, changed map[string]*contract.Alert, now time.Time) *contract.AreaAlerts {
+	in := func(a *contract.Alert) bool {
+		return a.Location.Community == area[0] && a.Location.Building == area[1] && !a.Cleared
+	}
+	m := &contract.AreaAlerts{Community: area[0], Building: area[1], Alerts: []contract.Alert{}, Updated: now}
+	for id, a := range h.alerts {
+		if _, ok := changed[id]; !ok && in(a) {
+			m.Alerts = append(m.Alerts, *a)
+		}
+	}
+	for _, a := range changed {
+		if in(a) {
+			m.Alerts = append(m.Alerts, *a)
+		}
+	}
+	sort.Slice(m.Alerts, func(i, j int) bool { return m.Alerts[i].ID < m.Alerts[j].ID })
+	return m
+}
+
+// publishAllAreas queues the AreaAlerts of every building, so that a
+// retained list left from before a restart is replaced.
+func (h *Hub) publishAllAreas() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	areas := map[[2]string]bool{}
+	for _, b := range h.cfg.Buildings() {
+		areas[b] = true
+	}
+	for _, a := range h.alerts {
+		if a.Location.Community != "" && a.Location.Building != "" {
+			areas[[2]string{a.Location.Community, a.Location.Building}] = true
+		}
+	}
+	now := h.now()
+	return h.db.Update(func(tx *bolt.Tx) error {
+		for area := range areas {
+			if err := h.queue(tx, contract.AreaAlertsTopic(area[0], area[1]), h.areaAlerts(area, nil, now), true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// escalateDue moves every unacknowledged alert whose time is up one level
+// up. h.mu must be held.
+func (h *Hub) escalateDue() {
+	now := h.now()
+	changed := map[string]*contract.Alert{}
+	for id, a := range h.alerts {
+		if a.AckedBy != "" || a.EscalateAt.IsZero() || now.Before(a.EscalateAt) {
+			continue
+		}
+		c := *a
+		next := LevelSubdistrict
+		if a.Level == LevelGrid {
+			next = LevelCommunity
+		}
+		h.route(&c, next, now)
+		changed[id] = &c
+	}
+	if len(changed) == 0 {
+		return
+	}
+	err := h.db.Update(func(tx *bolt.Tx) error { return h.saveAlerts(tx, changed, now) })
+	if err != nil {
+		h.c.storeErrors.Add(1)
+		h.log.Error("escalation not stored; will retry", "error", err)
+		return
+	}
+	for id, c := range changed {
+		from := h.alerts[id].Level
+		h.alerts[id] = c
+		h.c.escalations.Add(1)
+		h.log.Warn("alert escalated: nobody acknowledged", "alert", id, "grid", gridOf(c), "device", c.Device,
+			"from", from, "to", c.Level, "assigned", strings.Join(c.Assigned, ","), "escalate_at", c.EscalateAt)
+	}
+}
+
+// sees reports whether w is responsible for loc.
+func sees(w config.Worker, loc contract.Location) bool {
+	switch w.Role {
+	case config.RoleGridWorker:
+		return loc.Grid != "" && loc.Grid == w.Grid
+	case config.RoleCommunity:
+		return loc.Community != "" && loc.Community == w.Community
+	case config.RoleSubdistrict, config.RoleMaintenance:
+		return true
+	}
+	return false
+}
+
+// ack acknowledges alert id for w.
+func (h *Hub) ack(w config.Worker, id string) (contract.Alert, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	a := h.alerts[id]
+	if a == nil {
+		var stored *contract.Alert
+		if err := h.db.View(func(tx *bolt.Tx) error {
+			if v := tx.Bucket(bAlerts).Get([]byte(id)); v != nil {
+				stored = new(contract.Alert)
+				return jsonUnmarshal(v, stored)
+			}
+			return nil
+		}); err != nil {
+			return contract.Alert{}, fmt.Errorf("hub: ack: %w", err)
+		}
+		if stored == nil || !sees(w, stored.Location) {
+			return contract.Alert{}, fmt.Errorf("%w: alert %q", ErrNotFound, id)
+		}
+		return *stored, nil // cleared already
+	}
+	if !sees(w, a.Location) && !contains(a.Assigned, w.ID) {
+		return contract.Alert{}, fmt.Errorf("%w: alert %s of grid %s is not %s's", ErrForbidden, id, gridOf(a), w.ID)
+	}
+	if a.AckedBy != "" {
+		return *a, nil
+	}
+	now := h.now()
+	c := *a
+	c.AckedBy, c.AckedAt, c.EscalateAt = w.ID, now, time.Time{}
+	changed := map[string]*contract.Alert{id: &c}
+	if err := h.db.Update(func(tx *bolt.Tx) error { return h.saveAlerts(tx, changed, now) }); err != nil {
+		h.c.storeErrors.Add(1)
+		return contract.Alert{}, fmt.Errorf("hub: ack: %w", err)
+	}
+	h.alerts[id] = &c
+	h.c.acks.Add(1)
+	h.log.Info("alert acknowledged", "alert", id, "grid", gridOf(&c), "device", c.Device, "by", w.ID,
+		"level", c.Level, "after", now.Sub(c.Raised).Round(time.Second))
+	return c, nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,41 @@
+// Package hub is gridhub's service: the device registry, grid alerts with
+// acknowledgement and escalation, and the request protocol of gridctl. It
+// talks to the broker as an ordinary MQTT client (paho), so the embedded
+// broker (package mqtt/broker), mosquitto and an EMQX cluster take the same
+// code path.
+//
+// # Exactly once, in order
+//
+// The hub keeps one persistent session (client id "gridhub", clean session
+// false) and acknowledges a device's event only after it is committed to
+// bbolt, together with what it caused (the alert, and the messages to
+// publish about it, which go through a durable outbox). A hub killed at any
+// point therefore either never acknowledged an event, which the broker
+// delivers again, or committed it, and then drops the second delivery by
+// the event id it has seen. Events of one device are applied in the order
+// of their sequence numbers: an event that arrives ahead of a missing one
+// is held, unacknowledged, for Options.ReorderWindow (brokers re-send a
+// session's messages after a restart in no guaranteed order); when the
+// window passes, the gap is counted in DeviceInfo.MissingEvents.
+//
+// Telemetry is subscribed at QoS 0: it only refreshes "last seen", and a
+// reading lost in a restart is not worth a disk write per message.
+//
+// # Alerts
+//
+// An event to alarm or fault raises an Alert for the grid that owns the
+// device's building, assigned to that grid's on-duty workers and published
+// on contract.GridAlertTopic. Nobody acknowledging it within the configured
+// time escalates it to the community's workers, then to the subdistrict.
+// A worker's alert.ack stops the escalation; the device's reset (an event to
+// normal with cause "reset", or any return to normal of a fault) clears it.
+// Every change republishes the retained AreaAlerts of the building for its
+// kiosks. Each of these is logged as one line.
+//
+// # Extending
+//
+// HandleRequest adds request operations (the ticket flow registers its
+// ticket.* and wish.* operations this way) and HandleDeviceMessage adds
+// handlers for device messages (reports, ratings and wishes on the "report"
+// leaf). Publish and PublishTx send through the durable outbox.
+package hub
