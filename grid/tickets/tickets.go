@@ -146,7 +146,7 @@ type Options struct {
 	// hub then checks roles itself).
 	Authorize func(role, op string) bool
 	// Logger receives notes on conflicts and escalations. Default: discard.
-	Logger *slog.Logger `json:"-"`
+	Logger *slog.Logger
 }
 
 func (o *Options) ensureDefaults() {
