@@ -28,18 +28,18 @@ const (
 var sleep = time.Sleep
 
 // PGA selects the programmable-gain amplifier's full-scale range. The zero
-// value means "the default" (Opts.PGA in a Channel, ±2.048 V in Opts).
+// value means "the default" (Opts.PGA in a Channel, ±4.096 V in Opts).
 type PGA uint8
 
 // Full-scale ranges. Inputs must stay between GND and VDD whatever the range.
 const (
-	PGADefault PGA = iota
-	PGA6V144       // ±6.144 V, 187.5 µV per count
-	PGA4V096       // ±4.096 V, 125 µV per count
-	PGA2V048       // ±2.048 V, 62.5 µV per count (chip reset value)
-	PGA1V024       // ±1.024 V, 31.25 µV per count
-	PGA0V512       // ±0.512 V, 15.625 µV per count
-	PGA0V256       // ±0.256 V, 7.8125 µV per count
+	PGADefault PGA = iota // Channel: Opts.PGA; Opts: PGA4V096
+	PGA6V144              // ±6.144 V, 187.5 µV per count
+	PGA4V096              // ±4.096 V, 125 µV per count
+	PGA2V048              // ±2.048 V, 62.5 µV per count (chip reset value)
+	PGA1V024              // ±1.024 V, 31.25 µV per count
+	PGA0V512              // ±0.512 V, 15.625 µV per count
+	PGA0V256              // ±0.256 V, 7.8125 µV per count
 )
 
 var fullScale = [...]physic.ElectricPotential{
@@ -97,12 +97,12 @@ type Opts struct {
 	// means 86 (100 ms at 860 SPS: whole mains periods at 50 and 60 Hz).
 	Window int
 	// PGA is the range of channels that do not set their own. PGADefault
-	// means PGA2V048.
+	// means PGA4V096, which suits a 1.65 V (VDD/2) bias on a 3.3 V board.
 	PGA PGA
 }
 
 // DefaultOpts is what New uses when opts is nil.
-var DefaultOpts = Opts{Rate: 860 * physic.Hertz, Window: 86, PGA: PGA2V048}
+var DefaultOpts = Opts{Rate: 860 * physic.Hertz, Window: 86, PGA: PGA4V096}
 
 // Dev is a handle to one ADS1115. It is safe for concurrent use; RMS
 // calls are serialised.
@@ -233,7 +233,7 @@ func (d *Dev) String() string {
 func (d *Dev) Halt() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	cfg := uint16(cfgMuxSingle0) | uint16(PGA2V048-PGA6V144)<<9 | cfgModeSingle | d.dr | cfgCompDisable
+	cfg := uint16(cfgMuxSingle0) | uint16(d.opts.PGA-PGA6V144)<<9 | cfgModeSingle | d.dr | cfgCompDisable
 	d.w[0], d.w[1], d.w[2] = regConfig, byte(cfg>>8), byte(cfg)
 	if err := d.c.Tx(d.w[:], nil); err != nil {
 		return fmt.Errorf("ads1115: power down: %w: %w", devices.ErrNoAnswer, err)

@@ -16,11 +16,11 @@ func init() {
 }
 
 // Config words from the datasheet's table 8: OS=0, MUX=100+input (AINx vs
-// GND), PGA=010 (±2.048 V), MODE=0 (continuous), DR=111 (860 SPS),
+// GND), PGA=001 (±4.096 V), MODE=0 (continuous), DR=111 (860 SPS),
 // COMP_QUE=11 (comparator off).
 const (
-	cfgAIN0 = 0x44E3
-	cfgAIN1 = 0x54E3
+	cfgAIN0 = 0x42E3
+	cfgAIN1 = 0x52E3
 )
 
 var opProbe = i2ctest.IO{Addr: 0x4A, W: []byte{0x01}, R: []byte{0x85, 0x83}} // reset value
@@ -43,9 +43,9 @@ func playback(cfg uint16, samples ...int16) *i2ctest.Playback {
 }
 
 func TestRMS(t *testing.T) {
-	// A square wave of ±1000 counts around a 1.024 V bias (16384 counts) has
-	// an RMS of 1000 counts = 62.5 mV; at 16 A/V that is exactly 1 A.
-	square := []int16{17384, 15384, 17384, 15384}
+	// A square wave of ±1000 counts around a 1.65 V bias (13200 counts) has
+	// an RMS of 1000 counts = 125 mV; at 8 A/V that is exactly 1 A.
+	square := []int16{14200, 12200, 14200, 12200}
 	tests := []struct {
 		name    string
 		ch      Channel
@@ -54,16 +54,16 @@ func TestRMS(t *testing.T) {
 		want    physic.ElectricCurrent
 		wantErr error
 	}{
-		{"square 1A", Channel{Input: 0, AmpsPerVolt: 16}, cfgAIN0, square, physic.Ampere, nil},
-		{"residual 250mA", Channel{Input: 1, AmpsPerVolt: 4}, cfgAIN1, square, 250 * physic.MilliAmpere, nil},
-		{"offset subtracted", Channel{Input: 0, AmpsPerVolt: 16, Offset: 100 * physic.MilliAmpere}, cfgAIN0, square, 900 * physic.MilliAmpere, nil},
-		{"offset clamps at zero", Channel{Input: 0, AmpsPerVolt: 16, Offset: 2 * physic.Ampere}, cfgAIN0, square, 0, nil},
-		{"no current: bias only", Channel{Input: 0, AmpsPerVolt: 16}, cfgAIN0, []int16{16384, 16384, 16384, 16384}, 0, nil},
-		{"PGA per channel", Channel{Input: 0, AmpsPerVolt: 16, FullScale: PGA1V024}, 0x46E3, square, 500 * physic.MilliAmpere, nil},
-		{"pinned at +full scale", Channel{Input: 0, AmpsPerVolt: 16}, cfgAIN0, []int16{0x7FFF}, 0, devices.ErrOutOfRange},
-		{"clipped peak", Channel{Input: 0, AmpsPerVolt: 16}, cfgAIN0, []int16{17384, 0x7FFF}, 0, devices.ErrOutOfRange},
-		{"pinned at -full scale", Channel{Input: 0, AmpsPerVolt: 16}, cfgAIN0, []int16{-0x8000}, 0, devices.ErrOutOfRange},
-		{"no answer mid-window", Channel{Input: 0, AmpsPerVolt: 16}, cfgAIN0, []int16{17384, 15384}, 0, devices.ErrNoAnswer},
+		{"square 1A", Channel{Input: 0, AmpsPerVolt: 8}, cfgAIN0, square, physic.Ampere, nil},
+		{"residual 250mA", Channel{Input: 1, AmpsPerVolt: 2}, cfgAIN1, square, 250 * physic.MilliAmpere, nil},
+		{"offset subtracted", Channel{Input: 0, AmpsPerVolt: 8, Offset: 100 * physic.MilliAmpere}, cfgAIN0, square, 900 * physic.MilliAmpere, nil},
+		{"offset clamps at zero", Channel{Input: 0, AmpsPerVolt: 8, Offset: 2 * physic.Ampere}, cfgAIN0, square, 0, nil},
+		{"no current: bias only", Channel{Input: 0, AmpsPerVolt: 8}, cfgAIN0, []int16{13200, 13200, 13200, 13200}, 0, nil},
+		{"PGA per channel", Channel{Input: 0, AmpsPerVolt: 8, FullScale: PGA2V048}, 0x44E3, square, 500 * physic.MilliAmpere, nil},
+		{"pinned at +full scale", Channel{Input: 0, AmpsPerVolt: 8}, cfgAIN0, []int16{0x7FFF}, 0, devices.ErrOutOfRange},
+		{"clipped peak", Channel{Input: 0, AmpsPerVolt: 8}, cfgAIN0, []int16{14200, 0x7FFF}, 0, devices.ErrOutOfRange},
+		{"pinned at -full scale", Channel{Input: 0, AmpsPerVolt: 8}, cfgAIN0, []int16{-0x8000}, 0, devices.ErrOutOfRange},
+		{"no answer mid-window", Channel{Input: 0, AmpsPerVolt: 8}, cfgAIN0, []int16{14200, 12200}, 0, devices.ErrNoAnswer},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,10 +88,10 @@ func TestRMS(t *testing.T) {
 
 func TestRMSSine(t *testing.T) {
 	// 50 Hz at 860 SPS over the default 86-sample window: 5 whole periods.
-	const amp = 8000 // counts: 0.5 V peak, 0.35355 V RMS
+	const amp = 8000 // counts: 1 V peak, 0.7071 V RMS
 	samples := make([]int16, 86)
 	for i := range samples {
-		samples[i] = int16(math.Round(16384 + amp*math.Sin(2*math.Pi*50*float64(i)/860+0.3)))
+		samples[i] = int16(math.Round(13200 + amp*math.Sin(2*math.Pi*50*float64(i)/860+0.3)))
 	}
 	bus := playback(cfgAIN0, samples...)
 	d, err := New(bus, 0x4A, nil)
@@ -102,7 +102,7 @@ func TestRMSSine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := amp / math.Sqrt2 * 2.048 / 32768 * 100 // A
+	want := amp / math.Sqrt2 * 4.096 / 32768 * 100 // A
 	if g := float64(got) / float64(physic.Ampere); math.Abs(g-want) > want*1e-4 {
 		t.Errorf("RMS() = %s, want %.4fA", got, want)
 	}
@@ -115,7 +115,7 @@ func TestRMSWaits(t *testing.T) {
 	var slept time.Duration
 	defer func(f func(time.Duration)) { sleep = f }(sleep)
 	sleep = func(d time.Duration) { slept += d }
-	bus := playback(0x44A3, 16384, 16384, 16384, 16384) // DR=101: 250 SPS
+	bus := playback(0x42A3, 13200, 13200, 13200, 13200) // DR=101: 250 SPS
 	d, err := New(bus, 0x4A, &Opts{Rate: 250 * physic.Hertz, Window: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +180,7 @@ func TestBadArgs(t *testing.T) {
 }
 
 func TestHalt(t *testing.T) {
-	bus := &i2ctest.Playback{Ops: []i2ctest.IO{opProbe, opCfg(0x45E3)}} // MODE=1: power-down
+	bus := &i2ctest.Playback{Ops: []i2ctest.IO{opProbe, opCfg(0x43E3)}} // MODE=1: power-down
 	d, err := New(bus, 0x4A, nil)
 	if err != nil {
 		t.Fatal(err)

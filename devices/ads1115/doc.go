@@ -4,9 +4,14 @@
 // # Wiring
 //
 // Each CT has a burden resistor whose voltage is biased to a DC level inside
-// the ADC range (for example 1.024 V, half of the ±2.048 V range, from a
-// divider and a buffer), and goes to one input AIN0…AIN3, measured
-// single-ended against GND. Differential inputs are not used: a biased
+// the ADC range, and goes to one input AIN0…AIN3, measured single-ended
+// against GND. The default range, ±4.096 V (125 µV per count), suits the
+// usual bias of VDD/2 = 1.65 V on a 3.3 V board: the wave may swing ±1.65 V
+// (1.16 V RMS) before it hits a rail. Choose the burden so the largest
+// current stays inside that: AmpsPerVolt ≥ I_max·√2 / 1.65 V (for a 40 A
+// circuit, ≥ 35 A/V). The inputs never go above VDD+0.3 V, so a wave
+// clipped by the supply rail does not reach the ADC's full scale: size the
+// burden with margin. Differential inputs are not used: a biased
 // single-ended input needs one ADC pin per CT, so one chip serves four CTs
 // (for example the load current of a phase and the residual current of the
 // installation). The bias is removed in software, so its exact value does

@@ -11,13 +11,14 @@ import (
 
 func Example() {
 	// On a board: b, err := i2creg.Open(""); here a playback of the chip
-	// seeing a square wave of ±1000 counts (±62.5 mV) on AIN1.
+	// seeing a square wave of ±1000 counts (±125 mV) around a 1.65 V bias
+	// on AIN1.
 	ops := []i2ctest.IO{
 		{Addr: 0x4A, W: []byte{0x01}, R: []byte{0x85, 0x83}}, // probe: config reset value
-		{Addr: 0x4A, W: []byte{0x01, 0x54, 0xE3}},            // AIN1, ±2.048 V, continuous, 860 SPS
+		{Addr: 0x4A, W: []byte{0x01, 0x52, 0xE3}},            // AIN1, ±4.096 V, continuous, 860 SPS
 	}
 	for i := range 86 {
-		v := 16384 + 1000 - 2000*(i%2)
+		v := 13200 + 1000 - 2000*(i%2)
 		ops = append(ops, i2ctest.IO{Addr: 0x4A, W: []byte{0x00}, R: []byte{byte(v >> 8), byte(v)}})
 	}
 	b := &i2ctest.Playback{Ops: ops}
@@ -26,8 +27,8 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// A residual-current CT: 4 A per volt at the input.
-	residual := ads1115.Channel{Input: 1, AmpsPerVolt: 4}
+	// A residual-current CT: 2 A per volt at the input.
+	residual := ads1115.Channel{Input: 1, AmpsPerVolt: 2}
 	i, err := d.RMS(residual)
 	if err != nil {
 		log.Fatal(err)
