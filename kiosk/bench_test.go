@@ -22,7 +22,11 @@ func BenchmarkFileReport(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { db.Close() })
+		b.Cleanup(func() {
+			if err := db.Close(); err != nil {
+				b.Error(err)
+			}
+		})
 		ob, err := outbox.Open(db, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -37,7 +41,10 @@ func BenchmarkFileReport(b *testing.B) {
 		b.Fatal(err)
 	}
 	_, bob := open(b)
-	num, _ := s.FileReport(context.Background(), d)
+	num, err := s.FileReport(context.Background(), d)
+	if err != nil {
+		b.Fatal(err)
+	}
 	payload := contract.MustEncode(&contract.Report{Number: num, Device: "kiosk-7", Category: "leak", Urgency: "urgent", Phone: d.Phone, Consent: true})
 	var base, dom time.Duration
 	b.ResetTimer()

@@ -144,7 +144,11 @@ func TestOfflineReportsReachHubOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer hubDB.Close()
+	t.Cleanup(func() {
+		if err := hubDB.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	hub, err := tickets.Open(hubDB, nil)
 	if err != nil {
 		t.Fatal(err)

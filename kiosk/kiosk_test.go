@@ -398,7 +398,11 @@ func TestOpenValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	ob, _ := outbox.Open(db, nil)
 	for _, o := range []Options{
 		{Code: "K7", Community: "hl"},

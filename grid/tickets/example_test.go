@@ -37,11 +37,18 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println(t.Status, "due", tickets.Status(t).Due.Format(time.DateTime))
-	s.Accept(t.Number, "worker-li")
-	s.Resolve(t.Number, "worker-li", "换了灯泡")
+	if _, err := s.Accept(t.Number, "worker-li"); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := s.Resolve(t.Number, "worker-li", "换了灯泡"); err != nil {
+		log.Fatal(err)
+	}
 	_, err = s.Accept(t.Number, "worker-li")
 	fmt.Println(err)
-	t, _, _ = s.Rate(&contract.Rating{ID: "r1", Number: t.Number, Device: "kiosk-7", Rating: contract.RatingSatisfied})
+	t, _, err = s.Rate(&contract.Rating{ID: "r1", Number: t.Number, Device: "kiosk-7", Rating: contract.RatingSatisfied})
+	if err != nil {
+		log.Fatal(err)
+	}
 	for _, step := range t.Timeline {
 		fmt.Println(strings.TrimSpace(step.Status + " " + step.By + " " + step.Note))
 	}
