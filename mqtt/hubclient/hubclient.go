@@ -1,0 +1,400 @@
+package hubclient
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"linli/mqtt/contract"
+)
+
+// DefaultBroker is the broker URL used when Options.Broker is empty: the
+// hub's embedded broker on this machine.
+const DefaultBroker = "tcp://127.0.0.1:1883"
+
+// Errors of Dial and Call.
+var (
+	// ErrConnect means the broker could not be reached or refused the
+	// connection.
+	ErrConnect = errors.New("hubclient: cannot connect to the broker")
+	// ErrNoAnswer means no response with the request's id arrived before
+	// the context ended: the hub is not running, or not subscribed.
+	ErrNoAnswer = errors.New("hubclient: hub did not answer")
+	// ErrClosed means the client was closed.
+	ErrClosed = errors.New("hubclient: client closed")
+)
+
+// HubError is the hub's refusal of a request (Response.OK false).
+type HubError struct {
+	Op      string // the operation, e.g. "alert.ack"
+	Message string // the hub's Response.Error
+}
+
+func (e *HubError) Error() string { return "hubclient: " + e.Op + ": " + e.Message }
+
+// Options configure Dial. A nil *Options means the defaults.
+type Options struct {
+	// Broker is the broker URL (tcp://, ssl://, ws://); "" means
+	// DefaultBroker.
+	Broker string
+	// User is the worker id: the MQTT user name and the {client} part of
+	// the request and response topics. It must be a valid contract id.
+	User string
+	// Password is the MQTT password; "" sends none.
+	Password string
+	// ClientID is the MQTT client id; "" means "gridctl-<user>-<random>",
+	// so that several tools of the same user can run at once.
+	ClientID string
+	// Logger receives debug and error logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Client is a connection to the hub through the broker. Its methods are
+// safe for concurrent use.
+type Client struct {
+	user string
+	cl   paho.Client
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	pending map[string]chan contract.Response
+	subs    map[string]paho.MessageHandler // filter → handler, resubscribed on reconnect
+	closed  bool
+	done    chan struct{}
+	wg      sync.WaitGroup // Alerts pumps
+}
+
+// Dial connects to the broker and subscribes to the response topic. It
+// returns an error wrapping ErrConnect when the broker cannot be reached
+// before ctx ends.
+func Dial(ctx context.Context, opts *Options) (*Client, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Broker == "" {
+		o.Broker = DefaultBroker
+	}
+	if !contract.ValidID(o.User) {
+		return nil, fmt.Errorf("hubclient: user %q is not a valid id (1-64 characters, no spaces or /+#)", o.User)
+	}
+	if o.ClientID == "" {
+		o.ClientID = "gridctl-" + o.User + "-" + randomID(4)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	c := &Client{
+		user:    o.User,
+		log:     o.Logger.With("component", "hubclient"),
+		pending: make(map[string]chan contract.Response),
+		subs:    make(map[string]paho.MessageHandler),
+		done:    make(chan struct{}),
+	}
+	po := paho.NewClientOptions().
+		AddBroker(o.Broker).
+		SetClientID(o.ClientID).
+		SetUsername(o.User).
+		SetCleanSession(true).
+		SetOrderMatters(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(false).
+		SetMaxReconnectInterval(30 * time.Second).
+		SetKeepAlive(30 * time.Second).
+		SetOnConnectHandler(c.onConnect).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			c.log.Warn("connection lost", "err", err)
+		})
+	if o.Password != "" {
+		po.SetPassword(o.Password)
+	}
+	if d, ok := ctx.Deadline(); ok {
+		po.SetConnectTimeout(time.Until(d))
+	}
+	c.cl = paho.NewClient(po)
+	if err := wait(ctx, c.cl.Connect()); err != nil {
+		c.cl.Disconnect(0)
+		return nil, fmt.Errorf("%w at %s: %w", ErrConnect, o.Broker, err)
+	}
+	if err := c.subscribe(ctx, contract.ResponseTopic(o.User), c.onResponse); err != nil {
+		c.cl.Disconnect(0)
+		return nil, err
+	}
+	return c, nil
+}
+
+// User returns the worker id the client calls as.
+func (c *Client) User() string { return c.user }
+
+// Close ends the connection, fails pending calls with ErrClosed and waits
+// for the goroutines of Alerts to stop. It is safe to call more than once.
+func (c *Client) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	close(c.done)
+	c.mu.Unlock()
+	c.cl.Disconnect(250)
+	c.wg.Wait()
+}
+
+// Call sends the request op with args and body (marshalled to JSON when
+// not nil) and waits for the hub's response, which it unmarshals into out
+// when out is not nil. It returns a *HubError when the hub refuses, and an
+// error wrapping ErrNoAnswer and ctx.Err() when ctx ends first.
+func (c *Client) Call(ctx context.Context, op string, args map[string]string, body, out any) error {
+	req := &contract.Request{ID: randomID(8), From: c.user, Op: op, Args: args}
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("hubclient: %s: encode body: %w", op, err)
+		}
+		req.Body = b
+	}
+	payload, err := contract.Encode(req)
+	if err != nil {
+		return fmt.Errorf("hubclient: %s: %w", op, err)
+	}
+	ch := make(chan contract.Response, 1)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.pending[req.ID] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, req.ID)
+		c.mu.Unlock()
+	}()
+
+	if err := wait(ctx, c.cl.Publish(contract.RequestTopic(c.user), 1, false, payload)); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %s: %w", ErrNoAnswer, op, err)
+		}
+		return fmt.Errorf("hubclient: %s: publish: %w", op, err)
+	}
+	c.log.Debug("request", "op", op, "id", req.ID)
+	var resp contract.Response
+	select {
+	case resp = <-ch:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %s: %w", ErrNoAnswer, op, ctx.Err())
+	case <-c.done:
+		return ErrClosed
+	}
+	if !resp.OK {
+		msg := resp.Error
+		if msg == "" {
+			msg = "refused without a reason"
+		}
+		return &HubError{Op: op, Message: msg}
+	}
+	if out != nil {
+		if len(resp.Body) == 0 {
+			return fmt.Errorf("hubclient: %s: response has no body", op)
+		}
+		if err := json.Unmarshal(resp.Body, out); err != nil {
+			return fmt.Errorf("hubclient: %s: decode response: %w", op, err)
+		}
+	}
+	return nil
+}
+
+// Alerts subscribes to the alerts of grid ("" or "+" for every grid) and
+// returns once the broker has confirmed the subscription. Every alert that
+// arrives afterwards is sent on the returned channel, in order of arrival
+// and without bound on how many wait, until ctx ends or the client is
+// closed; then the channel is closed. Malformed alerts are logged and
+// skipped.
+func (c *Client) Alerts(ctx context.Context, grid string) (<-chan contract.Alert, error) {
+	if grid == "" {
+		grid = "+"
+	}
+	if grid != "+" && !contract.ValidID(grid) {
+		return nil, fmt.Errorf("hubclient: grid %q is not a valid id", grid)
+	}
+	q := &queue{wake: make(chan struct{}, 1)}
+	topic := contract.GridAlertTopic(grid)
+	h := func(_ paho.Client, m paho.Message) {
+		msg, err := contract.Decode(m.Topic(), m.Payload())
+		if err != nil {
+			c.log.Warn("bad alert", "topic", m.Topic(), "err", err)
+			return
+		}
+		if a, ok := msg.(*contract.Alert); ok {
+			q.push(*a)
+		}
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	if err := c.subscribe(ctx, topic, h); err != nil {
+		c.wg.Done()
+		return nil, err
+	}
+	out := make(chan contract.Alert)
+	go func() {
+		defer c.wg.Done()
+		defer close(out)
+		defer func() {
+			c.mu.Lock()
+			delete(c.subs, topic)
+			c.mu.Unlock()
+			c.cl.Unsubscribe(topic) // best effort; the token is not awaited
+		}()
+		for {
+			a, ok := q.pop()
+			if !ok {
+				select {
+				case <-q.wake:
+					continue
+				case <-ctx.Done():
+					return
+				case <-c.done:
+					return
+				}
+			}
+			select {
+			case out <- a:
+			case <-ctx.Done():
+				return
+			case <-c.done:
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// Watch calls fn for every alert of grid ("" for all) until ctx ends, and
+// then returns ctx.Err(). fn runs on one goroutine, in order of arrival.
+func (c *Client) Watch(ctx context.Context, grid string, fn func(contract.Alert)) error {
+	ch, err := c.Alerts(ctx, grid)
+	if err != nil {
+		return err
+	}
+	for a := range ch {
+		fn(a)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return ErrClosed
+}
+
+func (c *Client) subscribe(ctx context.Context, filter string, h paho.MessageHandler) error {
+	c.mu.Lock()
+	c.subs[filter] = h
+	c.mu.Unlock()
+	if err := wait(ctx, c.cl.Subscribe(filter, 1, h)); err != nil {
+		c.mu.Lock()
+		delete(c.subs, filter)
+		c.mu.Unlock()
+		return fmt.Errorf("hubclient: subscribe %s: %w", filter, err)
+	}
+	return nil
+}
+
+// onConnect subscribes again after a reconnect: the session is clean, so
+// the broker has forgotten the subscriptions.
+func (c *Client) onConnect(cl paho.Client) {
+	c.mu.Lock()
+	handlers := make(map[string]paho.MessageHandler, len(c.subs))
+	for f, h := range c.subs {
+		handlers[f] = h
+	}
+	c.mu.Unlock()
+	for f, h := range handlers {
+		// Not awaited: this runs on paho's goroutine, and a failure shows
+		// as calls that time out.
+		cl.Subscribe(f, 1, h)
+	}
+}
+
+func (c *Client) onResponse(_ paho.Client, m paho.Message) {
+	msg, err := contract.Decode(m.Topic(), m.Payload())
+	if err != nil {
+		c.log.Warn("bad response", "topic", m.Topic(), "err", err)
+		return
+	}
+	r, ok := msg.(*contract.Response)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	ch := c.pending[r.ID]
+	c.mu.Unlock()
+	if ch == nil {
+		// Another tool of the same user, or an answer after a timeout.
+		c.log.Debug("response to another request", "id", r.ID)
+		return
+	}
+	select {
+	case ch <- *r:
+	default: // a duplicate (QoS 1 may deliver twice)
+	}
+}
+
+// wait bridges a paho token to ctx.
+func wait(ctx context.Context, tok paho.Token) error {
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// randomID returns n random bytes in hex.
+func randomID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}
+
+// queue is an unbounded FIFO of alerts, so that paho's delivery goroutine
+// never blocks on a slow reader (which would also hold up responses).
+type queue struct {
+	mu   sync.Mutex
+	a    []contract.Alert
+	wake chan struct{}
+}
+
+func (q *queue) push(a contract.Alert) {
+	q.mu.Lock()
+	q.a = append(q.a, a)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *queue) pop() (contract.Alert, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.a) == 0 {
+		return contract.Alert{}, false
+	}
+	a := q.a[0]
+	q.a = q.a[1:]
+	return a, true
+}
