@@ -25,7 +25,7 @@ type Category struct {
 	ID      string   `json:"id"`      // stable code sent in reports, e.g. "street-light"
 	Zh      string   `json:"zh"`      // 中文 name
 	En      string   `json:"en"`      // English name
-	Icon    string   `json:"icon"`    // icon name for the UI
+	Icon    string   `json:"icon"`    // a Fyne theme icon name ("warning", "home"); the UI resolves it
 	Urgency string   `json:"urgency"` // default urgency: contract.Urgency*
 	Phrases []Phrase `json:"phrases,omitempty"`
 }
@@ -102,25 +102,25 @@ func Default() *Catalog {
 		no = contract.UrgencyNormal
 	)
 	return &Catalog{Categories: []Category{
-		{ID: "street-light", Zh: "路灯", En: "Street light", Icon: "lightbulb", Urgency: no, Phrases: []Phrase{
+		{ID: "street-light", Zh: "路灯", En: "Street light", Icon: "info", Urgency: no, Phrases: []Phrase{
 			p("路灯不亮", "Light is out"), p("路灯闪烁", "Light flickers"), p("白天常亮", "On during the day"), p("灯杆损坏", "Pole damaged")}},
-		{ID: "leak", Zh: "漏水", En: "Leaking pipe", Icon: "water", Urgency: ur, Phrases: []Phrase{
+		{ID: "leak", Zh: "漏水", En: "Leaking pipe", Icon: "settings", Urgency: ur, Phrases: []Phrase{
 			p("水管漏水", "Pipe is leaking"), p("楼上渗水", "Water coming from above"), p("屋顶漏雨", "Roof leaks"), p("井盖冒水", "Water from a manhole")}},
-		{ID: "meter-box", Zh: "电表箱", En: "Meter box", Icon: "bolt", Urgency: em, Phrases: []Phrase{
+		{ID: "meter-box", Zh: "电表箱", En: "Meter box", Icon: "warning", Urgency: em, Phrases: []Phrase{
 			p("有焦糊味", "Burning smell"), p("冒烟", "Smoke"), p("有异响", "Buzzing or crackling"), p("箱门损坏", "Door broken"), p("经常跳闸", "Breaker keeps tripping")}},
-		{ID: "lift", Zh: "电梯", En: "Lift", Icon: "elevator", Urgency: ur, Phrases: []Phrase{
+		{ID: "lift", Zh: "电梯", En: "Lift", Icon: "arrowUp", Urgency: ur, Phrases: []Phrase{
 			p("电梯停运", "Lift out of service"), p("有人被困", "Someone is trapped"), p("按钮失灵", "Buttons not working"), p("运行有异响", "Noisy running")}},
-		{ID: "rubbish", Zh: "垃圾", En: "Rubbish", Icon: "trash", Urgency: no, Phrases: []Phrase{
+		{ID: "rubbish", Zh: "垃圾", En: "Rubbish", Icon: "delete", Urgency: no, Phrases: []Phrase{
 			p("垃圾未清运", "Not collected"), p("垃圾桶满溢", "Bins overflowing"), p("楼道堆物", "Things piled in the stairwell"), p("建筑垃圾", "Building waste")}},
-		{ID: "noise", Zh: "噪音", En: "Noise", Icon: "volume", Urgency: no, Phrases: []Phrase{
+		{ID: "noise", Zh: "噪音", En: "Noise", Icon: "volumeUp", Urgency: no, Phrases: []Phrase{
 			p("装修噪音", "Renovation noise"), p("夜间扰民", "Noise at night"), p("广场舞音响", "Loud music outdoors")}},
-		{ID: "parking", Zh: "停车", En: "Parking", Icon: "car", Urgency: no, Phrases: []Phrase{
+		{ID: "parking", Zh: "停车", En: "Parking", Icon: "arrowForward", Urgency: no, Phrases: []Phrase{
 			p("乱停车", "Badly parked car"), p("占用车位", "Space taken"), p("电动车楼道充电", "E-bike charging in the stairwell"), p("僵尸车", "Abandoned vehicle")}},
-		{ID: "fire-lane", Zh: "消防通道", En: "Fire lane", Icon: "fire", Urgency: ur, Phrases: []Phrase{
+		{ID: "fire-lane", Zh: "消防通道", En: "Fire lane", Icon: "error", Urgency: ur, Phrases: []Phrase{
 			p("消防通道被占", "Fire lane blocked"), p("安全出口锁闭", "Emergency exit locked"), p("灭火器缺失", "Extinguisher missing"), p("消防栓损坏", "Hydrant damaged")}},
-		{ID: "greenery", Zh: "绿化", En: "Greenery", Icon: "tree", Urgency: no, Phrases: []Phrase{
+		{ID: "greenery", Zh: "绿化", En: "Greenery", Icon: "home", Urgency: no, Phrases: []Phrase{
 			p("树木倒伏", "Fallen tree"), p("需要修剪", "Needs trimming"), p("草坪破坏", "Lawn damaged")}},
-		{ID: "safety", Zh: "治安", En: "Safety", Icon: "shield", Urgency: ur, Phrases: []Phrase{
+		{ID: "safety", Zh: "治安", En: "Safety", Icon: "visibility", Urgency: ur, Phrases: []Phrase{
 			p("门禁损坏", "Entry door broken"), p("可疑人员", "Suspicious person"), p("监控损坏", "Camera broken")}},
 		{ID: "other", Zh: "其他", En: "Other", Icon: "question", Urgency: no, Phrases: []Phrase{
 			p("需要上门查看", "Please come and look")}},
