@@ -99,7 +99,7 @@ type Options struct {
 	Subscriptions []Subscription
 
 	// Window is the maximum number of outbox publishes awaiting their
-	// PUBACK. Default 64.
+	// PUBACK. Default 256.
 	Window int
 	// MinBackoff and MaxBackoff bound the reconnect delay (see package
 	// doc). Defaults 500ms and 30s.
@@ -126,7 +126,7 @@ type Options struct {
 
 // DefaultOptions holds the defaults of the tunables.
 var DefaultOptions = Options{
-	Window:         64,
+	Window:         256,
 	MinBackoff:     500 * time.Millisecond,
 	MaxBackoff:     30 * time.Second,
 	ConnectTimeout: 10 * time.Second,
