@@ -20,6 +20,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if db := os.Getenv(childEnv); db != "" {
+		os.Exit(runChild(db, os.Getenv(childEnv+"_BROKER")))
+	}
 	os.Exit(m.Run())
 }
 
