@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -304,6 +305,7 @@ type proxy struct {
 	mu     sync.Mutex
 	conns  []net.Conn
 	cut    bool
+	black  atomic.Bool // forward nothing, close nothing: a silent cut
 	wg     sync.WaitGroup
 }
 
@@ -339,6 +341,13 @@ func (p *proxy) serve() {
 			c.Close()
 			continue
 		}
+		if p.black.Load() { // accept, then swallow everything
+			p.conns = append(p.conns, c)
+			p.mu.Unlock()
+			p.wg.Add(1)
+			go func() { defer p.wg.Done(); io.Copy(io.Discard, c) }()
+			continue
+		}
 		b, err := net.Dial("tcp", p.target)
 		if err != nil {
 			p.mu.Unlock()
@@ -348,10 +357,30 @@ func (p *proxy) serve() {
 		p.conns = append(p.conns, c, b)
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go func() { defer p.wg.Done(); io.Copy(b, c); b.Close() }()
-		go func() { defer p.wg.Done(); io.Copy(c, b); c.Close() }()
+		go func() { defer p.wg.Done(); p.pipe(b, c); b.Close() }()
+		go func() { defer p.wg.Done(); p.pipe(c, b); c.Close() }()
 	}
 }
+
+// pipe copies src to dst, dropping what arrives while blackholed.
+func (p *proxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.black.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Blackhole silently drops all traffic, as a pulled cable does, until
+// Restore: no connection is closed.
+func (p *proxy) Blackhole() { p.black.Store(true) }
 
 // Cut closes every connection and refuses new ones until Restore.
 func (p *proxy) Cut() {
@@ -367,6 +396,7 @@ func (p *proxy) Cut() {
 func (p *proxy) Restore() {
 	p.mu.Lock()
 	p.cut = false
+	p.black.Store(false)
 	p.mu.Unlock()
 }
 

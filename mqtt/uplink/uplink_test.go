@@ -357,3 +357,36 @@ func countStates(msgs []rx) int {
 	}
 	return n
 }
+
+// TestSilentNetworkCut drops all traffic without closing anything (a pulled
+// cable, a dead 4G link) in the middle of a stream: the uplink must notice
+// through its ack timeout and keep-alive, keep retrying, and deliver every
+// alarm in order once the link is back.
+func TestSilentNetworkCut(t *testing.T) {
+	for _, b := range mqtttest.Brokers(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			url := b.Start(t)
+			const dev = "mb-0009"
+			r := newReceiver(t, url, "hub")
+			p := newProxy(t, strings.TrimPrefix(url, "tcp://"))
+			db, ob := openStore(t, "")
+			o := testOptions(t, p.URL(), dev)
+			o.KeepAlive, o.AckTimeout, o.ConnectTimeout = time.Second, time.Second, time.Second
+			u := newUplink(t, db, ob, o)
+			start(t, u)
+			const n = 200
+			stream(t, ob, func(s uint64) { putEvent(t, ob, dev, s) }, n, 2*time.Millisecond, func() {
+				p.Blackhole()
+				waitStats(t, u, "cut noticed", func(s Stats) bool { return !s.Connected })
+				time.Sleep(time.Second) // more alarms pile up, attempts fail
+				p.Restore()
+			})
+			msgs := r.waitFor("all events", 30*time.Second, countEvents(dev, n))
+			checkSeqs(t, dedupEvents(msgs, dev), n)
+			s := waitStats(t, u, "outbox empty", func(s Stats) bool { return s.QueueDepth == 0 && s.Connected })
+			if s.Reconnects < 1 || s.LastError == "" {
+				t.Errorf("stats = %+v, want a reconnect and the error logged", s)
+			}
+		})
+	}
+}
