@@ -12,10 +12,10 @@
 // (package store: fsync'd, with its outbox item) and only then prints it,
 // one line per event:
 //
-//	2026-11-27 08:03:12  mb-0001  #3  busbar-l1   normal → alarm  95.2 °C  (set-point 90 °C)  threshold
+//	2026-11-27 08:03:12  mb-0001  #3  busbar-l1   normal → alarm  95.2 °C  (set-point 90 °C)  threshold  [mb-0001-3-5b795d3bc5a0]
 //
 // (time, device, event seq, channel, from → to, value and unit, set-point,
-// cause; a clock that was never set prints "+3m12s (unsynced)" instead of
+// cause, and the event's id; a clock that was never set prints "+3m12s (unsynced)" instead of
 // a date). The buzzer sounds while an alarm is latched, even with no
 // network. With --broker the events, telemetry, birth and state go to the
 // MQTT broker (package uplink) and commands come back (ack, reset, test,

@@ -69,7 +69,7 @@ func formatEvent(ev *contract.Event) string {
 	if ev.Detail != "" {
 		s += ": " + ev.Detail
 	}
-	return s
+	return s + "  [" + ev.ID + "]"
 }
 
 // listEvents prints the event log: aligned columns for people, or one
