@@ -55,6 +55,10 @@ type Options struct {
 	// (tx.Check); the check reads every page, about a second per 100 MB
 	// on a slow SD card.
 	SkipCheck bool
+	// ReadOnly opens the file for reading only (a shared lock, so several
+	// readers may look while no writer runs): no check, no boot count, no
+	// moving aside. Only the read methods may be used.
+	ReadOnly bool
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -122,6 +126,26 @@ func Open(path string, opts *Options) (*DB, error) {
 		d.opts = *opts
 	}
 	d.opts.ensureDefaults()
+	if d.opts.ReadOnly {
+		db, err := boltOpen(path, &bolt.Options{Timeout: d.opts.Timeout, ReadOnly: true})
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("%w: %s: %w", ErrLocked, path, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+		d.db = db
+		if err := db.View(func(tx *bolt.Tx) error {
+			if tx.Bucket(bEvents) == nil || tx.Bucket(bMeta) == nil {
+				return fmt.Errorf("store: %s: not a sensor store (no events bucket)", path)
+			}
+			return nil
+		}); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return d, nil
+	}
 	db, err := d.open()
 	if err != nil && !errors.Is(err, ErrLocked) && !errors.Is(err, fs.ErrPermission) {
 		aside := path + ".corrupt-" + d.opts.Now().UTC().Format("20060102T150405.000Z")

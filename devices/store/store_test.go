@@ -234,6 +234,9 @@ func TestLockedIsNotCorrupt(t *testing.T) {
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("second open: %v, want ErrLocked", err)
 	}
+	if _, err := Open(path, &Options{ReadOnly: true, Timeout: 50 * time.Millisecond}); !errors.Is(err, ErrLocked) {
+		t.Errorf("read-only open while a writer runs: %v, want ErrLocked", err)
+	}
 	if m, _ := filepath.Glob(path + ".corrupt-*"); len(m) != 0 {
 		t.Fatalf("a locked file was moved aside: %v", m)
 	}
@@ -246,6 +249,14 @@ func TestLatchedSurvivesReopen(t *testing.T) {
 	// An annotation (sensor fault while latched) keeps the latch.
 	d.Commit([]contract.Event{ev("r", contract.StateAlarm, contract.StateAlarm)})
 	d.Close()
+	ro, err := Open(path, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := ro.Events(0, 0); err != nil || len(evs) != 3 {
+		t.Fatalf("read-only events: %d, %v", len(evs), err)
+	}
+	ro.Close()
 	d = openDB(t, path, nil)
 	chs, err := d.Channels()
 	if err != nil {
