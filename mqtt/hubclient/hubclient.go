@@ -33,6 +33,23 @@ var (
 	ErrClosed = errors.New("hubclient: client closed")
 )
 
+// ConnectError is Dial's failure to connect. It matches ErrConnect with
+// errors.Is and unwraps to the cause.
+type ConnectError struct {
+	Broker string // the broker URL
+	Err    error  // the cause
+}
+
+func (e *ConnectError) Error() string {
+	return "hubclient: cannot connect to the broker at " + e.Broker + ": " + e.Err.Error()
+}
+
+// Is reports whether target is ErrConnect.
+func (e *ConnectError) Is(target error) bool { return target == ErrConnect }
+
+// Unwrap returns the cause.
+func (e *ConnectError) Unwrap() error { return e.Err }
+
 // HubError is the hub's refusal of a request (Response.OK false).
 type HubError struct {
 	Op      string // the operation, e.g. "alert.ack"
@@ -74,7 +91,7 @@ type Client struct {
 }
 
 // Dial connects to the broker and subscribes to the response topic. It
-// returns an error wrapping ErrConnect when the broker cannot be reached
+// returns a *ConnectError (matching ErrConnect) when the broker cannot be reached
 // before ctx ends.
 func Dial(ctx context.Context, opts *Options) (*Client, error) {
 	var o Options
@@ -123,7 +140,7 @@ func Dial(ctx context.Context, opts *Options) (*Client, error) {
 	c.cl = paho.NewClient(po)
 	if err := wait(ctx, c.cl.Connect()); err != nil {
 		c.cl.Disconnect(0)
-		return nil, fmt.Errorf("%w at %s: %w", ErrConnect, o.Broker, err)
+		return nil, &ConnectError{Broker: o.Broker, Err: err}
 	}
 	if err := c.subscribe(ctx, contract.ResponseTopic(o.User), c.onResponse); err != nil {
 		c.cl.Disconnect(0)
@@ -152,7 +169,7 @@ func (c *Client) Close() {
 
 // Call sends the request op with args and body (marshalled to JSON when
 // not nil) and waits for the hub's response, which it unmarshals into out
-// when out is not nil. It returns a *HubError when the hub refuses, and an
+// when out is not nil and the response has a body. It returns a *HubError when the hub refuses, and an
 // error wrapping ErrNoAnswer and ctx.Err() when ctx ends first.
 func (c *Client) Call(ctx context.Context, op string, args map[string]string, body, out any) error {
 	req := &contract.Request{ID: randomID(8), From: c.user, Op: op, Args: args}
@@ -203,10 +220,7 @@ func (c *Client) Call(ctx context.Context, op string, args map[string]string, bo
 		}
 		return &HubError{Op: op, Message: msg}
 	}
-	if out != nil {
-		if len(resp.Body) == 0 {
-			return fmt.Errorf("hubclient: %s: response has no body", op)
-		}
+	if out != nil && len(resp.Body) > 0 { // no body: like JSON null, out is left alone
 		if err := json.Unmarshal(resp.Body, out); err != nil {
 			return fmt.Errorf("hubclient: %s: decode response: %w", op, err)
 		}
