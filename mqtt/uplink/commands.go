@@ -127,7 +127,7 @@ func (u *Uplink) handleCommand(ctx context.Context, p []byte) {
 }
 
 func (u *Uplink) rebirth(ctx context.Context) error {
-	c, err := u.client(ctx)
+	c, err := u.client(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -150,11 +150,13 @@ func (u *Uplink) sendAck(ctx context.Context, ack *contract.CommandAck) {
 		return
 	}
 	topic := contract.DeviceTopic(u.opts.ClientID, "cmdack")
+	var failed *conn
 	for try := 1; try <= 3; try++ {
-		c, err := u.client(ctx)
+		c, err := u.client(ctx, failed)
 		if err != nil {
 			return
 		}
+		failed = c
 		err = c.publish(ctx, topic, p, 1, false)
 		if err == nil {
 			return

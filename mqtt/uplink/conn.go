@@ -72,7 +72,7 @@ func (c *conn) closeNet() {
 	nc := c.nc
 	c.netMu.Unlock()
 	if nc != nil {
-		nc.Close()
+		_ = nc.Close()
 	} else if c.cl != nil {
 		c.cl.Disconnect(0)
 	}
@@ -107,7 +107,7 @@ func (c *conn) dial(uri *url.URL, _ paho.ClientOptions) (net.Conn, error) {
 	c.netMu.Lock()
 	defer c.netMu.Unlock()
 	if c.closed {
-		nc.Close()
+		_ = nc.Close()
 		return nil, ErrConnLost
 	}
 	c.nc = nc

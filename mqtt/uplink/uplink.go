@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	bolt "go.etcd.io/bbolt"
 
 	"linli/mqtt/contract"
@@ -388,37 +387,39 @@ func backoff(n int, min, max time.Duration, r float64) time.Duration {
 	return b/2 + time.Duration(r*float64(b/2))
 }
 
-// await bridges a paho token to ctx and a timeout.
-func await(ctx context.Context, tok paho.Token, timeout time.Duration, what string) error {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
-			return fmt.Errorf("uplink: %s: %w", what, err)
-		}
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return fmt.Errorf("%w: %s after %v", ErrAckTimeout, what, timeout)
-	}
-}
-
-// client waits until a connection is ready or ctx is done.
-func (u *Uplink) client(ctx context.Context) (*conn, error) {
+// client waits until a connection other than not is ready, or ctx is done.
+func (u *Uplink) client(ctx context.Context, not *conn) (*conn, error) {
 	for {
 		u.mu.Lock()
 		c, up := u.cur, u.up
 		u.mu.Unlock()
-		if c != nil {
+		if c != nil && c != not {
 			return c, nil
+		}
+		if c != nil { // the one that failed, not yet torn down
+			select {
+			case <-c.lost:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			u.setReadyNilIf(c)
+			continue
 		}
 		select {
 		case <-up:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+	}
+}
+
+// setReadyNilIf clears cur if it still is c.
+func (u *Uplink) setReadyNilIf(c *conn) {
+	u.mu.Lock()
+	stale := u.cur == c
+	u.mu.Unlock()
+	if stale {
+		u.setReady(nil)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"linli/mqtt/contract"
 	"linli/mqtt/mqtttest"
+	"linli/mqtt/outbox"
 )
 
 func TestBackoff(t *testing.T) {
@@ -389,4 +390,50 @@ func TestSilentNetworkCut(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDropPolicy: with the telemetry bound reached while offline, the oldest
+// telemetry is dropped and counted, no event is, and what is left drains.
+func TestDropPolicy(t *testing.T) {
+	url := mqtttest.Embedded(t)
+	const dev = "mb-0010"
+	db, _ := openStore(t, "")
+	ob, err := outbox.Open(db, &outbox.Options{MaxTelemetry: 10, Prefix: "small"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 25; i++ {
+		putTelemetry(t, ob, dev, uint64(i))
+		if i%5 == 0 {
+			putEvent(t, ob, dev, uint64(i/5))
+		}
+	}
+	r := newReceiver(t, url, "hub")
+	u := newUplink(t, db, ob, testOptions(t, url, dev))
+	if s := u.Stats(); s.Dropped != 15 || s.QueueDepth != 15 {
+		t.Fatalf("offline stats = %+v, want 15 dropped, 15 waiting", s)
+	}
+	start(t, u)
+	msgs := r.waitFor("5 events and 10 telemetry", 10*time.Second, func(m []rx) bool {
+		n := 0
+		for _, x := range m {
+			if _, ok := x.msg.(*contract.Telemetry); ok {
+				n++
+			}
+		}
+		return n == 10 && len(dedupEvents(m, dev)) == 5
+	})
+	checkSeqs(t, dedupEvents(msgs, dev), 5)
+	var tele []uint64
+	for _, x := range msgs {
+		if m, ok := x.msg.(*contract.Telemetry); ok {
+			tele = append(tele, m.Seq)
+		}
+	}
+	for i, s := range tele {
+		if s != uint64(16+i) {
+			t.Fatalf("telemetry seqs = %v, want the newest, 16..25", tele)
+		}
+	}
+	waitStats(t, u, "drained", func(s Stats) bool { return s.QueueDepth == 0 && s.Dropped == 15 })
 }
