@@ -46,6 +46,11 @@ type Options struct {
 	// MaxPacketSize is the largest MQTT packet accepted, in bytes; a client
 	// sending a larger one is disconnected. Default 256 KiB.
 	MaxPacketSize uint32
+	// Admit, when not nil, keeps every account but hub and admin out until
+	// it is closed: gridhub closes it once its session is subscribed, so
+	// that on the very first start no device publishes into a broker that
+	// has nobody to keep its messages for. Refused clients retry.
+	Admit <-chan struct{}
 	// Logger receives the broker's log lines. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -56,6 +61,7 @@ const DefaultMaxPacketSize = 256 << 10
 // Stats counts what the broker refused.
 type Stats struct {
 	ConnectsRefused  uint64 // wrong user or password, forbidden will topic
+	ConnectsDeferred uint64 // refused because Options.Admit is not closed yet
 	PublishDenied    uint64 // publishes on a topic the client may not use
 	SubscribeDenied  uint64 // subscriptions to a filter the client may not read
 	DeliveriesDenied uint64 // messages not delivered to a subscriber not allowed to read them
@@ -105,7 +111,7 @@ func New(opts *Options) (*Server, error) {
 		SysTopicResendInterval: 60,
 	})
 	s := &Server{opts: o, log: log, mochi: m, addr: map[string]string{}}
-	s.auth = &authHook{accounts: o.Accounts, log: log}
+	s.auth = &authHook{accounts: o.Accounts, log: log, admit: o.Admit}
 	if err := m.AddHook(s.auth, nil); err != nil {
 		return nil, fmt.Errorf("broker: auth hook: %w", err)
 	}
@@ -219,6 +225,7 @@ func (s *Server) Stats() Stats {
 	a := s.auth
 	return Stats{
 		ConnectsRefused:  a.refused.Load(),
+		ConnectsDeferred: a.deferred.Load(),
 		PublishDenied:    a.pubDenied.Load(),
 		SubscribeDenied:  a.subDenied.Load(),
 		DeliveriesDenied: a.delivDenied.Load(),
@@ -230,8 +237,9 @@ type authHook struct {
 	mqtt.HookBase
 	accounts Accounts
 	log      *slog.Logger
+	admit    <-chan struct{}
 
-	refused, pubDenied, subDenied, delivDenied atomic.Uint64
+	refused, deferred, pubDenied, subDenied, delivDenied atomic.Uint64
 }
 
 func (h *authHook) ID() string { return "linli-auth" }
@@ -247,6 +255,15 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		h.refused.Add(1)
 		h.log.Warn("connect refused: bad user or password", "user", user, "client", cl.ID, "remote", cl.Net.Remote)
 		return false
+	}
+	if h.admit != nil && acc.Role != RoleHub && acc.Role != RoleAdmin {
+		select {
+		case <-h.admit:
+		default:
+			h.deferred.Add(1)
+			h.log.Info("connect deferred: the hub is not subscribed yet", "user", user, "client", cl.ID)
+			return false
+		}
 	}
 	if pk.Connect.WillFlag && !Allowed(acc, pk.Connect.WillTopic, true) {
 		h.refused.Add(1)

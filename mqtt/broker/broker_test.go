@@ -366,3 +366,24 @@ func TestPersistence(t *testing.T) {
 		t.Errorf("retained birth: got %q retained=%v", m.Payload(), m.Retained())
 	}
 }
+
+func TestAdmit(t *testing.T) {
+	admit := make(chan struct{})
+	s, err := New(&Options{Listen: "127.0.0.1:0", Accounts: testAccounts, Admit: admit, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := connect(t, s, "mb-0001", "mb-0001", true, "pw1"); err == nil {
+		t.Error("device connected before Admit was closed")
+	}
+	mustConnect(t, s, "gridhub")
+	close(admit)
+	mustConnect(t, s, "mb-0001")
+	if got := s.Stats(); got.ConnectsDeferred != 1 || got.ConnectsRefused != 0 {
+		t.Errorf("stats = %+v, want 1 deferred, 0 refused", got)
+	}
+}
