@@ -1,0 +1,112 @@
+// Command gridhub is the community end of Linli: the embedded MQTT broker
+// (or a client of an external one), the device registry, grid alerts with
+// escalation, and the requests of gridctl.
+//
+// Usage:
+//
+//	gridhub run --config FILE --data DIR [--listen ADDR | --broker URL]
+//	            [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]]
+//	gridhub config example     print a documented example configuration
+//	gridhub passwd             read a password on stdin, print its stored form
+//
+// With --listen (the default, 127.0.0.1:1883) gridhub runs its own broker;
+// with --broker it connects to mosquitto, EMQX or any MQTT 3.1.1 broker as
+// the configuration's hub account, with the password from the environment
+// variable GRIDHUB_BROKER_PASSWORD (or the configuration's plain one).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage:
+  gridhub run --config FILE --data DIR [--listen ADDR | --broker URL] [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]]
+  gridhub config example
+  gridhub passwd < password`
+
+// options is everything gridhub run is told on its command line.
+type options struct {
+	Config    string
+	Data      string
+	Listen    string
+	Broker    string
+	BrokerCA  string
+	TLSListen string
+	Cert      string
+	Key       string
+	CA        string
+	LogLevel  string
+	Password  string // of the hub account on an external broker (from the environment)
+}
+
+func main() {
+	log.SetFlags(0)
+	if len(os.Args) < 2 {
+		log.Fatal(usage)
+	}
+	switch os.Args[1] {
+	case "run":
+		o, err := parseRun(os.Args[2:], os.Getenv)
+		if err != nil {
+			log.Fatal(err)
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := run(ctx, o, os.Stderr); err != nil {
+			log.Fatal(err)
+		}
+	case "config":
+		if len(os.Args) != 3 || os.Args[2] != "example" {
+			log.Fatal(usage)
+		}
+		os.Stdout.Write(exampleConfig())
+	case "passwd":
+		b, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(hashLine(b))
+	default:
+		log.Fatal(usage)
+	}
+}
+
+func parseRun(args []string, getenv func(string) string) (*options, error) {
+	o := new(options)
+	fs := flag.NewFlagSet("gridhub run", flag.ContinueOnError)
+	fs.StringVar(&o.Config, "config", "", "configuration file (JSON; see gridhub config example)")
+	fs.StringVar(&o.Data, "data", "", "data directory (bbolt files of the hub and the embedded broker)")
+	fs.StringVar(&o.Listen, "listen", "", "address of the embedded broker (default 127.0.0.1:1883 unless --broker or --tls-listen)")
+	fs.StringVar(&o.Broker, "broker", "", "URL of an external broker (tcp://host:1883, ssl://host:8883) instead of the embedded one")
+	fs.StringVar(&o.BrokerCA, "broker-ca", "", "CA file to verify an ssl:// external broker")
+	fs.StringVar(&o.TLSListen, "tls-listen", "", "address of the embedded broker's TLS listener")
+	fs.StringVar(&o.Cert, "cert", "", "TLS certificate of the embedded broker")
+	fs.StringVar(&o.Key, "key", "", "TLS key of the embedded broker")
+	fs.StringVar(&o.CA, "ca", "", "CA of client certificates the TLS listener requires (optional)")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return nil, fmt.Errorf("gridhub: unexpected arguments %q", fs.Args())
+	case o.Config == "" || o.Data == "":
+		return nil, fmt.Errorf("gridhub: --config and --data are required")
+	case o.Broker != "" && (o.Listen != "" || o.TLSListen != ""):
+		return nil, fmt.Errorf("gridhub: --broker and --listen/--tls-listen exclude each other")
+	case o.TLSListen != "" && (o.Cert == "" || o.Key == ""):
+		return nil, fmt.Errorf("gridhub: --tls-listen needs --cert and --key")
+	}
+	if o.Broker == "" && o.Listen == "" && o.TLSListen == "" {
+		o.Listen = "127.0.0.1:1883"
+	}
+	o.Password = getenv("GRIDHUB_BROKER_PASSWORD")
+	return o, nil
+}

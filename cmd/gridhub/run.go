@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"linli/grid/config"
+	"linli/grid/hub"
+	"linli/mqtt/broker"
+)
+
+func exampleConfig() []byte { return config.Example() }
+
+func hashLine(b []byte) string {
+	return broker.HashPassword(strings.TrimRight(string(b), "\r\n"))
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("gridhub: --log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// run starts the broker (unless external) and the hub, and serves until
+// ctx is done.
+func run(ctx context.Context, o *options, logw io.Writer) error {
+	log, err := newLogger(logw, o.LogLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(o.Config)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.Data, 0o700); err != nil {
+		return fmt.Errorf("gridhub: data dir: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(o.Data, "hub.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("gridhub: open hub.db: %w", err)
+	}
+	defer db.Close()
+
+	hopts := &hub.Options{Broker: o.Broker, Username: cfg.Hub.ID, Logger: log}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var brokerErr error
+	admit := make(chan struct{})
+	if o.Broker == "" {
+		// The embedded broker: the hub logs in with a secret of this run
+		// only, so the configuration need not hold the hub's password.
+		secret := make([]byte, 16)
+		if _, err := rand.Read(secret); err != nil {
+			return err
+		}
+		accounts := cfg.Accounts()
+		accounts[cfg.Hub.ID] = broker.Entry{Account: broker.Account{ID: cfg.Hub.ID, Role: broker.RoleHub}, Password: hex.EncodeToString(secret)}
+		srv, err := broker.New(&broker.Options{
+			Listen: o.Listen, TLSListen: o.TLSListen, CertFile: o.Cert, KeyFile: o.Key, CAFile: o.CA,
+			DataDir: filepath.Join(o.Data, "broker"), Accounts: accounts, Admit: admit, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		if err := srv.Start(); err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ctx.Done()
+			brokerErr = srv.Close()
+		}()
+		addr := srv.Addr()
+		if addr == "" {
+			// Only a TLS listener: the hub uses it too.
+			addr = srv.TLSAddr()
+			hopts.Broker = "ssl://" + addr
+			hopts.TLS = &tls.Config{InsecureSkipVerify: true} // #nosec G402 -- our own listener in this process
+		} else {
+			hopts.Broker = "tcp://" + addr
+		}
+		hopts.Password = hex.EncodeToString(secret)
+	} else {
+		hopts.Password = o.Password
+		if hopts.Password == "" {
+			if strings.HasPrefix(cfg.Hub.Password, "sha256:") {
+				return errors.New("gridhub: set GRIDHUB_BROKER_PASSWORD: the configuration holds only the hash of the hub's password")
+			}
+			hopts.Password = cfg.Hub.Password
+		}
+		if o.BrokerCA != "" {
+			pem, err := os.ReadFile(o.BrokerCA)
+			if err != nil {
+				return fmt.Errorf("gridhub: --broker-ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("gridhub: --broker-ca: no certificate in %s", o.BrokerCA)
+			}
+			hopts.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+	}
+	h, err := hub.New(db, cfg, hopts)
+	if err != nil {
+		return err
+	}
+	// The ticket flow (package grid/tickets) registers its operations here
+	// with h.HandleRequest and h.HandleDeviceMessage once it is wired in.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-h.Ready():
+			close(admit) // devices may come in: the hub's session holds their messages
+		case <-ctx.Done():
+		}
+	}()
+	err = h.Run(ctx)
+	cancel()
+	wg.Wait()
+	return errors.Join(err, brokerErr)
+}
