@@ -568,3 +568,59 @@ func TestClock(t *testing.T) {
 		t.Errorf("in CST: got %q, want %q", got, want)
 	}
 }
+
+// TestWatchTerminal checks the live view: a redrawn table with the
+// countdown, and the last changes below it.
+func TestWatchTerminal(t *testing.T) {
+	url, hub := newHub(t)
+	out := &lineWriter{wrote: make(chan struct{}, 1)}
+	var errb bytes.Buffer
+	sys := testSystem(url, out, &errb)
+	sys.terminal = true
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"watch"}, sys) }()
+
+	waitFor := func(s string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for !strings.Contains(out.String(), s) {
+			select {
+			case <-out.wrote:
+			case <-deadline:
+				t.Fatalf("no %q within 10s in:\n%s", s, out.String())
+			}
+		}
+	}
+	waitFor("Linli alerts — every grid — 2 active — 08:35:00")
+	waitFor("escalates to community in 4m12s")
+	hub.PublishAlert(contract.Alert{ID: "a-0009", Device: "mb-0009", Channel: "residual", State: contract.StateAlarm,
+		Location: loc, Level: "grid", EscalateAt: now.Add(time.Minute)})
+	waitFor("3 active")
+	waitFor("last changes:\n  08:35:00  raised     a-0009")
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d, want 0; stderr %q", code, errb.String())
+	}
+	if !strings.HasPrefix(out.String(), "\x1b[H\x1b[2J") {
+		t.Errorf("the live view does not start by clearing the screen: %q", out.String()[:20])
+	}
+}
+
+// TestBrokers runs a listing against each kind of broker: gridctl must work
+// with any of them.
+func TestBrokers(t *testing.T) {
+	for _, b := range mqtttest.Brokers(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			url := b.Start(t)
+			hub := hubclienttest.New(t, url)
+			hub.Reply(contract.OpAlertsList, fakeAlerts)
+			r := gridctl(t, url, "alerts")
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			golden(t, "alerts.txt", r.stdout)
+		})
+	}
+}

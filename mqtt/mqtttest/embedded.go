@@ -50,7 +50,7 @@ func testLogger(t testing.TB, component string) *slog.Logger {
 	if !testing.Verbose() {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return slog.New(slog.NewTextHandler(newTWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn})).With("component", component)
+	return slog.New(slog.NewTextHandler(newTWriter(t), &slog.HandlerOptions{Level: slog.LevelError})).With("component", component)
 }
 
 // tWriter writes to t.Log until the test's cleanup, and drops what
