@@ -10,7 +10,9 @@
 //	ack ID                            acknowledge an alert
 //	devices                           devices, online state, channels, health
 //	reset DEVICE [--channel C]        reset latched alarms of a device
-//	cmd DEVICE NAME [k=v ...]         send any command to a device
+//	cmd DEVICE NAME [k=v ...]         send any command to a device (reset and cmd
+//	                                  wait --device-timeout, 15s, longer: the hub
+//	                                  waits for the device before it answers)
 //	tickets [--status S] [--grid G]   tickets
 //	ticket NUMBER                     one ticket with its timeline
 //	accept|start|close NUMBER         move a ticket on
