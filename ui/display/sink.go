@@ -69,6 +69,10 @@ type Framebuffer struct {
 // NewFramebuffer returns a Sink that draws on dev; Close closes dev.
 func NewFramebuffer(dev *framebuffer.Device) *Framebuffer { return &Framebuffer{dev: dev} }
 
+// Device returns the framebuffer, e.g. for its Geometry: the panel size
+// that evdev.Opts needs for the touch calibration.
+func (f *Framebuffer) Device() *framebuffer.Device { return f.dev }
+
 // Size implements Sink.
 func (f *Framebuffer) Size() image.Point { return f.dev.Size() }
 
