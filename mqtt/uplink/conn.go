@@ -329,7 +329,7 @@ func (c *conn) drain(ctx context.Context) error {
 	u := c.u
 	window := u.opts.Window
 	pending := make(chan flight, window)
-	acked := make(chan outbox.Item, 8192)
+	acked := make(chan outbox.Item, 2048)
 	fail := make(chan error, 1)
 	stop := make(chan struct{})
 	var undeleted atomic.Int64
@@ -361,7 +361,11 @@ func (c *conn) drain(ctx context.Context) error {
 	var lastSent [2]uint64
 	for {
 		ready := u.ob.Ready()
-		items, err := u.ob.Peek(int(undeleted.Load()) + peekN)
+		// Peek reads from the oldest item, so it returns the items sent
+		// and not yet deleted again; asking for at least as many fresh
+		// ones keeps that re-reading at most half of the work.
+		lag := int(undeleted.Load())
+		items, err := u.ob.Peek(lag + max(peekN, lag))
 		if err != nil {
 			u.log.Error("uplink: read outbox", "err", err)
 			return finish(fmt.Errorf("uplink: read outbox: %w", err))
@@ -489,7 +493,7 @@ func (c *conn) waitFlight(f flight, stop <-chan struct{}, timer *time.Timer) err
 // transaction as have arrived while the previous one committed.
 func (c *conn) deleter(acked <-chan outbox.Item, undeleted *atomic.Int64) {
 	u := c.u
-	const maxBatch = 4096
+	const maxBatch = 2048
 	batch := make([]outbox.Item, 0, 256)
 	for it := range acked {
 		batch = append(batch[:0], it)
