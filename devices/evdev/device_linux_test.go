@@ -54,3 +54,17 @@ func TestOpenNotATouchScreen(t *testing.T) {
 		t.Error("Open without a screen size succeeded")
 	}
 }
+
+// TestIoctlNumbers pins the request numbers to the values of the C macros
+// in include/uapi/linux/input.h.
+func TestIoctlNumbers(t *testing.T) {
+	if got := eviocgabs(AbsMTPositionX); got != 0x80184575 {
+		t.Errorf("EVIOCGABS(ABS_MT_POSITION_X) = %#x, want 0x80184575", got)
+	}
+	if got := eviocgabs(AbsX); got != 0x80184540 {
+		t.Errorf("EVIOCGABS(ABS_X) = %#x, want 0x80184540", got)
+	}
+	if eviocgrab != 0x40044590 {
+		t.Errorf("EVIOCGRAB = %#x, want 0x40044590", eviocgrab)
+	}
+}
