@@ -55,6 +55,10 @@ type Options struct {
 	// (tx.Check); the check reads every page, about a second per 100 MB
 	// on a slow SD card.
 	SkipCheck bool
+	// BatchDelay is bbolt's MaxBatchDelay for AddReadings: how long a batch
+	// waits for more writers. Default 1 ms (bbolt's 10 ms would stall an
+	// agent, usually the only writer, for nothing).
+	BatchDelay time.Duration
 	// ReadOnly opens the file for reading only (a shared lock, so several
 	// readers may look while no writer runs): no check, no boot count, no
 	// moving aside. Only the read methods may be used.
@@ -78,6 +82,9 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.BatchDelay <= 0 {
+		o.BatchDelay = time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
