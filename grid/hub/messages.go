@@ -147,8 +147,11 @@ func (h *Hub) onDevice(t contract.Topic, msg contract.Message, m paho.Message) {
 		r.LastSeen = now
 		if !r.Online && v.Session >= r.Session && v.Session != r.DeadSession {
 			r.Online, r.Session = true, v.Session
+			h.dirty[v.Device] = true
 		}
-		h.dirty[v.Device] = true
+		if now.Sub(r.savedSeen) >= seenEvery {
+			h.dirty[v.Device] = true
+		}
 		h.mu.Unlock()
 	}
 	if fn := h.devFns[t.Leaf]; fn != nil {

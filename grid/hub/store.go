@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"time"
 
@@ -27,7 +28,14 @@ type devRecord struct {
 	// DeadSession is the session whose death the hub has seen; a retained
 	// birth of that same session, replayed later, must not revive it.
 	DeadSession uint32 `json:"dead_session,omitempty"`
+
+	// savedSeen is the LastSeen last written to disk (minus a jitter):
+	// telemetry alone rewrites a record at most every seenEvery.
+	savedSeen time.Time
 }
+
+// seenEvery is how often a device's "last seen" alone is written to disk.
+const seenEvery = time.Minute
 
 func (h *Hub) load() error {
 	h.devices = map[string]*devRecord{}
@@ -110,6 +118,12 @@ func (h *Hub) flush() error {
 		}
 		return nil
 	})
+	for id := range h.dirty {
+		if r := h.devices[id]; r != nil && err == nil {
+			// Spread the next writes over time.
+			r.savedSeen = r.LastSeen.Add(-time.Duration(rand.Int64N(int64(seenEvery / 2))))
+		}
+	}
 	if err == nil {
 		clear(h.dirty)
 	}
