@@ -62,3 +62,28 @@ func TestInvalid(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add(Example())
+	f.Add([]byte(`{"communities":[{"id":"a","grids":[{"id":"g","buildings":["b"]}]}],"devices":[{"id":"d","kind":"sensor","location":{"community":"a","building":"b"}}]}`))
+	f.Add([]byte(`{"escalation":{"grid":"-1s"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse(b)
+		if err != nil {
+			return
+		}
+		// A configuration that loads is consistent.
+		for _, d := range c.Devices {
+			if d.Location.Building == "" {
+				continue
+			}
+			if g, ok := c.GridOf(d.Location.Community, d.Location.Building); !ok || g != d.Location.Grid {
+				t.Errorf("device %q: grid %q, GridOf = %q, %v", d.ID, d.Location.Grid, g, ok)
+			}
+		}
+		if c.Escalation.Grid <= 0 || c.Escalation.Community <= 0 {
+			t.Errorf("escalation %v not defaulted", c.Escalation)
+		}
+		_ = c.Accounts()
+	})
+}
