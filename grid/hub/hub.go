@@ -282,6 +282,13 @@ func (h *Hub) Run(ctx context.Context) error {
 		SetOnConnectHandler(h.onConnect).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			h.log.Warn("broker connection lost", "error", err)
+			// Held events were never acknowledged; the broker sends them
+			// again on the resumed session. Acknowledging the old copies
+			// on the new connection could acknowledge other messages that
+			// reuse their packet ids.
+			h.mu.Lock()
+			clear(h.held)
+			h.mu.Unlock()
 		})
 	if h.opts.TLS != nil {
 		o.SetTLSConfig(h.opts.TLS)
