@@ -25,6 +25,7 @@ type config struct {
 	speed    float64       // simulation speed-up of the sensors
 	escalate time.Duration // grid escalation time for the demo
 	kiosk    bool
+	template string        // sensord configuration the meter boxes start from
 	duration time.Duration // 0: until Ctrl-C
 }
 
@@ -37,6 +38,7 @@ func main() {
 	flag.StringVar(&cfg.fire, "fire", "mb-0001", "the meter box that runs the meterbox-fire scenario")
 	flag.Float64Var(&cfg.speed, "speed", 10, "simulation speed-up of the sensors")
 	flag.DurationVar(&cfg.escalate, "escalate", 30*time.Second, "how long an alert waits for an acknowledgement before it escalates")
+	flag.StringVar(&cfg.template, "sensor-template", "cmd/sensord/testdata/meterbox.json", "sensord configuration the simulated meter boxes start from")
 	flag.BoolVar(&cfg.kiosk, "kiosk", true, "run a kiosk too (renders to DIR/kiosk.png)")
 	flag.DurationVar(&cfg.duration, "duration", 0, "stop after this long (0: run until Ctrl-C)")
 	flag.Parse()

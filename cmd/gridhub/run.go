@@ -122,8 +122,15 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The ticket flow (package grid/tickets) registers its operations here
-	// with h.HandleRequest and h.HandleDeviceMessage once it is wired in.
+	due, err := wireTickets(db, cfg, h, log)
+	if err != nil {
+		return err
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		due(ctx)
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
