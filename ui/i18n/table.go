@@ -4,10 +4,10 @@ package i18n
 // screen; format verbs follow fmt.
 var table = map[string][2]string{
 	// Frame: title bar, settings, idle countdown.
-	"app.title":      {"邻里自助服务站", "Linli Community Kiosk"},
+	"app.title":      {"邻里自助服务站", "Linli Kiosk"},
 	"app.lang":       {"English", "中文"},
-	"app.large":      {"大字", "Large text"},
-	"app.contrast":   {"高对比", "High contrast"},
+	"app.large":      {"大字", "Large"},
+	"app.contrast":   {"高对比", "Contrast"},
 	"app.home":       {"首页", "Home"},
 	"app.back":       {"上一步", "Back"},
 	"app.next":       {"下一步", "Next"},
@@ -40,8 +40,8 @@ var table = map[string][2]string{
 	"report.door":       {"门牌号（可跳过）", "Door number (optional)"},
 	"report.common":     {"公共区域", "Common area"},
 	"report.phrases":    {"请描述问题（可多选）", "Describe the problem (choose any)"},
-	"report.phone":      {"联系电话（可不填）", "Phone number (optional)"},
-	"report.consent":    {"同意工作人员用此号码联系我", "Staff may call me on this number"},
+	"report.phone":      {"联系电话（可不填）", "Phone (optional)"},
+	"report.consent":    {"同意工作人员来电联系我", "Staff may call me"},
 	"report.confirm":    {"请确认您的报事", "Please check your report"},
 	"report.submit":     {"提交", "Submit"},
 	"report.what":       {"问题", "Problem"},

@@ -33,6 +33,8 @@ const (
 	SizeKey     fyne.ThemeSizeName = "linli.key"     // keypad key height, px
 	SizeBigText fyne.ThemeSizeName = "linli.bigText" // ticket numbers, countdown
 	SizeIcon    fyne.ThemeSizeName = "linli.icon"    // tile icons
+	SizeBarText fyne.ThemeSizeName = "linli.barText" // title-bar text, never enlarged
+	SizeBarTile fyne.ThemeSizeName = "linli.barTile" // title-bar touch targets, never enlarged
 )
 
 // Theme is the kiosk theme. The zero value is the normal palette at normal
@@ -158,13 +160,14 @@ var sizes = map[fyne.ThemeSizeName]float32{
 	SizeKey:                       64,
 	SizeBigText:                   44,
 	SizeIcon:                      48,
+	SizeBarText:                   20,
+	SizeBarTile:                   64,
 }
 
 // scaled are the sizes Large multiplies.
 var scaled = map[fyne.ThemeSizeName]bool{
 	theme.SizeNameText: true, theme.SizeNameHeadingText: true, theme.SizeNameSubHeadingText: true,
-	theme.SizeNameCaptionText: true, theme.SizeNameInlineIcon: true, SizeTile: true, SizeBigText: true,
-	SizeIcon: true,
+	theme.SizeNameCaptionText: true, theme.SizeNameInlineIcon: true, SizeTile: true,
 }
 
 // LargeScale is how much Large enlarges text.

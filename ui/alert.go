@@ -1,0 +1,97 @@
+package ui
+
+import (
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+
+	"linli/mqtt/contract"
+	"linli/ui/i18n"
+	"linli/ui/skin"
+)
+
+// alertWhat says in plain words what is happening: "3号楼 电表箱 温度报警".
+func (k *Kiosk) alertWhat(a contract.Alert) string {
+	where := k.placeText(contract.Location{Building: a.Location.Building, Unit: a.Location.Unit})
+	if a.Location.Building == "" {
+		where = k.t("place.community")
+	}
+	kind := "alert.kind." + a.Kind
+	if !i18n.Has(kind) {
+		kind = "alert.kind.other"
+	}
+	return k.tf("alert.what", where, k.t(kind))
+}
+
+func (k *Kiosk) alertsWhat() string {
+	seen := map[string]bool{}
+	var parts []string
+	for _, a := range k.alerts {
+		w := k.alertWhat(a)
+		if !seen[w] {
+			seen[w] = true
+			parts = append(parts, w)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+// alertOverlay covers the whole window in red until the alert clears or the
+// resident acknowledges it.
+func (k *Kiosk) alertOverlay() fyne.CanvasObject {
+	bg := canvas.NewRectangle(k.col(skin.ColorAlert))
+	title := canvas.NewText(k.t("alert.title"), k.col(skin.ColorOnAlert))
+	title.TextSize = k.size(skin.SizeBigText) * 1.2
+	title.TextStyle.Bold = true
+	title.Alignment = fyne.TextAlignCenter
+	warn := canvas.NewImageFromResource(theme.NewColoredResource(theme.WarningIcon(), skin.ColorOnAlert))
+	s := k.size(skin.SizeBigText) * 1.3
+	warn.SetMinSize(fyne.NewSize(s, s))
+	on := skin.ColorOnAlert
+	what := rich(k.alertsWhat(), on, theme.SizeNameHeadingText, true, fyne.TextAlignCenter)
+	do := rich(k.t("alert.do"), on, theme.SizeNameSubHeadingText, false, fyne.TextAlignCenter)
+	staff := rich(k.t("alert.staff"), on, theme.SizeNameText, false, fyne.TextAlignCenter)
+	ok := k.button(k.t("alert.understand"), nil, danger, func() {
+		k.acked = alertKey(k.alerts)
+		k.render()
+	})
+	ok.min = fyne.NewSize(k.size(skin.SizeTile)*4, k.size(skin.SizeTile))
+	body := vcenter(container.NewHBox(layout.NewSpacer(), warn, title, layout.NewSpacer()), what, do, staff)
+	content := container.NewBorder(nil, container.NewCenter(ok), nil, nil, body)
+	return container.NewStack(bg, container.NewPadded(container.NewPadded(content)))
+}
+
+// alertBanner keeps an acknowledged alert visible.
+func (k *Kiosk) alertBanner() fyne.CanvasObject {
+	bg := canvas.NewRectangle(k.col(skin.ColorAlert))
+	msg := rich(k.tf("alert.banner", strings.ReplaceAll(k.alertsWhat(), "\n", "；")), skin.ColorOnAlert, theme.SizeNameText, true, fyne.TextAlignLeading)
+	more := k.button(k.t("alert.more"), nil, danger, func() {
+		k.acked = ""
+		k.render()
+	})
+	return container.NewStack(bg, container.NewPadded(container.NewBorder(nil, nil, nil, more, vcenter(msg))))
+}
+
+// faultBanner says a safety sensor is out of order: not a hazard, but
+// residents should know the building is not watched.
+func (k *Kiosk) faultBanner() fyne.CanvasObject {
+	seen := map[string]bool{}
+	var parts []string
+	for _, a := range k.faults {
+		w := k.placeText(contract.Location{Building: a.Location.Building})
+		if a.Location.Building == "" {
+			w = k.t("place.community")
+		}
+		if !seen[w] {
+			seen[w] = true
+			parts = append(parts, w)
+		}
+	}
+	bg := canvas.NewRectangle(k.col(skin.ColorNotice))
+	msg := rich(k.tf("alert.fault", strings.Join(parts, ", ")), skin.ColorOnNotice, theme.SizeNameText, false, fyne.TextAlignCenter)
+	return container.NewStack(bg, container.NewPadded(msg))
+}
