@@ -27,6 +27,13 @@ const (
 // sleep is the time seam for the conversion waits.
 var sleep = time.Sleep
 
+// Sleeper is implemented by a bus that decides how long a conversion wait
+// lasts, such as a simulated bus whose chips convert instantly
+// (devices/sim). On any other bus the driver sleeps for real.
+type Sleeper interface {
+	Sleep(d time.Duration)
+}
+
 // PGA selects the programmable-gain amplifier's full-scale range. The zero
 // value means "the default" (Opts.PGA in a Channel, ±4.096 V in Opts).
 type PGA uint8
@@ -112,6 +119,8 @@ type Dev struct {
 	dr     uint16        // DR[2:0] bits, in place.
 	period time.Duration // one conversion.
 
+	sleeper Sleeper // nil: sleep
+
 	mu  sync.Mutex
 	buf []int16 // Window samples, reused.
 	w   [3]byte
@@ -157,6 +166,7 @@ func New(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("ads1115: invalid PGA %s", o.PGA)
 	}
 	d.buf = make([]int16, o.Window)
+	d.sleeper, _ = b.(Sleeper)
 	d.w[0] = regConfig
 	if err := d.c.Tx(d.w[:1], d.r[:]); err != nil {
 		return nil, fmt.Errorf("ads1115: read config at %#x: %w: %w", addr, devices.ErrAbsent, err)
@@ -195,12 +205,12 @@ func (d *Dev) RMS(ch Channel) (physic.ElectricCurrent, error) {
 	}
 	// Until the first conversion on the new input completes, the
 	// conversion register holds the previous input's result.
-	sleep(d.period + d.period/4)
+	d.wait(d.period + d.period/4)
 	d.w[0] = regConversion
 	var sum int64
 	for i := range d.buf {
 		if i > 0 {
-			sleep(d.period)
+			d.wait(d.period)
 		}
 		if err := d.c.Tx(d.w[:1], d.r[:]); err != nil {
 			return 0, fmt.Errorf("ads1115: read AIN%d: %w: %w", ch.Input, devices.ErrNoAnswer, err)
@@ -221,6 +231,14 @@ func (d *Dev) RMS(ch Channel) (physic.ElectricCurrent, error) {
 	volts := math.Sqrt(sq/float64(len(d.buf))) * float64(fs) / float64(physic.Volt) / 32768
 	i := physic.ElectricCurrent(math.Round(volts*ch.AmpsPerVolt*float64(physic.Ampere))) - ch.Offset
 	return max(i, 0), nil
+}
+
+func (d *Dev) wait(t time.Duration) {
+	if d.sleeper != nil {
+		d.sleeper.Sleep(t)
+		return
+	}
+	sleep(t)
 }
 
 // String implements conn.Resource.

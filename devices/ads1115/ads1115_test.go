@@ -244,3 +244,30 @@ func BenchmarkRMS(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed())/float64(max(baseline, 1)), "x-baseline")
 }
+
+// sleeperBus decides the waits, as devices/sim's bus does.
+type sleeperBus struct {
+	*i2ctest.Playback
+	slept time.Duration
+}
+
+func (s *sleeperBus) Sleep(d time.Duration) { s.slept += d }
+
+func TestSleeperBus(t *testing.T) {
+	defer func(f func(time.Duration)) { sleep = f }(sleep)
+	sleep = func(time.Duration) { t.Error("driver slept itself on a Sleeper bus") }
+	bus := &sleeperBus{Playback: playback(cfgAIN0, 13200, 13200)}
+	d, err := New(bus, 0x4A, &Opts{Window: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RMS(Channel{AmpsPerVolt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if bus.slept == 0 {
+		t.Error("the bus was not asked to wait")
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

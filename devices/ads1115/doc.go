@@ -40,6 +40,9 @@
 // an open CT. The RMS of a clipped wave would read low, so RMS wraps
 // devices.ErrOutOfRange instead of returning it.
 //
+// A bus that implements Sleeper (devices/sim's does) decides how long the
+// conversion waits last, so simulated reads are instant.
+//
 // Residual current is small (tens to hundreds of mA): callers that report it
 // in mA convert physic.ElectricCurrent themselves.
 //

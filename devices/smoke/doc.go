@@ -24,6 +24,9 @@
 // state if any sample disagrees. Read therefore returns at once when nothing
 // changed and blocks up to Debounce when something did.
 //
+// An alarm pin that implements Sleeper (devices/sim's do) decides how
+// long the debounce waits last.
+//
 // Watch waits for edges on the alarm line (gpio.BothEdges), debounces them
 // the same way and sends every change of Status. It also wakes every
 // Opts.Poll to check the fault line and ctx, so it works on pins without

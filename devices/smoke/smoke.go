@@ -14,6 +14,13 @@ import (
 // sleep is the time seam for debouncing.
 var sleep = time.Sleep
 
+// Sleeper is implemented by an alarm pin that decides how long a debounce
+// wait lasts, such as a simulated pin (devices/sim) whose level only changes
+// between samples. On any other pin the driver sleeps for real.
+type Sleeper interface {
+	Sleep(d time.Duration)
+}
+
 // samples is the number of times a changed level is read across Debounce.
 const samples = 5
 
@@ -53,7 +60,8 @@ type Status struct {
 type Dev struct {
 	alarm, fault gpio.PinIn
 	opts         Opts
-	edges        bool // the alarm line has edge detection
+	edges        bool    // the alarm line has edge detection
+	sleeper      Sleeper // nil: sleep
 
 	mu sync.Mutex
 	st Status
@@ -78,6 +86,7 @@ func New(alarm, fault gpio.PinIn, opts *Opts) (*Dev, error) {
 		}
 	}
 	d := &Dev{alarm: alarm, fault: fault, opts: o}
+	d.sleeper, _ = alarm.(Sleeper)
 	// An open alarm wire reads inactive, an open fault wire reads active.
 	pull := gpio.PullDown
 	if o.AlarmActiveLow {
@@ -124,7 +133,11 @@ func (d *Dev) debounce(p gpio.PinIn, activeLow, cur bool) bool {
 	}
 	step := d.opts.Debounce / samples
 	for range samples {
-		sleep(step)
+		if d.sleeper != nil {
+			d.sleeper.Sleep(step)
+		} else {
+			sleep(step)
+		}
 		if ((p.Read() == gpio.Low) == activeLow) != now {
 			return cur
 		}

@@ -264,3 +264,29 @@ func TestWatch(t *testing.T) {
 		t.Errorf("Watch() = %v, want context.Canceled", err)
 	}
 }
+
+// sleeperPin decides the debounce waits, as devices/sim's pins do.
+type sleeperPin struct {
+	*gpiotest.Pin
+	slept time.Duration
+}
+
+func (s *sleeperPin) Sleep(d time.Duration) { s.slept += d }
+
+func TestSleeperPin(t *testing.T) {
+	old := sleep
+	t.Cleanup(func() { sleep = old })
+	sleep = func(time.Duration) { t.Error("driver slept itself on a Sleeper pin") }
+	alarm := &sleeperPin{Pin: &gpiotest.Pin{N: "sim", EdgesChan: make(chan gpio.Level, 1)}}
+	d, err := New(alarm, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = alarm.Out(gpio.Low)
+	if st, _ := d.Read(); !st.Alarm {
+		t.Error("held level not accepted")
+	}
+	if alarm.slept != 50*time.Millisecond {
+		t.Errorf("pin asked to wait %v, want the 50 ms debounce", alarm.slept)
+	}
+}

@@ -14,6 +14,9 @@
 // it (15.5 ms to 1 s depending on averaging), which keeps the chip in
 // shutdown (≈250 nA) between readings.
 //
+// A bus that implements Sleeper (devices/sim's does) decides how long the
+// one-shot waits last, so simulated reads are instant.
+//
 // # Failures
 //
 // New checks the Device_ID register (0x0F, low 12 bits 0x117) and returns

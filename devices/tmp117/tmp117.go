@@ -41,6 +41,13 @@ const lsb = 7812500 * physic.NanoKelvin
 // sleep is the time seam for one-shot conversion waits.
 var sleep = time.Sleep
 
+// Sleeper is implemented by a bus that decides how long a conversion wait
+// lasts, such as a simulated bus whose chips convert instantly
+// (devices/sim). On any other bus the driver sleeps for real.
+type Sleeper interface {
+	Sleep(d time.Duration)
+}
+
 // Opts configures the sensor. The zero value of a field means its default.
 type Opts struct {
 	// Averaging is the number of conversions the chip averages into one
@@ -62,6 +69,8 @@ type Dev struct {
 	opts Opts
 	avg  uint16        // AVG[1:0] bits, in place.
 	conv time.Duration // duration of one conversion, with margin.
+
+	sleeper Sleeper // nil: sleep
 
 	mu     sync.Mutex
 	halted bool    // chip in shutdown: the next read restarts it.
@@ -88,6 +97,7 @@ func New(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		o = *opts
 	}
 	d := &Dev{c: i2c.Dev{Bus: b, Addr: addr}, opts: o}
+	d.sleeper, _ = b.(Sleeper)
 	switch o.Averaging {
 	case 0, 8:
 		d.avg, d.conv = 0b01<<5, 125*time.Millisecond
@@ -138,13 +148,13 @@ func (d *Dev) temperature() (physic.Temperature, error) {
 		if err := d.writeReg(regConfig, modeOneShot|d.avg); err != nil {
 			return 0, fmt.Errorf("tmp117: start conversion: %w: %w", devices.ErrNoAnswer, err)
 		}
-		sleep(d.conv)
+		d.wait(d.conv)
 	case d.halted:
 		if err := d.writeReg(regConfig, modeContinuous|conv1s|d.avg); err != nil {
 			return 0, fmt.Errorf("tmp117: restart: %w: %w", devices.ErrNoAnswer, err)
 		}
 		d.halted = false
-		sleep(d.conv) // the result register still holds the pre-Halt value.
+		d.wait(d.conv) // the result register still holds the pre-Halt value.
 	}
 	v, err := d.readReg(regTemp)
 	if err != nil {
@@ -245,6 +255,14 @@ func (d *Dev) stopContinuous() {
 		close(stop)
 	}
 	d.wg.Wait()
+}
+
+func (d *Dev) wait(t time.Duration) {
+	if d.sleeper != nil {
+		d.sleeper.Sleep(t)
+		return
+	}
+	sleep(t)
 }
 
 func (d *Dev) readReg(reg byte) (uint16, error) {

@@ -277,3 +277,35 @@ func BenchmarkTemperature(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed())/float64(max(baseline, 1)), "x-baseline")
 }
+
+// sleeperBus decides the waits, as devices/sim's bus does.
+type sleeperBus struct {
+	*i2ctest.Playback
+	slept time.Duration
+}
+
+func (s *sleeperBus) Sleep(d time.Duration) { s.slept += d }
+
+func TestSleeperBus(t *testing.T) {
+	defer func(f func(time.Duration)) { sleep = f }(sleep)
+	sleep = func(time.Duration) { t.Error("driver slept itself on a Sleeper bus") }
+	bus := &sleeperBus{Playback: &i2ctest.Playback{Ops: []i2ctest.IO{
+		opID,
+		{Addr: 0x48, W: []byte{0x01, 0x04, 0x20}}, // shutdown, AVG 8
+		{Addr: 0x48, W: []byte{0x01, 0x0C, 0x20}}, // one-shot, AVG 8
+		opTemp(0x0C, 0x80),
+	}}}
+	d, err := New(bus, 0x48, &Opts{OneShot: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Temperature(); err != nil {
+		t.Fatal(err)
+	}
+	if bus.slept < 125*time.Millisecond {
+		t.Errorf("bus asked to wait %v, want at least 125 ms", bus.slept)
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
