@@ -252,6 +252,10 @@ func (s *bus) String() string { return "sim-i2c" }
 
 func (s *bus) SetSpeed(physic.Frequency) error { return nil }
 
+// Sleep implements the drivers' Sleeper: the fake chips convert instantly,
+// so conversion waits take no time.
+func (s *bus) Sleep(time.Duration) {}
+
 func (s *bus) Tx(addr uint16, w, r []byte) error {
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()
@@ -528,6 +532,10 @@ func (p *smokePin) level() gpio.Level {
 	}
 	return gpio.Level(!down)
 }
+
+// Sleep implements smoke.Sleeper: the level changes only on SetElapsed,
+// so debounce waits take no time.
+func (p *smokePin) Sleep(time.Duration) {}
 
 // In implements gpio.PinIn, remembering the pull so the contact can work
 // against it.

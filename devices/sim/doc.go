@@ -76,6 +76,10 @@
 // quantization. The smoke contacts switch their line against the pull the
 // driver asks for, so any polarity the driver is configured for works.
 //
+// The fake bus and smoke pins implement the drivers' Sleeper interface with
+// a no-op: conversion and debounce waits take no time, so a simulated read
+// is instant and a scenario can run faster than real time.
+//
 // # Built-in scenarios
 //
 // Both use the channels of sensord's default configuration: busbar-l1
