@@ -1,6 +1,7 @@
 package sim_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
@@ -389,4 +390,33 @@ func BenchmarkBoardSecond(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed())/float64(max(baseline, 1)), "x-baseline")
+}
+
+func TestSmokeWatchOnBoard(t *testing.T) {
+	sc, err := sim.Load("meterbox-fire")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := sim.NewBoard(sc)
+	defer b.Close()
+	alarm, fault := b.SmokePins("smoke")
+	det, err := smoke.New(alarm, fault, &smoke.Opts{Poll: 10 * time.Millisecond}) // alarm active High, both PullDown/PullUp
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan smoke.Status)
+	done := make(chan error, 1)
+	go func() { done <- det.Watch(ctx, ch) }()
+	if st := <-ch; st != (smoke.Status{}) {
+		t.Fatalf("first status %+v, want idle", st)
+	}
+	b.SetElapsed(8*time.Minute + 30*time.Second)
+	if st := <-ch; st != (smoke.Status{Alarm: true}) {
+		t.Fatalf("at 8m30s: %+v, want alarm", st)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Watch() = %v", err)
+	}
 }
