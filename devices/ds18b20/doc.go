@@ -26,6 +26,15 @@
 //
 // Tests and the simulator point Opts.Root at a fake tree.
 //
+// # Without the kernel driver
+//
+// NewOneWire reads a probe through a periph onewire.Bus instead (a DS2482
+// I²C bridge, for example): Convert T (0x44) with a strong pull-up for
+// parasite power, a wait of the conversion time for the probe's resolution
+// (93.75 ms at 9 bits to 750 ms at 12), then Read Scratchpad (0xBE). The
+// driver checks the scratchpad's CRC8 and its configuration byte itself (an
+// all-zero answer has a valid CRC), with the same errors as above.
+//
 // # Datasheets
 //
 // https://www.analog.com/media/en/technical-documentation/data-sheets/DS18B20.pdf

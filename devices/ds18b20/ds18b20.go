@@ -40,8 +40,9 @@ const (
 // Dev is one probe. It is safe for concurrent use; reads are serialised.
 type Dev struct {
 	id    string
-	slave string // path of w1_slave
-	temp  string // path of temperature
+	slave string   // path of w1_slave
+	temp  string   // path of temperature
+	ow    *oneWire // set for a probe on a periph onewire.Bus
 
 	mu  sync.Mutex
 	buf [256]byte
@@ -92,10 +93,17 @@ func validID(id string) bool {
 }
 
 // Temperature reads the probe. On a board it blocks for a conversion
-// (≈750 ms). See the package doc for the errors.
+// (≈750 ms at 12 bits). See the package doc for the errors.
 func (d *Dev) Temperature() (physic.Temperature, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.ow != nil {
+		raw, err := d.ow.temperature()
+		if err != nil {
+			return 0, fmt.Errorf("ds18b20: %s: %w: %w", d.id, devices.ErrNoAnswer, err)
+		}
+		return check(d.id, int64(raw)*1000/16)
+	}
 	b, err := d.read(d.slave)
 	var milli int64
 	switch {
@@ -109,11 +117,17 @@ func (d *Dev) Temperature() (physic.Temperature, error) {
 	if err != nil {
 		return 0, fmt.Errorf("ds18b20: %s: %w: %w", d.id, devices.ErrNoAnswer, err)
 	}
+	return check(d.id, milli)
+}
+
+// check turns a reading in m°C into a temperature, or an out-of-range
+// error.
+func check(id string, milli int64) (physic.Temperature, error) {
 	if milli == powerOn {
-		return 0, fmt.Errorf("ds18b20: %s: power-on value 85°C, no conversion: %w", d.id, devices.ErrOutOfRange)
+		return 0, fmt.Errorf("ds18b20: %s: power-on value 85°C, no conversion: %w", id, devices.ErrOutOfRange)
 	}
 	if milli < minMilli || milli > maxMilli {
-		return 0, fmt.Errorf("ds18b20: %s: %d m°C outside -55..125°C: %w", d.id, milli, devices.ErrOutOfRange)
+		return 0, fmt.Errorf("ds18b20: %s: %d m°C outside -55..125°C: %w", id, milli, devices.ErrOutOfRange)
 	}
 	return physic.Temperature(milli)*physic.MilliCelsius + physic.ZeroCelsius, nil
 }
