@@ -9,7 +9,7 @@
 //
 // A scenario is a JSON object. Durations are Go duration strings ("90s",
 // "1m30s"). Unknown fields are errors, and every error names the field
-// (e.g. "channels.terminal-n.ramps[1].to: 4m is not after from 5m").
+// (e.g. "channels.terminal-n.ramps[0].to: 4m0s is not after from 5m0s").
 //
 //	{
 //	  "name": "meterbox-fire",        // optional for a file: defaults to its base name
