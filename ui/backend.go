@@ -76,6 +76,16 @@ type Places struct {
 	Community string
 	Buildings []string // labels such as "3"; shown as 3号楼 / Building 3
 	Units     []string // labels such as "2"; shown as 2单元 / Unit 2
+	// UnitsOf overrides Units for the buildings it lists.
+	UnitsOf map[string][]string
+}
+
+// units returns the units of building b.
+func (p Places) units(b string) []string {
+	if u, ok := p.UnitsOf[b]; ok {
+		return u
+	}
+	return p.Units
 }
 
 // Options configure a Kiosk. The zero value of each field has the default

@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
+	"linli/kiosk/catalog"
 	"linli/mqtt/contract"
 	"linli/ui"
 	"linli/ui/font"
@@ -320,6 +321,12 @@ func TestStringsCovered(t *testing.T) {
 			strs = append(strs, p.Text, p.TextEN)
 		}
 	}
+	for _, c := range catalog.Default().Categories {
+		strs = append(strs, c.Zh, c.En)
+		for _, p := range c.Phrases {
+			strs = append(strs, p.Zh, p.En)
+		}
+	}
 	strs = append(strs, "138****8000", "·", "；", "，", "×")
 	missing, err := font.Missing(strs...)
 	if err != nil {
@@ -552,7 +559,7 @@ func writePNG(path string, img image.Image) error {
 }
 
 func TestMain(m *testing.M) {
-	if os.Getenv("LANG") == "" || os.Getenv("LANG") == "C" {
+	if l := os.Getenv("LANG"); l == "" || l == "C" || strings.HasPrefix(l, "C.") {
 		os.Setenv("LANG", "zh_CN.UTF-8") // Fyne cannot parse "C"
 	}
 	os.Exit(m.Run())

@@ -91,7 +91,13 @@ func (k *Kiosk) pickBuilding() fyne.CanvasObject {
 
 func (k *Kiosk) pickUnit() fyne.CanvasObject {
 	var tiles []fyne.CanvasObject
-	for _, u := range k.o.Places.Units {
+	units := k.o.Places.units(k.s.draft.Location.Building)
+	if len(units) == 0 {
+		k.s.draft.Location.Unit = ""
+		k.screen = ReportDoor
+		return k.pickDoor()
+	}
+	for _, u := range units {
 		tiles = append(tiles, k.button(k.tf("place.unit", u), nil, plain, func() {
 			k.s.draft.Location.Unit = u
 			k.show(ReportDoor)

@@ -30,12 +30,13 @@ func (k *Kiosk) trackScreen() fyne.CanvasObject {
 		}
 	}
 	return k.numberEntry(k.t("track.title"), func() {
-		if _, ok := k.b.Track(k.s.number); !ok {
+		ts, ok := k.b.Track(k.s.number)
+		if !ok {
 			k.s.msg = k.tf("track.notfound", k.s.number)
 			k.render()
 			return
 		}
-		n := k.s.number
+		n := ts.Number
 		k.show(TrackShow)
 		k.s.number = n
 		k.render()
@@ -167,6 +168,7 @@ func (k *Kiosk) rateScreen() fyne.CanvasObject {
 			k.s.msg = k.t("rate.notyet")
 			k.render()
 		default:
+			k.s.number = ts.Number // as the hub writes it, not as typed
 			k.keep(RateChoose)
 		}
 	})

@@ -1,6 +1,6 @@
 // Command fontrunes prints, on one line, every non-ASCII rune the kiosk's
 // user interface can show from its own tables: the translation table and
-// the default category catalogue. ui/font/gen.sh feeds it to pyftsubset.
+// the default report catalogue of package kiosk/catalog. ui/font/gen.sh feeds it to pyftsubset.
 package main
 
 import (
@@ -8,12 +8,20 @@ import (
 	"os"
 	"sort"
 
+	"linli/kiosk/catalog"
 	"linli/ui/i18n"
 )
 
 func main() {
 	set := map[rune]bool{}
-	for _, s := range i18n.All() {
+	strs := i18n.All()
+	for _, c := range catalog.Default().Categories {
+		strs = append(strs, c.Zh, c.En)
+		for _, p := range c.Phrases {
+			strs = append(strs, p.Zh, p.En)
+		}
+	}
+	for _, s := range strs {
 		for _, r := range s {
 			if r > 0x7e {
 				set[r] = true

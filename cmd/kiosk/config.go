@@ -1,0 +1,129 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode"
+
+	"linli/kiosk/catalog"
+	"linli/kiosk/ticketno"
+	"linli/mqtt/contract"
+)
+
+// Config is the kiosk's configuration file (JSON); see doc.go.
+type Config struct {
+	Device      string            `json:"device"`
+	Code        string            `json:"code"`
+	Location    contract.Location `json:"location"`
+	Buildings   []string          `json:"buildings"`
+	PIN         string            `json:"pin"`
+	Lang        string            `json:"lang"`
+	IdleTimeout Duration          `json:"idle_timeout"`
+	Catalog     string            `json:"catalog"`
+	Site        string            `json:"site"`
+	TrackURL    string            `json:"track_url"`
+
+	catalog *catalog.Catalog
+	site    *catalog.Site
+}
+
+// Duration is a time.Duration written as "90s" in JSON.
+type Duration time.Duration
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("want a duration string such as \"90s\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// loadConfig reads path ("" = an empty configuration), lets the command
+// line override it, and checks it.
+func loadConfig(path string, c *cliConfig) (*Config, error) {
+	cfg := &Config{}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(cfg); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.Device, c.device)
+	set(&cfg.Code, c.code)
+	set(&cfg.Location.Community, c.community)
+	set(&cfg.Location.Building, c.building)
+	set(&cfg.Lang, c.lang)
+	if cfg.Location.Community == "" {
+		cfg.Location.Community = "c1"
+	}
+	if !contract.ValidID(cfg.Device) {
+		return nil, fmt.Errorf("device id %q: want 1–64 characters without / + # or spaces", cfg.Device)
+	}
+	if cfg.Code == "" {
+		cfg.Code = codeFor(cfg.Device)
+	}
+	if !ticketno.ValidPrefix(cfg.Code) {
+		return nil, fmt.Errorf("ticket code %q: want 1–3 characters of A–Z and 0–9", cfg.Code)
+	}
+	if time.Duration(cfg.IdleTimeout) < 0 {
+		return nil, fmt.Errorf("idle_timeout %v is negative", time.Duration(cfg.IdleTimeout))
+	}
+	dir := filepath.Dir(path)
+	if cfg.Catalog != "" {
+		f, err := os.Open(filepath.Join(dir, cfg.Catalog))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if cfg.catalog, err = catalog.Load(f); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Catalog, err)
+		}
+	}
+	if cfg.Site != "" {
+		f, err := os.Open(filepath.Join(dir, cfg.Site))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if cfg.site, err = catalog.LoadSite(f); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Site, err)
+		}
+	}
+	return cfg, nil
+}
+
+// codeFor derives a ticket code from a device id: "K" and the last two
+// letters or digits of the id, upper case ("kiosk-01" → "K01").
+func codeFor(device string) string {
+	var tail []rune
+	for _, r := range strings.ToUpper(device) {
+		if r < 0x80 && (unicode.IsDigit(r) || unicode.IsUpper(r)) {
+			tail = append(tail, r)
+		}
+	}
+	if len(tail) > 2 {
+		tail = tail[len(tail)-2:]
+	}
+	return "K" + string(tail)
+}

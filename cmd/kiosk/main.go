@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"log"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// cliConfig is everything the command line says.
+type cliConfig struct {
+	cmd        string // run or version
+	configFile string
+	data       string
+	display    string
+	size       image.Point
+	lang       string
+	broker     string
+	user, pass string
+	device     string
+	community  string
+	building   string
+	code       string
+	touch      string
+	verbose    bool
+}
+
+const usage = `usage:
+  kiosk run --config FILE --data DIR [--display fb|fb:/dev/fbN|png:PATH|window] [--broker URL --user U --pass P]
+            [--size 1024x600] [--lang zh|en] [--device ID --community ID --building ID --code K1] [--touch DEV]
+  kiosk version`
+
+func parse(args []string) (*cliConfig, error) {
+	if len(args) == 0 {
+		return nil, errors.New(usage)
+	}
+	c := &cliConfig{cmd: args[0]}
+	fs := flag.NewFlagSet("kiosk "+c.cmd, flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), usage); fs.PrintDefaults() }
+	size := "1024x600"
+	switch c.cmd {
+	case "run":
+		fs.StringVar(&c.configFile, "config", "", "configuration `file` (JSON)")
+		fs.StringVar(&c.data, "data", ".", "data `directory` (holds kiosk.db)")
+		fs.StringVar(&c.display, "display", defaultDisplay, "where to draw: fb, fb:/dev/fbN, png:PATH or window")
+		fs.StringVar(&size, "size", size, "screen size WxH for png displays")
+		fs.StringVar(&c.lang, "lang", "", "language of a new session: zh or en")
+		fs.StringVar(&c.broker, "broker", "", "MQTT broker `URL` (tcp://host:1883, ssl://…); empty = offline")
+		fs.StringVar(&c.user, "user", "", "MQTT user name")
+		fs.StringVar(&c.pass, "pass", "", "MQTT password")
+		fs.StringVar(&c.device, "device", "", "device id (overrides the file)")
+		fs.StringVar(&c.community, "community", "", "community id (overrides the file)")
+		fs.StringVar(&c.building, "building", "", "the kiosk's building (overrides the file)")
+		fs.StringVar(&c.code, "code", "", "ticket-number code (overrides the file)")
+		fs.StringVar(&c.touch, "touch", "", "evdev touch `device` (/dev/input/eventN); empty = none")
+		fs.BoolVar(&c.verbose, "v", false, "log at debug level")
+	case "version":
+	case "-h", "--help", "help":
+		return nil, errors.New(usage)
+	default:
+		return nil, fmt.Errorf("unknown command %q\n%s", c.cmd, usage)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), usage)
+	}
+	w, h, ok := strings.Cut(size, "x")
+	wi, err1 := strconv.Atoi(w)
+	hi, err2 := strconv.Atoi(h)
+	if !ok || err1 != nil || err2 != nil || wi < 320 || hi < 240 || wi > 4096 || hi > 4096 {
+		return nil, fmt.Errorf("--size %q: want WxH such as 1024x600", size)
+	}
+	c.size = image.Pt(wi, hi)
+	if c.lang != "" && c.lang != "zh" && c.lang != "en" {
+		return nil, fmt.Errorf("--lang %q: want zh or en", c.lang)
+	}
+	return c, nil
+}
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("kiosk: ")
+	fixLocale()
+	cfg, err := parse(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// fixLocale gives Fyne a locale it can parse: it reads LC_ALL, LC_MESSAGES
+// then LANG and logs an error for "C", "C.UTF-8" and "POSIX", which are
+// what a bare board has. Fyne reads it once during package initialisation,
+// before main, so that one error stays unless the service sets LANG (e.g.
+// LANG=zh_CN.UTF-8); this keeps the later lookups quiet.
+func fixLocale() {
+	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		l := os.Getenv(v)
+		if l == "" && v != "LANG" {
+			continue
+		}
+		if l == "" || l == "POSIX" || l == "C" || strings.HasPrefix(l, "C.") {
+			os.Setenv(v, "zh_CN.UTF-8")
+		}
+	}
+}

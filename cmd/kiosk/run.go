@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	bolt "go.etcd.io/bbolt"
+
+	"linli/devices/hazard"
+	"linli/firmware/version"
+	"linli/kiosk"
+	"linli/mqtt/contract"
+	"linli/mqtt/outbox"
+	"linli/mqtt/uplink"
+	"linli/ui"
+	"linli/ui/i18n"
+	"linli/ui/screenshot"
+)
+
+// deps is what the UI runners need, built by run.
+type deps struct {
+	cfg     *Config
+	svc     *kiosk.Service
+	up      *uplink.Uplink // nil when offline
+	logger  *slog.Logger
+	dbPath  string
+	started time.Time
+	// frame returns the current screen; set by the UI runner.
+	frame atomic.Pointer[func(ctx context.Context) (image.Image, error)]
+}
+
+func run(ctx context.Context, c *cliConfig, out io.Writer) error {
+	if c.cmd == "version" {
+		_, err := fmt.Fprintln(out, "kiosk", version.String())
+		return err
+	}
+	cfg, err := loadConfig(c.configFile, c)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if c.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("device", cfg.Device)
+
+	if err := os.MkdirAll(c.data, 0o755); err != nil {
+		return err
+	}
+	dbPath := filepath.Join(c.data, "kiosk.db")
+	db, err := bolt.Open(dbPath, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dbPath, err)
+	}
+	defer db.Close()
+	ob, err := outbox.Open(db, nil)
+	if err != nil {
+		return err
+	}
+	svc, err := kiosk.Open(db, ob, &kiosk.Options{
+		Device: cfg.Device, Code: cfg.Code, Community: cfg.Location.Community, Buildings: cfg.Buildings,
+		Catalog: cfg.catalog, Site: cfg.site, Logger: logger.With("component", "kiosk"),
+	})
+	if err != nil {
+		return err
+	}
+	d := &deps{cfg: cfg, svc: svc, logger: logger, dbPath: dbPath, started: time.Now()}
+
+	var wg sync.WaitGroup
+	upCtx, stopUp := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() { stopUp(); wg.Wait() }()
+	if c.broker != "" {
+		var subs []uplink.Subscription
+		for _, t := range svc.Topics() {
+			subs = append(subs, uplink.Subscription{Topic: t, QoS: 1, Handle: svc.HandleMessage})
+		}
+		up, err := uplink.New(db, ob, &uplink.Options{
+			Broker: c.broker, ClientID: cfg.Device, Username: c.user, Password: c.pass,
+			Birth: d.birth, OnCommand: d.command, Subscriptions: subs,
+			Logger: logger.With("component", "uplink"),
+		})
+		if err != nil {
+			return err
+		}
+		d.up = up
+		wg.Go(func() {
+			if err := up.Run(upCtx); err != nil {
+				logger.Error("uplink stopped", "err", err)
+			}
+		})
+	}
+	logger.Info("kiosk started", "display", c.display, "broker", c.broker, "code", cfg.Code, "version", version.Version)
+	return runUI(ctx, c, d)
+}
+
+// birth is the uplink's birth message.
+func (d *deps) birth(session uint32) *contract.Birth {
+	now := time.Now()
+	return &contract.Birth{
+		Device: d.cfg.Device, Kind: "kiosk", Session: session, Firmware: version.Version, Location: d.cfg.Location,
+		Time: contract.Stamp{At: now, Synced: now.After(hazard.MinSynced) && now.After(version.Built()), Uptime: time.Since(d.started)},
+	}
+}
+
+// errNoScreen means a screenshot was asked for before the first frame.
+var errNoScreen = errors.New("no screen yet")
+
+// command answers the commands the uplink does not handle itself: only
+// screenshot.
+func (d *deps) command(ctx context.Context, c *contract.Command) *contract.CommandAck {
+	if c.Name != contract.CmdScreenshot {
+		return &contract.CommandAck{OK: false, Error: "not supported: " + c.Name}
+	}
+	f := d.frame.Load()
+	if f == nil {
+		return &contract.CommandAck{OK: false, Error: errNoScreen.Error()}
+	}
+	img, err := (*f)(ctx)
+	if err != nil {
+		return &contract.CommandAck{OK: false, Error: err.Error()}
+	}
+	raw, err := screenshot.Encode(img, contract.MaxPayload)
+	if err != nil {
+		return &contract.CommandAck{OK: false, Error: err.Error()}
+	}
+	d.logger.Info("screenshot sent", "by", c.By, "bytes", len(raw))
+	return &contract.CommandAck{OK: true, Result: raw}
+}
+
+// status feeds the maintenance screen.
+func (d *deps) status() ui.Status {
+	st := ui.Status{Device: d.cfg.Device, Health: contract.Health{Uptime: time.Since(d.started), Firmware: version.Version}}
+	if h, err := d.svc.Health(); err == nil {
+		st.Health.QueueDepth = h.Outbox.Depth()
+		st.Health.Dropped = h.Outbox.Dropped
+	}
+	if d.up != nil {
+		s := d.up.Stats()
+		st.Connected = s.Connected
+		st.Health.Reconnects = s.Reconnects
+	}
+	if fi, err := os.Stat(d.dbPath); err == nil {
+		st.Health.StorageUsed = fi.Size()
+	}
+	return st
+}
+
+// newKiosk puts the kiosk UI on w. It must run on the UI goroutine (or
+// before the app runs); it sets the theme, so call it after
+// app.SetDriverDetails.
+func newKiosk(w fyne.Window, d *deps, refresh func()) *ui.Kiosk {
+	lang, _ := i18n.Parse(d.cfg.Lang)
+	return ui.New(w, backend{d.svc}, &ui.Options{
+		Lang: lang, Catalogue: catalogue(d.svc), Places: places(d.cfg, d.svc),
+		PIN: d.cfg.PIN, IdleTimeout: time.Duration(d.cfg.IdleTimeout), TrackURL: d.cfg.TrackURL,
+		Status: d.status, Refresh: refresh,
+	})
+}
+
+// pump drives the kiosk from outside the UI: the idle timer once a second
+// and the domain's changes (alerts!). do runs a function on the UI
+// goroutine and refresh redraws; pump must not run on the UI goroutine
+// when do is fyne.Do. It returns when ctx ends.
+func pump(ctx context.Context, k *ui.Kiosk, d *deps, do func(func()), refresh func(), extra <-chan func()) {
+	changes := make(chan string, 16)
+	d.svc.OnChange(func(kind string) {
+		// OnChange runs on the goroutine that made the change, the UI's
+		// for a report: never block it, never call fyne.Do from it.
+		select {
+		case changes <- kind:
+		default:
+			d.logger.Debug("ui change dropped, one is pending", "kind", kind)
+		}
+	})
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			do(func() { k.Tick(now) })
+		case kind := <-changes:
+			if kind == kiosk.ChangeReport || kind == kiosk.ChangeRating {
+				continue // made by the UI itself
+			}
+			do(func() { k.Changed(kind) })
+			refresh()
+		case f := <-extra:
+			do(f)
+		}
+	}
+}
