@@ -12,6 +12,8 @@ GOFLAGS_REL  := -trimpath -buildvcs=false
 CMDS         := sensord gridhub gridctl
 GOLANGCI_VERSION := v2.15.0
 GOLANGCI     := $(shell go env GOPATH)/bin/golangci-lint
+# Packages that use Fyne's embedded driver (built with -tags noos).
+NOOS_PKGS    := $(patsubst %,%/...,$(wildcard ./ui ./cmd/kiosk))
 # Targets of `make cross`: os/arch[/arm version].
 TARGETS      := linux/arm/6 linux/arm/7 linux/arm64 linux/amd64
 
@@ -38,7 +40,7 @@ deps: ## install what the tests need (mosquitto, qemu-user-static) when missing
 
 test: deps ## run every test (unit, end to end with the embedded broker and mosquitto)
 	$(GO) test -count=1 -timeout 20m ./...
-	$(GO) test -count=1 -timeout 10m -tags noos $$(go list -tags noos ./ui/... ./cmd/kiosk/... 2>/dev/null)
+	$(GO) test -count=1 -timeout 10m -tags noos $(NOOS_PKGS)
 
 test-race: deps ## run the tests with the race detector (needs cgo)
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m ./...
@@ -66,7 +68,7 @@ fmt: ## fail if gofmt would change a file
 
 vet: ## go vet, with and without the noos tag
 	$(GO) vet ./...
-	$(GO) vet -tags noos $$(go list -tags noos ./ui/... ./cmd/kiosk/... 2>/dev/null)
+	$(GO) vet -tags noos $(NOOS_PKGS)
 
 $(GOLANGCI):
 	$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
