@@ -18,6 +18,7 @@ import (
 	"linli/devices/ads1115"
 	"linli/devices/agent"
 	"linli/devices/ds18b20"
+	"linli/devices/hazard"
 	"linli/devices/indicator"
 	"linli/devices/smoke"
 	"linli/devices/store"
@@ -136,10 +137,21 @@ func runAgent(ctx context.Context, c *cliConfig, out io.Writer) error {
 	}()
 
 	var printMu sync.Mutex
+	var up atomic.Pointer[uplink.Uplink]
+	built := version.Built()
 	a, err := agent.New(db, chans, &agent.Options{
 		Device: cfg.Device, Location: cfg.Location, Firmware: version.Version,
 		Interval: time.Duration(cfg.Interval), Heartbeat: time.Duration(cfg.Heartbeat),
 		Now: now, Buzzer: buzzer, LED: led, Logger: logger,
+		// A board without RTC boots in 1970 (or at its last fake-hwclock
+		// time): the clock counts as set only after 2025 and after this
+		// build was made.
+		Synced: func(t time.Time) bool { return t.After(hazard.MinSynced) && t.After(built) },
+		Health: func(h *contract.Health) {
+			if u := up.Load(); u != nil {
+				h.Reconnects = u.Stats().Reconnects
+			}
+		},
 		OnEvent: func(ev contract.Event) {
 			printMu.Lock()
 			defer printMu.Unlock()
@@ -161,15 +173,16 @@ func runAgent(ctx context.Context, c *cliConfig, out io.Writer) error {
 	upCtx, stopUp := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopUp(); wg.Wait() }()
 	if c.broker != "" {
-		up, err := uplink.New(db.Bolt(), db.Outbox(), &uplink.Options{
+		u, err := uplink.New(db.Bolt(), db.Outbox(), &uplink.Options{
 			Broker: c.broker, ClientID: cfg.Device, Username: c.user, Password: c.pass,
 			Birth: a.Birth, State: a.State, OnCommand: a.HandleCommand, Logger: logger,
 		})
 		if err != nil {
 			return err
 		}
+		up.Store(u)
 		wg.Go(func() {
-			if err := up.Run(upCtx); err != nil {
+			if err := u.Run(upCtx); err != nil {
 				logger.Error("uplink stopped", "err", err)
 			}
 		})

@@ -67,6 +67,9 @@ type Options struct {
 	// OnEvent is called with each event once it is durable, in seq order,
 	// from the goroutine that committed it. It must not block.
 	OnEvent func(contract.Event)
+	// Health, when set, completes the health of State (e.g. the uplink's
+	// reconnect count).
+	Health func(*contract.Health)
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -473,6 +476,9 @@ func (a *Agent) State(session uint32) *contract.DeviceState {
 		if st, err := ob.Stats(); err == nil {
 			s.Health.QueueDepth, s.Health.Dropped = st.Depth(), st.Dropped
 		}
+	}
+	if a.opts.Health != nil {
+		a.opts.Health(&s.Health)
 	}
 	return s
 }
