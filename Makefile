@@ -13,7 +13,7 @@ CMDS         := sensord gridhub gridctl
 GOLANGCI_VERSION := v2.15.0
 GOLANGCI     := $(shell go env GOPATH)/bin/golangci-lint
 # Packages that use Fyne's embedded driver (built with -tags noos).
-NOOS_PKGS    := $(patsubst %,%/...,$(wildcard ./ui ./cmd/kiosk))
+NOOS_PKGS    := ./ui/display/...
 # Targets of `make cross`: os/arch[/arm version].
 TARGETS      := linux/arm/6 linux/arm/7 linux/arm64 linux/amd64
 
