@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -25,7 +24,7 @@ func TestBrokerEventsAndCommands(t *testing.T) {
 	data := t.TempDir()
 
 	var stderr bytes.Buffer
-	run := exec.Command(bin, "run", "--sim", "meterbox-fire", "--speed", "300", "--data", data, "--broker", url)
+	run := command(t, bin, "run", "--sim", "meterbox-fire", "--speed", "300", "--data", data, "--broker", url)
 	run.Stderr = &stderr
 	if err := run.Run(); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
@@ -59,7 +58,7 @@ func TestBrokerEventsAndCommands(t *testing.T) {
 
 	// A running sensord answers a reset.
 	stderr.Reset()
-	run = exec.Command(bin, "run", "--sim", "normal-day", "--speed", "50", "--exit-at-end=false", "--data", data, "--broker", url)
+	run = command(t, bin, "run", "--sim", "normal-day", "--speed", "50", "--exit-at-end=false", "--data", data, "--broker", url)
 	run.Stderr = &stderr
 	if err := run.Start(); err != nil {
 		t.Fatal(err)

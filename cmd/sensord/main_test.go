@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -33,6 +34,14 @@ func buildSensord(t *testing.T) string {
 	return bin
 }
 
+// command is exec.Command killed after a minute, so a hung sensord fails
+// the test instead of stalling it.
+func command(t *testing.T, bin string, args ...string) *exec.Cmd {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return exec.CommandContext(ctx, bin, args...)
+}
+
 var lineRE = regexp.MustCompile(`#(\d+)\s+(\S+)\s+(\S+) → (\S+).*\[(\S+)\]$`)
 
 type printed struct {
@@ -53,7 +62,7 @@ func parseLine(t *testing.T, line string) printed {
 
 func eventsJSON(t *testing.T, bin, data string) []contract.Event {
 	t.Helper()
-	out, err := exec.Command(bin, "events", "--data", data, "--json").Output()
+	out, err := command(t, bin, "events", "--data", data, "--json").Output()
 	if err != nil {
 		t.Fatalf("sensord events: %v", err)
 	}
@@ -75,7 +84,7 @@ func TestKillNineKeepsEventsAndLatch(t *testing.T) {
 	bin := buildSensord(t)
 	data := t.TempDir()
 
-	cmd := exec.Command(bin, "run", "--sim", "meterbox-fire", "--speed", "100", "--data", data)
+	cmd := command(t, bin, "run", "--sim", "meterbox-fire", "--speed", "100", "--data", data)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +118,7 @@ func TestKillNineKeepsEventsAndLatch(t *testing.T) {
 
 	// Restart on the same data and let the scenario play to its end.
 	stderr.Reset()
-	cmd = exec.Command(bin, "run", "--sim", "meterbox-fire", "--speed", "300", "--data", data)
+	cmd = command(t, bin, "run", "--sim", "meterbox-fire", "--speed", "300", "--data", data)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
@@ -147,7 +156,7 @@ func TestKillNineKeepsEventsAndLatch(t *testing.T) {
 		t.Errorf("the restart recorded nothing (last event session %d); output:\n%s", last.Session, out.String())
 	}
 
-	st, err := exec.Command(bin, "status", "--data", data, "--json").Output()
+	st, err := command(t, bin, "status", "--data", data, "--json").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +183,7 @@ func TestKillNineKeepsEventsAndLatch(t *testing.T) {
 func TestRunPrintsEventsAndExitsAtEnd(t *testing.T) {
 	bin := buildSensord(t)
 	data := t.TempDir()
-	cmd := exec.Command(bin, "run", "--sim", "normal-day", "--speed", "2000", "--data", data)
+	cmd := command(t, bin, "run", "--sim", "normal-day", "--speed", "2000", "--data", data)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	start := time.Now()
@@ -187,7 +196,7 @@ func TestRunPrintsEventsAndExitsAtEnd(t *testing.T) {
 	t.Logf("normal-day (24 min) ran in %v", time.Since(start))
 
 	// events on an empty log prints just the header.
-	got, err := exec.Command(bin, "events", "--data", data).Output()
+	got, err := command(t, bin, "events", "--data", data).Output()
 	if err != nil || !strings.HasPrefix(string(got), "SEQ") {
 		t.Errorf("events: %v %q", err, got)
 	}
@@ -196,7 +205,7 @@ func TestRunPrintsEventsAndExitsAtEnd(t *testing.T) {
 	os.WriteFile(cfg, []byte(`{"device":"mb-1","channels":[{"name":"a","kind":"smoke","sensor":"smoke"},`+
 		`{"name":"b","kind":"residual","sensor":"ads1115","addr":"0x4a","amps_per_volt":1},`+
 		`{"name":"c","kind":"temperature","sensor":"tmp117","addr":"0x48","alarm":200}]}`), 0o600)
-	msg, err := exec.Command(bin, "run", "--config", cfg, "--sim", "meterbox-fire", "--data", data).CombinedOutput()
+	msg, err := command(t, bin, "run", "--config", cfg, "--sim", "meterbox-fire", "--data", data).CombinedOutput()
 	if err == nil || !strings.Contains(string(msg), "config: channels[2].alarm: 200 °C outside 55–140 °C") {
 		t.Errorf("bad config: %v %s", err, msg)
 	}

@@ -56,10 +56,7 @@ type hardware struct {
 	// elapsed, for the simulator: set the hardware's time. nil on a board.
 	setElapsed func(time.Duration)
 	duration   time.Duration // the scenario's length; 0 on a board
-	// direct, when set, reads current channels without the ADS1115
-	// driver (the simulator at high speed; see openSim).
-	direct func(ch *ChannelConfig) agent.Sensor
-	close  func() error
+	close      func() error
 }
 
 // simClock is the agent's clock under the simulator: the wall-clock time
@@ -84,7 +81,7 @@ func runAgent(ctx context.Context, c *cliConfig, out io.Writer) error {
 
 	var hw *hardware
 	if c.sim != "" {
-		hw, err = openSim(cfg, c.sim, c.speed)
+		hw, err = openSim(cfg, c.sim)
 	} else {
 		hw, err = openHardware(cfg)
 	}
@@ -160,9 +157,6 @@ func runAgent(ctx context.Context, c *cliConfig, out io.Writer) error {
 	})
 	if err != nil {
 		return err
-	}
-	if hw.direct != nil {
-		logger.Info("sim: current channels read from the scenario, not through the ADS1115 driver: its real-time conversion waits do not fit the accelerated period")
 	}
 	logger.Info("sensord started", "device", cfg.Device, "channels", len(chans), "data", c.data, "boot", db.Boot(),
 		"sim", c.sim, "speed", c.speed, "version", version.Version)
@@ -284,9 +278,6 @@ func openSensor(ch *ChannelConfig, hw *hardware, adcs map[uint16]*ads1115.Dev) (
 			return t.Celsius(), err
 		}), nil
 	case "ads1115":
-		if hw.direct != nil {
-			return hw.direct(ch), nil
-		}
 		if hw.bus == nil {
 			return nil, errors.New("no I2C bus")
 		}

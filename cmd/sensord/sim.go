@@ -3,25 +3,17 @@ package main
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"periph.io/x/conn/v3/gpio"
 
-	"linli/devices"
-	"linli/devices/agent"
 	"linli/devices/sim"
 )
 
-// adcReadTime is about what one ADS1115 RMS reading blocks for (86
-// conversions at 860 SPS, slept in real time by the driver).
-const adcReadTime = 120 * time.Millisecond
-
 // openSim builds the simulated board for cfg, playing the scenario
-// nameOrPath, with each channel's chip where cfg puts it. speed is the
-// clock's speed-up: when the ADS1115 driver's real-time conversion waits
-// would not fit in one accelerated sampling period, current channels read
-// the scenario directly (see doc.go).
-func openSim(cfg *Config, nameOrPath string, speed float64) (*hardware, error) {
+// nameOrPath, with each channel's chip where cfg puts it. The real drivers
+// run on it; its chips convert instantly (the ADS1115 driver's conversion
+// waits are skipped through the bus's Sleep), so any --speed works.
+func openSim(cfg *Config, nameOrPath string) (*hardware, error) {
 	sc, err := sim.Load(nameOrPath)
 	if err != nil {
 		return nil, err
@@ -31,7 +23,6 @@ func openSim(cfg *Config, nameOrPath string, speed float64) (*hardware, error) {
 		in  [4]string
 		apv [4]float64
 	}{}
-	nADC := 0
 	for i := range cfg.Channels {
 		ch := &cfg.Channels[i]
 		switch ch.Sensor {
@@ -51,7 +42,6 @@ func openSim(cfg *Config, nameOrPath string, speed float64) (*hardware, error) {
 				adcs[addr] = a
 			}
 			a.in[ch.Input], a.apv[ch.Input] = ch.Name, ch.AmpsPerVolt
-			nADC++
 		}
 	}
 	for addr, a := range adcs {
@@ -80,23 +70,6 @@ func openSim(cfg *Config, nameOrPath string, speed float64) (*hardware, error) {
 			return a, f, nil
 		},
 		output: func(role string) (gpio.PinOut, error) { return b.OutputPin(role), nil },
-	}
-	period := time.Duration(float64(time.Duration(cfg.Interval)) / speed)
-	if time.Duration(nADC)*adcReadTime > period {
-		hw.direct = func(ch *ChannelConfig) agent.Sensor {
-			return agent.SensorFunc(func() (float64, error) {
-				v, st, ok := sc.At(ch.Name, b.Elapsed())
-				switch {
-				case !ok:
-					return 0, fmt.Errorf("sim: %s: %w", ch.Name, devices.ErrAbsent)
-				case st == sim.Disconnected:
-					return 0, fmt.Errorf("sim: %s: %w", ch.Name, devices.ErrNoAnswer)
-				case st == sim.OutOfRange:
-					return 0, fmt.Errorf("sim: %s: %w", ch.Name, devices.ErrOutOfRange)
-				}
-				return max(v, 0), nil
-			})
-		}
 	}
 	return hw, nil
 }

@@ -17,16 +17,10 @@ func TestSimDrivers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tt := range []struct {
-		speed  float64
-		direct bool
-	}{{1, false}, {100, true}} {
-		hw, err := openSim(cfg, "meterbox-fire", tt.speed)
+	{
+		hw, err := openSim(cfg, "meterbox-fire")
 		if err != nil {
 			t.Fatal(err)
-		}
-		if (hw.direct != nil) != tt.direct {
-			t.Errorf("speed %g: direct current reads %v, want %v", tt.speed, hw.direct != nil, tt.direct)
 		}
 		chans, err := openSensors(cfg, hw)
 		if err != nil {
@@ -38,7 +32,7 @@ func TestSimDrivers(t *testing.T) {
 			for _, ch := range chans {
 				got, err := ch.Sensor.Read()
 				if err != nil {
-					t.Fatalf("speed %g %v %s: %v", tt.speed, at, ch.Config.Name, err)
+					t.Fatalf("%v %s: %v", at, ch.Config.Name, err)
 				}
 				want, _, _ := sc.At(ch.Config.Name, at)
 				tol := 0.1 + math.Abs(want)*0.02 // quantisation and RMS of sampled sines
@@ -46,7 +40,7 @@ func TestSimDrivers(t *testing.T) {
 					tol = 0
 				}
 				if math.Abs(got-want) > tol {
-					t.Errorf("speed %g %v %s: read %g, scenario %g", tt.speed, at, ch.Config.Name, got, want)
+					t.Errorf("%v %s: read %g, scenario %g", at, ch.Config.Name, got, want)
 				}
 			}
 		}
@@ -56,7 +50,7 @@ func TestSimDrivers(t *testing.T) {
 
 func TestSimSensorFailures(t *testing.T) {
 	cfg, _ := loadConfig("")
-	hw, err := openSim(cfg, "testdata/broken.json", 100)
+	hw, err := openSim(cfg, "testdata/broken.json")
 	if err != nil {
 		t.Fatal(err)
 	}
