@@ -14,30 +14,46 @@ import (
 	"linli/ui/skin"
 )
 
-// alertWhat says in plain words what is happening: "3号楼 电表箱 温度报警".
-func (k *Kiosk) alertWhat(a contract.Alert) string {
-	where := k.placeText(contract.Location{Building: a.Location.Building, Unit: a.Location.Unit})
+// alertWhere names an alert's place: "3号楼2单元".
+func (k *Kiosk) alertWhere(a contract.Alert) string {
 	if a.Location.Building == "" {
-		where = k.t("place.community")
+		return k.t("place.community")
 	}
+	return k.placeText(contract.Location{Building: a.Location.Building, Unit: a.Location.Unit})
+}
+
+// alertKind names what an alert is about: "温度报警".
+func (k *Kiosk) alertKind(a contract.Alert) string {
 	kind := "alert.kind." + a.Kind
 	if !i18n.Has(kind) {
 		kind = "alert.kind.other"
 	}
-	return k.tf("alert.what", where, k.t(kind))
+	return k.t(kind)
 }
 
+// alertsWhat says in plain words what is happening, one line a place:
+// "3号楼 电表箱 温度报警、烟雾报警".
 func (k *Kiosk) alertsWhat() string {
-	seen := map[string]bool{}
-	var parts []string
+	var places []string
+	kinds := map[string][]string{}
 	for _, a := range k.alerts {
-		w := k.alertWhat(a)
-		if !seen[w] {
-			seen[w] = true
-			parts = append(parts, w)
+		w, kind := k.alertWhere(a), k.alertKind(a)
+		if _, ok := kinds[w]; !ok {
+			places = append(places, w)
+		}
+		if !contains(kinds[w], kind) {
+			kinds[w] = append(kinds[w], kind)
 		}
 	}
-	return strings.Join(parts, "\n")
+	sep := "、"
+	if k.s.lang != i18n.ZH {
+		sep = ", "
+	}
+	var lines []string
+	for _, w := range places {
+		lines = append(lines, k.tf("alert.what", w, strings.Join(kinds[w], sep)))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // alertOverlay covers the whole window in red until the alert clears or the

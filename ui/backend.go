@@ -78,6 +78,9 @@ type Places struct {
 	Units     []string // labels such as "2"; shown as 2单元 / Unit 2
 	// UnitsOf overrides Units for the buildings it lists.
 	UnitsOf map[string][]string
+	// Names are the display names of buildings whose id is not a plain
+	// number ("b1" → 北区1栋); a numeric id shows as 3号楼 / Building 3.
+	Names map[string]Phrase
 }
 
 // units returns the units of building b.

@@ -450,7 +450,7 @@ func (k *Kiosk) placeText(l contract.Location) string {
 	if l.Building == "" {
 		return k.t("report.common")
 	}
-	parts := []string{k.tf("place.building", l.Building)}
+	parts := []string{k.buildingText(l.Building)}
 	if l.Unit != "" {
 		parts = append(parts, k.tf("place.unit", l.Unit))
 	}
@@ -462,6 +462,20 @@ func (k *Kiosk) placeText(l contract.Location) string {
 		sep = ""
 	}
 	return strings.Join(parts, sep)
+}
+
+// buildingText names a building: its configured name, "3号楼" for a
+// numeric id, else the id itself.
+func (k *Kiosk) buildingText(id string) string {
+	if n, ok := k.o.Places.Names[id]; ok {
+		return k.s.lang.Pick(n.Text, n.TextEN)
+	}
+	for _, r := range id {
+		if r < '0' || r > '9' {
+			return id
+		}
+	}
+	return k.tf("place.building", id)
 }
 
 func (k *Kiosk) statusText(s string) string {

@@ -179,6 +179,16 @@ func TestAlertInterruptsReport(t *testing.T) {
 	r.tap("2单元")
 	r.wantScreen(ui.ReportDoor)
 
+	// Several channels of one box: one line.
+	smoke := uitest.FireAlert("a3", "3")
+	smoke.Kind = "smoke"
+	r.b.SetAlerts(uitest.FireAlert("a1", "3"), smoke)
+	r.k.Changed("alerts")
+	if want := "3号楼 电表箱 温度报警、烟雾报警"; !strings.Contains(r.k.Texts(), want) {
+		t.Errorf("alert lacks %q:\n%s", want, r.k.Texts())
+	}
+	r.tap("alert.understand")
+
 	// A new alert interrupts again.
 	r.b.SetAlerts(uitest.FireAlert("a1", "3"), uitest.FireAlert("a2", "4"))
 	r.k.Changed("alerts")
@@ -327,7 +337,7 @@ func TestStringsCovered(t *testing.T) {
 			strs = append(strs, p.Zh, p.En)
 		}
 	}
-	strs = append(strs, "138****8000", "·", "；", "，", "×")
+	strs = append(strs, "、", "138****8000", "·", "；", "，", "×")
 	missing, err := font.Missing(strs...)
 	if err != nil {
 		t.Fatal(err)

@@ -75,7 +75,7 @@ func (k *Kiosk) pickCategory() fyne.CanvasObject {
 func (k *Kiosk) pickBuilding() fyne.CanvasObject {
 	var tiles []fyne.CanvasObject
 	for _, b := range k.o.Places.Buildings {
-		tiles = append(tiles, k.button(k.tf("place.building", b), nil, plain, func() {
+		tiles = append(tiles, k.button(k.buildingText(b), nil, plain, func() {
 			k.s.draft.Location.Building = b
 			k.show(ReportUnit)
 		}))

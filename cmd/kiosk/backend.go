@@ -77,8 +77,12 @@ func places(cfg *Config, s *kiosk.Service) ui.Places {
 	}
 	p.Buildings = nil
 	p.UnitsOf = map[string][]string{}
+	p.Names = map[string]ui.Phrase{}
 	for _, b := range site.Buildings {
 		p.Buildings = append(p.Buildings, b.ID)
+		if b.Zh != "" {
+			p.Names[b.ID] = ui.Phrase{Text: b.Zh, TextEN: b.En}
+		}
 		units := []string{}
 		for _, u := range b.Units {
 			units = append(units, u.ID)

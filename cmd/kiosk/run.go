@@ -37,6 +37,11 @@ type deps struct {
 	started time.Time
 	// frame returns the current screen; set by the UI runner.
 	frame atomic.Pointer[func(ctx context.Context) (image.Image, error)]
+	// changes queues the domain's changes for the UI. It is filled from
+	// before the uplink starts, so that nothing arriving while the UI is
+	// being built is lost.
+	changes chan string
+	missed  atomic.Bool // a change did not fit in changes: reload all
 }
 
 func run(ctx context.Context, c *cliConfig, out io.Writer) error {
@@ -74,7 +79,16 @@ func run(ctx context.Context, c *cliConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d := &deps{cfg: cfg, svc: svc, logger: logger, dbPath: dbPath, started: time.Now()}
+	d := &deps{cfg: cfg, svc: svc, logger: logger, dbPath: dbPath, started: time.Now(), changes: make(chan string, 16)}
+	svc.OnChange(func(kind string) {
+		// OnChange runs on the goroutine that made the change, the UI's
+		// for a report: never block it, never call fyne.Do from it.
+		select {
+		case d.changes <- kind:
+		default:
+			d.missed.Store(true)
+		}
+	})
 
 	var wg sync.WaitGroup
 	upCtx, stopUp := context.WithCancel(context.WithoutCancel(ctx))
@@ -172,16 +186,6 @@ func newKiosk(w fyne.Window, d *deps, refresh func()) *ui.Kiosk {
 // goroutine and refresh redraws; pump must not run on the UI goroutine
 // when do is fyne.Do. It returns when ctx ends.
 func pump(ctx context.Context, k *ui.Kiosk, d *deps, do func(func()), refresh func(), extra <-chan func()) {
-	changes := make(chan string, 16)
-	d.svc.OnChange(func(kind string) {
-		// OnChange runs on the goroutine that made the change, the UI's
-		// for a report: never block it, never call fyne.Do from it.
-		select {
-		case changes <- kind:
-		default:
-			d.logger.Debug("ui change dropped, one is pending", "kind", kind)
-		}
-	})
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -190,7 +194,12 @@ func pump(ctx context.Context, k *ui.Kiosk, d *deps, do func(func()), refresh fu
 			return
 		case now := <-tick.C:
 			do(func() { k.Tick(now) })
-		case kind := <-changes:
+			if d.missed.Swap(false) {
+				do(func() { k.Changed("") })
+				refresh()
+			}
+		case kind := <-d.changes:
+			d.logger.Debug("ui change", "kind", kind)
 			if kind == kiosk.ChangeReport || kind == kiosk.ChangeRating {
 				continue // made by the UI itself
 			}
