@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,19 +21,42 @@ import (
 	"linli/mqtt/contract"
 )
 
-// buildSensord builds the binary once per test into a temporary directory.
+var (
+	buildOnce sync.Once
+	binDir    string
+	binPath   string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// buildSensord builds the binary once for all tests of the run.
 func buildSensord(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "sensord")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "sensord-test"); buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "sensord")
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return bin
+	return binPath
 }
 
 // command is exec.Command killed after a minute, so a hung sensord fails
@@ -208,5 +233,36 @@ func TestRunPrintsEventsAndExitsAtEnd(t *testing.T) {
 	msg, err := command(t, bin, "run", "--config", cfg, "--sim", "meterbox-fire", "--data", data).CombinedOutput()
 	if err == nil || !strings.Contains(string(msg), "config: channels[2].alarm: 200 °C outside 55–140 °C") {
 		t.Errorf("bad config: %v %s", err, msg)
+	}
+}
+
+// TestCorruptDatabase: a garbage sensord.db is moved aside, a storage fault
+// is the first event, and the agent goes on sensing and alarming.
+func TestCorruptDatabase(t *testing.T) {
+	bin := buildSensord(t)
+	data := t.TempDir()
+	garbage := bytes.Repeat([]byte("this is not a bbolt file "), 1000)
+	if err := os.WriteFile(filepath.Join(data, dbFile), garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, stderr bytes.Buffer
+	cmd := command(t, bin, "run", "--sim", "meterbox-fire", "--speed", "300", "--data", data)
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("run on a corrupt file: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if first := parseLine(t, lines[0]); first.channel != "storage" || first.to != "fault" || !strings.Contains(lines[0], "corrupt-db") {
+		t.Errorf("first event %q, want the storage fault", lines[0])
+	}
+	if n := strings.Count(out.String(), "→ alarm"); n != 3 {
+		t.Errorf("%d alarms after the corrupt file, want 3:\n%s", n, out.String())
+	}
+	aside, _ := filepath.Glob(filepath.Join(data, dbFile+".corrupt-*"))
+	if len(aside) != 1 {
+		t.Fatalf("moved-aside files %v", aside)
+	}
+	if kept, _ := os.ReadFile(aside[0]); !bytes.Equal(kept, garbage) {
+		t.Error("the corrupt file was not kept as it was")
 	}
 }
