@@ -21,6 +21,9 @@ func openHardware(cfg *Config) (*hardware, error) {
 		needI2C = needI2C || ch.Sensor == "tmp117" || ch.Sensor == "ads1115"
 	}
 	if needI2C {
+		if len(i2creg.All()) == 0 {
+			return nil, errors.New("no I2C bus on this machine (enable i2c on the board, or simulate with --sim meterbox-fire)")
+		}
 		bus, err := i2creg.Open(cfg.I2CBus)
 		if err != nil {
 			return nil, fmt.Errorf("i2c bus %q: %w", cfg.I2CBus, err)
