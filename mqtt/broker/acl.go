@@ -6,6 +6,11 @@ import (
 	"linli/mqtt/contract"
 )
 
+// RoleMaintenance is maintenance staff running firmware campaigns (gridctl
+// flash): a worker that may also serve firmware blocks to any device and
+// follow every device's block requests and update status.
+const RoleMaintenance Role = "maintenance"
+
 // rules returns the filters acc may publish to and subscribe to, relative
 // to nothing (full topics). nil, nil with all true means everything.
 func rules(acc Account) (pub, sub []string, all bool) {
@@ -15,7 +20,7 @@ func rules(acc Account) (pub, sub []string, all bool) {
 		return nil, nil, true
 	case RoleDevice, RoleKiosk:
 		d := r + "dev/" + acc.ID + "/"
-		for _, leaf := range []string{"birth", "death", "state", "telemetry", "event", "report", "cmdack"} {
+		for _, leaf := range []string{"birth", "death", "state", "telemetry", "event", "report", "cmdack", "fwreq", "fwstatus"} {
 			pub = append(pub, d+leaf)
 		}
 		sub = []string{d + "cmd", d + "fw", d + "fw/#"}
@@ -25,13 +30,18 @@ func rules(acc Account) (pub, sub []string, all bool) {
 			}
 			sub = append(sub, r+"ticket/#")
 		}
-	case RoleWorker:
+	case RoleWorker, RoleMaintenance:
 		pub = []string{r + "hub/req/" + acc.ID}
 		sub = []string{
 			r + "hub/resp/" + acc.ID,
 			r + "grid/+/alert",
 			r + "dev/+/birth", r + "dev/+/state", r + "dev/+/death",
 			r + "ticket/#",
+		}
+		if acc.Role == RoleMaintenance {
+			// Firmware campaigns: blocks out, block requests and status in.
+			pub = append(pub, r+"dev/+/fw")
+			sub = append(sub, r+"dev/+/fwreq", r+"dev/+/fwstatus")
 		}
 	}
 	return pub, sub, false

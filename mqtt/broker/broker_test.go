@@ -132,6 +132,7 @@ func TestAllowed(t *testing.T) {
 	kiosk := Account{ID: "k1", Role: RoleKiosk, Community: "east"}
 	worker := Account{ID: "w1", Role: RoleWorker}
 	hub := Account{ID: "gridhub", Role: RoleHub}
+	maint := Account{ID: "m1", Role: RoleMaintenance}
 	r := contract.Root + "/"
 	tests := []struct {
 		acc    Account
@@ -169,6 +170,35 @@ func TestAllowed(t *testing.T) {
 		{worker, r + "dev/mb-0001/cmd", true, false},
 		{hub, "#", false, true},
 		{hub, r + "dev/mb-0001/cmd", true, true},
+		// Firmware: devices ask for blocks and report status for themselves
+		// only; maintenance staff serve blocks and follow every device.
+		{dev, r + "dev/mb-0001/fwreq", true, true},
+		{dev, r + "dev/mb-0001/fwstatus", true, true},
+		{dev, r + "dev/mb-0002/fwreq", true, false},
+		{dev, r + "dev/mb-0002/fwstatus", true, false},
+		{dev, r + "dev/mb-0001/fw", false, true},
+		{dev, r + "dev/mb-0002/fw", false, false},
+		{dev, r + "dev/mb-0001/fw", true, false},
+		{dev, r + "dev/+/fwstatus", false, false},
+		{kiosk, r + "dev/k1/fwreq", true, true},
+		{kiosk, r + "dev/k1/fw", false, true},
+		{maint, r + "dev/mb-0001/fw", true, true},
+		{maint, r + "dev/+/fw", true, false},
+		{maint, r + "dev/+/fwreq", false, true},
+		{maint, r + "dev/+/fwstatus", false, true},
+		{maint, r + "dev/mb-0001/fwstatus", false, true},
+		{maint, r + "dev/mb-0001/fwstatus", true, false},
+		{maint, r + "dev/mb-0001/fwreq", true, false},
+		{maint, r + "dev/mb-0001/cmd", true, false},
+		{maint, r + "dev/+/event", false, false},
+		{maint, r + "dev/#", false, false},
+		{maint, r + "hub/req/m1", true, true},
+		{maint, r + "hub/resp/m1", false, true},
+		{maint, r + "grid/+/alert", false, true},
+		{worker, r + "dev/mb-0001/fw", true, false},
+		{worker, r + "dev/+/fwreq", false, false},
+		{worker, r + "dev/+/fwstatus", false, false},
+		{kiosk, r + "dev/+/fwstatus", false, false},
 		{Account{ID: "x/y", Role: RoleDevice}, r + "dev/x/y/event", true, false},
 		{Account{ID: "nobody"}, r + "dev/nobody/event", true, false},
 	}
