@@ -49,7 +49,7 @@ func NewOneWire(b onewire.Bus, addr onewire.Address) (*Dev, error) {
 	if rom[0] != familyDS18B20 {
 		return nil, fmt.Errorf("ds18b20: %s: family %#02x, want 0x28: %w", id, rom[0], devices.ErrAbsent)
 	}
-	if crc8(rom[:7]) != rom[7] {
+	if onewire.CalcCRC(rom[:7]) != rom[7] {
 		return nil, fmt.Errorf("ds18b20: %s: address %#016x has a bad ROM CRC: %w", id, uint64(addr), devices.ErrAbsent)
 	}
 	ow := &oneWire{dev: onewire.Dev{Bus: b, Addr: addr}}
@@ -68,7 +68,7 @@ func (o *oneWire) readScratchpad() error {
 	if err := o.dev.Tx([]byte{cmdReadScratchpad}, o.sp[:]); err != nil {
 		return fmt.Errorf("read scratchpad: %w", err)
 	}
-	if c := crc8(o.sp[:8]); c != o.sp[8] {
+	if c := onewire.CalcCRC(o.sp[:8]); c != o.sp[8] {
 		return fmt.Errorf("scratchpad crc %#02x, want %#02x: % x", c, o.sp[8], o.sp[:])
 	}
 	// The configuration byte is 0 R1 R0 1 1 1 1 1: this catches an
@@ -95,20 +95,4 @@ func (o *oneWire) temperature() (int16, error) {
 	raw := int16(uint16(o.sp[0]) | uint16(o.sp[1])<<8)
 	// Below 12 bits the low bits are undefined.
 	return raw &^ (1<<(3-(o.sp[4]>>5&3)) - 1), nil
-}
-
-// crc8 is the Dallas/Maxim 1-Wire CRC (x⁸+x⁵+x⁴+1, reflected).
-func crc8(b []byte) byte {
-	var crc byte
-	for _, v := range b {
-		for range 8 {
-			mix := (crc ^ v) & 1
-			crc >>= 1
-			if mix != 0 {
-				crc ^= 0x8C
-			}
-			v >>= 1
-		}
-	}
-	return crc
 }

@@ -12,6 +12,7 @@ import (
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/onewire"
 	"periph.io/x/conn/v3/physic"
 )
 
@@ -459,25 +460,9 @@ func (p *probe) write(b *Board) error {
 // scratchpad formats w1_slave for a DS18B20 holding raw (1/16 °C).
 func scratchpad(raw int16, remain byte) string {
 	sp := [9]byte{byte(raw), byte(uint16(raw) >> 8), 0x4B, 0x46, 0x7F, 0xFF, remain, 0x10}
-	sp[8] = crc8(sp[:8])
+	sp[8] = onewire.CalcCRC(sp[:8])
 	hex := fmt.Sprintf("% x", sp[:])
 	return fmt.Sprintf("%s : crc=%02x YES\n%s t=%d\n", hex, sp[8], hex, int(raw)*1000/16)
-}
-
-// crc8 is the Dallas/Maxim 1-Wire CRC (x⁸+x⁵+x⁴+1, reflected).
-func crc8(b []byte) byte {
-	var crc byte
-	for _, v := range b {
-		for range 8 {
-			mix := (crc ^ v) & 1
-			crc >>= 1
-			if mix != 0 {
-				crc ^= 0x8C
-			}
-			v >>= 1
-		}
-	}
-	return crc
 }
 
 // smokePair is a detector's two lines.
