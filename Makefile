@@ -46,7 +46,9 @@ test-race: deps ## run the tests with the race detector (needs cgo)
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m ./...
 
 bench: deps ## run the benchmarks; each figure is printed next to its baseline measured in the same run
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./... | tee $(BIN)/bench.txt | build/benchreport.sh
+	@mkdir -p $(BIN)
+	{ $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./... ; \
+	  $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 10m -tags noos $(NOOS_PKGS) ; } | tee $(BIN)/bench.txt | build/benchreport.sh
 
 cross: ## build static binaries for linux/arm v6, v7, arm64 and amd64 into dist/
 	@for t in $(TARGETS); do \
