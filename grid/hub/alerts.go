@@ -33,6 +33,31 @@ func (h *Hub) alertsForEvent(tx *bolt.Tx, ev *contract.Event, r *devRecord, now 
 	}
 	changed := map[string]*contract.Alert{}
 	var effects []func()
+	if isNote(ev) {
+		// A sensor failing or recovering while its channel stays latched in
+		// alarm: no new alert, no change of level or escalation time; the
+		// active alert's description says what happened last.
+		for _, a := range h.alerts {
+			if a.Device != ev.Device || a.Channel != ev.Channel {
+				continue
+			}
+			c := *a
+			c.Description = withNote(a.Description, ev.Cause)
+			if c.Description == a.Description {
+				continue
+			}
+			changed[c.ID] = &c
+			effects = append(effects, func() {
+				h.alerts[c.ID] = &c
+				h.log.Info("alert note", "alert", c.ID, "device", c.Device, "channel", c.Channel, "cause", ev.Cause, "event", ev.ID)
+			})
+		}
+		if len(changed) == 0 {
+			h.log.Info("event noted; no active alert", "device", ev.Device, "channel", ev.Channel, "cause", ev.Cause, "event", ev.ID)
+			return nil, nil
+		}
+		return effects, h.saveAlerts(tx, changed, now)
+	}
 	switch ev.To {
 	case contract.StateAlarm, contract.StateFault:
 		for _, a := range h.alerts {
@@ -82,6 +107,29 @@ func (h *Hub) alertsForEvent(tx *bolt.Tx, ev *contract.Event, r *devRecord, now 
 		return nil, nil
 	}
 	return effects, h.saveAlerts(tx, changed, now)
+}
+
+// isNote reports whether ev leaves its channel latched in alarm (From ==
+// To == alarm) and only tells of something that happened to it: sensord
+// logs "sensor-fault:<why>" and "sensor-recovered" this way, since a fault
+// never masks a latched alarm. Such an event never raises, escalates or
+// clears an alert.
+func isNote(ev *contract.Event) bool {
+	return ev.From == contract.StateAlarm && ev.To == contract.StateAlarm
+}
+
+// noteSep separates an alert's description from its latest note.
+const noteSep = "; latest: "
+
+// withNote returns description with its note replaced by note.
+func withNote(description, note string) string {
+	if i := strings.Index(description, noteSep); i >= 0 {
+		description = description[:i]
+	}
+	if note == "" {
+		return description
+	}
+	return description + noteSep + note
 }
 
 func describe(ev *contract.Event, loc contract.Location) string {
