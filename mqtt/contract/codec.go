@@ -389,6 +389,8 @@ func (m *Alert) Validate() error {
 		return missing("alert", "id")
 	case m.Device == "":
 		return missing("alert", "device")
+	case !m.State.Valid():
+		return fmt.Errorf("%w: alert.state %q", ErrMalformed, m.State)
 	}
 	return nil
 }
@@ -398,13 +400,32 @@ func (m *AreaAlerts) Validate() error {
 	if m.Community == "" {
 		return missing("area-alerts", "community")
 	}
+	for i := range m.Alerts {
+		if err := m.Alerts[i].Validate(); err != nil {
+			return fmt.Errorf("%w (in area-alerts.alerts[%d])", err, i)
+		}
+	}
 	return nil
 }
+
+// Notice levels. An empty Notice.Level means NoticeInfo.
+const (
+	NoticeInfo    = "info"
+	NoticeWarning = "warning"
+	NoticeTyphoon = "typhoon"
+)
 
 // Validate implements Message.
 func (m *Notices) Validate() error {
 	if m.Community == "" {
 		return missing("notices", "community")
+	}
+	for i, n := range m.Notices {
+		switch n.Level {
+		case "", NoticeInfo, NoticeWarning, NoticeTyphoon:
+		default:
+			return fmt.Errorf("%w: notices.notices[%d].level %q (want info, warning or typhoon)", ErrMalformed, i, n.Level)
+		}
 	}
 	return nil
 }

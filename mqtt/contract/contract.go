@@ -306,7 +306,7 @@ type Notice struct {
 	ID        string    `json:"id"`
 	Title     string    `json:"title"`
 	Body      string    `json:"body"`
-	Level     string    `json:"level"` // info, warning, typhoon
+	Level     string    `json:"level"` // info, warning, typhoon; empty means info
 	Published time.Time `json:"published"`
 	Expires   time.Time `json:"expires,omitzero"`
 }
@@ -483,8 +483,11 @@ type Topic struct {
 	Parts  []string
 }
 
-// ParseTopic splits a topic of the tree. It returns ErrTopic for anything
-// outside it.
+// ParseTopic splits a concrete topic of the tree (one a message is
+// published on, not a subscription filter): every id level (device, grid,
+// community, building, ticket number, client) must be a ValidID, so empty
+// levels and the wildcards + and # are refused. It returns ErrTopic for
+// anything outside the tree.
 func ParseTopic(topic string) (Topic, error) {
 	rest, ok := strings.CutPrefix(topic, Root+"/")
 	if !ok {
@@ -492,22 +495,31 @@ func ParseTopic(topic string) (Topic, error) {
 	}
 	parts := strings.Split(rest, "/")
 	t := Topic{Kind: parts[0], Parts: parts, Leaf: parts[len(parts)-1]}
+	// ids reports whether the levels at the given indexes are valid ids.
+	ids := func(at ...int) bool {
+		for _, i := range at {
+			if !ValidID(parts[i]) {
+				return false
+			}
+		}
+		return true
+	}
 	switch {
-	case t.Kind == "dev" && len(parts) == 3 && ValidID(parts[1]):
+	case t.Kind == "dev" && len(parts) == 3 && ids(1):
 		t.Device = parts[1]
 		switch t.Leaf {
 		case "birth", "death", "state", "telemetry", "event", "report", "cmd", "cmdack", "fw", "fwreq", "fwstatus":
 			return t, nil
 		}
-	case t.Kind == "grid" && len(parts) == 3 && t.Leaf == "alert":
+	case t.Kind == "grid" && len(parts) == 3 && t.Leaf == "alert" && ids(1):
 		return t, nil
-	case t.Kind == "area" && len(parts) == 4 && t.Leaf == "alerts":
+	case t.Kind == "area" && len(parts) == 4 && t.Leaf == "alerts" && ids(1, 2):
 		return t, nil
-	case t.Kind == "area" && len(parts) == 3 && (t.Leaf == "notices" || t.Leaf == "directory" || t.Leaf == "wishes"):
+	case t.Kind == "area" && len(parts) == 3 && (t.Leaf == "notices" || t.Leaf == "directory" || t.Leaf == "wishes") && ids(1):
 		return t, nil
-	case t.Kind == "ticket" && len(parts) == 2:
+	case t.Kind == "ticket" && len(parts) == 2 && ids(1):
 		return t, nil
-	case t.Kind == "hub" && len(parts) == 3 && (parts[1] == "req" || parts[1] == "resp"):
+	case t.Kind == "hub" && len(parts) == 3 && (parts[1] == "req" || parts[1] == "resp") && ids(2):
 		return t, nil
 	}
 	return Topic{}, fmt.Errorf("%w: %q", ErrTopic, topic)

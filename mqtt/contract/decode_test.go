@@ -115,6 +115,17 @@ func TestDecode(t *testing.T) {
 		{name: "bad urgency", topic: "", file: "report.json", edit: map[string]any{"urgency": "whenever"}, wantErr: contract.ErrMalformed},
 		{name: "report text too long", topic: "", file: "report.json", edit: map[string]any{"text": strings.Repeat("x", 2001)}, wantErr: contract.ErrMalformed},
 		{name: "bad rating", topic: "", file: "rating.json", edit: map[string]any{"rating": "5 stars"}, wantErr: contract.ErrMalformed},
+		{name: "too many blocks", topic: "", file: "fwreq.json", edit: map[string]any{"blocks": make([]int, 4097)}, wantErr: contract.ErrMalformed},
+		{name: "4096 blocks", topic: "", file: "fwreq.json", edit: map[string]any{"blocks": make([]int, 4096)}},
+		{name: "alert of unknown state", topic: "", file: "alert.json", edit: map[string]any{"state": "burning"}, wantErr: contract.ErrMalformed},
+		{name: "alert without state", topic: "", file: "alert.json", edit: map[string]any{"state": nil}, wantErr: contract.ErrMalformed},
+		{name: "area alert of unknown state", topic: "", file: "area-alerts.json", edit: map[string]any{"alerts": []any{map[string]any{"id": "a", "device": "d", "state": "hot"}}}, wantErr: contract.ErrMalformed},
+		{name: "area alert without id", topic: "", file: "area-alerts.json", edit: map[string]any{"alerts": []any{map[string]any{"device": "d", "state": "alarm"}}}, wantErr: contract.ErrMissing},
+		{name: "notice of unknown level", topic: "", file: "notices.json", edit: map[string]any{"notices": []any{map[string]any{"id": "n", "title": "t", "level": "panic"}}}, wantErr: contract.ErrMalformed},
+		{name: "notice without level is info", topic: "", file: "notices.json", edit: map[string]any{"notices": []any{map[string]any{"id": "n", "title": "t"}}}},
+		{name: "warning notice", topic: "", file: "notices.json", edit: map[string]any{"notices": []any{map[string]any{"id": "n", "title": "t", "level": "warning"}}}},
+		{name: "alert on wildcard grid", topic: "linli/v1/grid/+/alert", file: "alert.json", wantErr: contract.ErrTopic},
+		{name: "ticket on empty number", topic: "linli/v1/ticket/", file: "ticket.json", wantErr: contract.ErrTopic},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

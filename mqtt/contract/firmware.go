@@ -1,5 +1,7 @@
 package contract
 
+import "fmt"
+
 // Firmware transfer messages (see package firmware/transfer). Blocks travel
 // as binary payloads on DeviceTopic(device, "fw"), not as JSON.
 const (
@@ -50,7 +52,7 @@ func (m *FirmwareRequest) Validate() error {
 		return missing("fwreq", "transfer")
 	}
 	if len(m.Blocks) > 4096 {
-		return missing("fwreq", "blocks (at most 4096)")
+		return fmt.Errorf("%w: fwreq.blocks lists %d blocks (max 4096)", ErrMalformed, len(m.Blocks))
 	}
 	return needID("fwreq", "device", m.Device)
 }

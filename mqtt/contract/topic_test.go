@@ -80,6 +80,27 @@ func TestParseTopicRejects(t *testing.T) {
 		"linli/v1/hub/ask/wang",
 		"linli/v1/hub/req/wang/x",
 		"linli/v1/nope/x/y",
+		// Empty and wildcard id levels: ParseTopic is for concrete topics,
+		// wildcards belong in subscription filters only.
+		"linli/v1/grid//alert",
+		"linli/v1/grid/+/alert",
+		"linli/v1/grid/#/alert",
+		"linli/v1/grid/g 1/alert",
+		"linli/v1/ticket/",
+		"linli/v1/ticket/#",
+		"linli/v1/ticket/+",
+		"linli/v1/hub/req/",
+		"linli/v1/hub/req/+",
+		"linli/v1/hub/resp/#",
+		"linli/v1/area//notices",
+		"linli/v1/area/+/directory",
+		"linli/v1/area/c/#",
+		"linli/v1/area//3/alerts",
+		"linli/v1/area/c//alerts",
+		"linli/v1/area/+/+/alerts",
+		"linli/v1/area/c/" + strings.Repeat("b", 65) + "/alerts",
+		"linli/v1/dev/mb-0001/#",
+		"linli/v1/dev/mb-0001/+",
 	} {
 		t.Run(topic, func(t *testing.T) {
 			got, err := contract.ParseTopic(topic)
