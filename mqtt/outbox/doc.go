@@ -15,4 +15,18 @@
 // Options.MaxTelemetry: when full, the oldest telemetry is dropped first and
 // counted in Stats.Dropped, which survives restarts. Peek returns all events,
 // in the order they were put, ahead of any telemetry.
+//
+// # Reading
+//
+// Peek reads from the oldest item; PeekAfter reads after a Cursor, so a
+// sender that keeps many items in flight reads each once. After a
+// reconnect the sender starts again from the zero Cursor: whatever was not
+// deleted is sent again, in order.
+//
+// # Corrupt items
+//
+// An item that cannot be decoded (a damaged file, a bug) must not block
+// the queue behind it: Peek moves it to the bucket "<prefix>.corrupt"
+// (keyed by its class byte and sequence number, for a post-mortem), counts
+// it in Stats.Corrupt and logs it at Error, and goes on.
 package outbox
