@@ -514,3 +514,25 @@ func TestFlashLocal(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestFlashTerminal: on a terminal the progress is a redrawn table with a
+// bar per device, followed by the report.
+func TestFlashTerminal(t *testing.T) {
+	fl := newFleet(t, 3, nil)
+	bundlePath := makeBundle(t, "2.0.0", 8<<10)
+	var out, errb bytes.Buffer
+	sys := testSystem(fl.url, &out, &errb)
+	sys.terminal = true
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if code := run(ctx, []string{"flash", "--bundle", bundlePath, "--all", "--yes"}, sys); code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+	s := out.String()
+	last := s[strings.LastIndex(s, "\x1b[H\x1b[2J"):]
+	for _, w := range []string{"flashing 2.0.0 to 3 devices", "mb-0002          [########################]  committed", "3 committed"} {
+		if !strings.Contains(last, w) {
+			t.Errorf("last screen lacks %q:\n%s", w, last)
+		}
+	}
+}
