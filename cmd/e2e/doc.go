@@ -1,0 +1,11 @@
+// Package e2e holds the end-to-end tests and benchmarks that run the real
+// binaries together: gridhub with its embedded broker or with mosquitto,
+// sensord over the simulated board, and the grid worker's client. It has
+// no code of its own; everything is in its _test.go files.
+//
+// BenchmarkAlarmToWatch measures issue 3's figure, an alarm decided on a
+// device to its grid alert at a watching worker, against a bare MQTT QoS 1
+// round trip plus one fsync. TestFaults kills sensord and gridhub with
+// SIGKILL and cuts the device's network in the middle of a stream of alarms,
+// then checks that the hub applied every event exactly once, in order.
+package e2e
