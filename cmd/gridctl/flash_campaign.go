@@ -58,10 +58,10 @@ func flashCampaign(ctx context.Context, a *app, f *flashFlags, m *bundle.Manifes
 	}
 	r := &flashRun{app: a, camp: camp, hc: hc, transfer: id, wake: make(chan struct{}, 1), shown: map[string]campaign.State{},
 		reqs: make(chan *contract.FirmwareRequest, 1024)}
+	defer r.close()
 	if err := r.connect(ctx); err != nil {
 		return err
 	}
-	defer r.close()
 	o, err := r.sender.Add(id, m.Version, f.bundle, f.blockSize)
 	if err != nil {
 		return err
@@ -212,7 +212,9 @@ func (r *flashRun) close() {
 	if r.sender != nil {
 		r.sender.Close()
 	}
-	r.conn.Disconnect(250)
+	if r.conn != nil {
+		r.conn.Disconnect(250)
+	}
 }
 
 // run drives the campaign until it is done, paused or cancelled, then
@@ -371,6 +373,11 @@ func (r *flashRun) report() error {
 			}
 		}
 		fmt.Fprintf(r.out, "%s in %s: %s\n", rep.Version, rep.Finished.Sub(rep.Started).Truncate(time.Second/10), strings.Join(parts, ", "))
+		r.errMu.Lock()
+		if n := len(r.serveErrs); n > 0 {
+			fmt.Fprintf(r.out, "%d block requests could not be served, e.g. %s\n", n, clean(r.serveErrs[0]))
+		}
+		r.errMu.Unlock()
 	}
 	switch {
 	case rep.Cancelled:
