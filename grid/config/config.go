@@ -311,7 +311,11 @@ func (c *Config) Buildings() [][2]string {
 func (c *Config) Accounts() broker.Static {
 	es := []broker.Entry{{Account: broker.Account{ID: c.Hub.ID, Role: broker.RoleHub}, Password: c.Hub.Password}}
 	for _, w := range c.Workers {
-		es = append(es, broker.Entry{Account: broker.Account{ID: w.ID, Role: broker.RoleWorker}, Password: w.Password})
+		role := broker.RoleWorker
+		if w.Role == RoleMaintenance {
+			role = broker.RoleMaintenance // may serve firmware blocks and read transfer status
+		}
+		es = append(es, broker.Entry{Account: broker.Account{ID: w.ID, Role: role}, Password: w.Password})
 	}
 	for _, d := range c.Devices {
 		role := broker.RoleDevice

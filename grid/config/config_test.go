@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"linli/mqtt/broker"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,12 @@ func TestExampleLoads(t *testing.T) {
 	acc, ok := c.Accounts().Authenticate("kiosk-01", []byte("kiosk-dev"))
 	if !ok || acc.Role != "kiosk" || acc.Community != "east" {
 		t.Errorf("kiosk-01 account = %+v, %v", acc, ok)
+	}
+	if acc, ok := c.Accounts().Authenticate("m-zhou", []byte("zhou-dev")); !ok || acc.Role != broker.RoleMaintenance {
+		t.Errorf("maintenance worker m-zhou account = %+v, %v; want role maintenance", acc, ok)
+	}
+	if acc, _ := c.Accounts().Authenticate("w-li", []byte("li-dev")); acc.Role != broker.RoleWorker {
+		t.Errorf("grid worker w-li role = %q, want worker", acc.Role)
 	}
 	if _, ok := c.Accounts().Authenticate("gridhub", []byte("wrong")); ok {
 		t.Error("hub with a wrong password authenticated")
