@@ -14,6 +14,7 @@ import (
 
 	"linli/devices/store"
 	"linli/mqtt/contract"
+	"linli/mqtt/mqtttest"
 )
 
 // TestFaults runs gridhub (embedded broker) and sensord playing
@@ -31,9 +32,28 @@ import (
 // connections and refuses new ones, as a router that went away does; a cut
 // that silently drops packets is noticed only by the keep-alive (30 s),
 // which would make this test slow for nothing.
+//
+// With mosquitto as the broker (gridhub --broker) the test also restarts
+// mosquitto (SIGTERM, persistence on) in the middle of the stream; with the
+// embedded broker, killing gridhub is the broker's crash.
 func TestFaults(t *testing.T) {
-	h := startHub(t, "")
-	px := newProxy(t, h.listen)
+	t.Run("embedded", func(t *testing.T) { testFaults(t, nil) })
+	t.Run("mosquitto", func(t *testing.T) {
+		m := mqtttest.Mosquitto(t, &mqtttest.MosquittoOpts{Persistence: true, Config: []string{"set_tcp_nodelay true"}})
+		testFaults(t, m)
+	})
+}
+
+func testFaults(t *testing.T, m *mqtttest.MosquittoServer) {
+	var h *hub
+	var px *proxy
+	if m == nil {
+		h = startHub(t, "")
+		px = newProxy(t, h.listen)
+	} else {
+		h = startHub(t, m.URL())
+		px = newProxy(t, m.Addr())
+	}
 	data := t.TempDir()
 	sensord := func(scenario string, extra ...string) *proc {
 		args := append([]string{"run", "--config", "testdata/sensor.json", "--sim", scenario,
@@ -113,6 +133,14 @@ func TestFaults(t *testing.T) {
 	time.Sleep(2 * time.Second) // sensord goes on deciding alarms meanwhile
 	h.start()
 	grows("after gridhub's restart", 20)
+
+	if m != nil {
+		t.Log("broker restart")
+		m.Stop()
+		time.Sleep(time.Second) // sensord goes on deciding alarms meanwhile
+		m.Start()
+		grows("after the broker's restart", 20)
+	}
 
 	t.Log("network cut")
 	px.cut(5 * time.Second)
