@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -350,16 +351,19 @@ func (o *Outbox) Delete(items ...Item) error {
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(o.meta)
 		var removed [2]uint64
+		cursors := [2]*bolt.Cursor{tx.Bucket(o.bucket[Event]).Cursor(), tx.Bucket(o.bucket[Telemetry]).Cursor()}
+		var k [8]byte
 		for _, it := range items {
 			if it.Class > Telemetry {
 				continue
 			}
-			b := tx.Bucket(o.bucket[it.Class])
-			k := u64(it.Seq)
-			if b.Get(k) == nil {
+			// One search per item: Seek finds it or shows it is gone.
+			c := cursors[it.Class]
+			binary.BigEndian.PutUint64(k[:], it.Seq)
+			if got, _ := c.Seek(k[:]); !bytes.Equal(got, k[:]) {
 				continue
 			}
-			if err := b.Delete(k); err != nil {
+			if err := c.Delete(); err != nil {
 				return err
 			}
 			removed[it.Class]++

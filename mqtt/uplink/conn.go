@@ -332,7 +332,6 @@ func (c *conn) drain(ctx context.Context) error {
 	acked := make(chan outbox.Item, 2048)
 	fail := make(chan error, 1)
 	stop := make(chan struct{})
-	var undeleted atomic.Int64
 
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -343,7 +342,7 @@ func (c *conn) drain(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		c.deleter(acked, &undeleted)
+		c.deleter(acked)
 	}()
 	finish := func(err error) error {
 		if err == nil {
@@ -358,14 +357,13 @@ func (c *conn) drain(ctx context.Context) error {
 	}
 
 	peekN := max(4*window, 256)
-	var lastSent [2]uint64
+	// cur is past every item sent on this connection: each is read once.
+	// A new connection starts from the zero cursor, that is from the
+	// oldest item not deleted.
+	var cur outbox.Cursor
 	for {
 		ready := u.ob.Ready()
-		// Peek reads from the oldest item, so it returns the items sent
-		// and not yet deleted again; asking for at least as many fresh
-		// ones keeps that re-reading at most half of the work.
-		lag := int(undeleted.Load())
-		items, err := u.ob.Peek(lag + max(peekN, lag))
+		items, err := u.ob.PeekAfter(cur, peekN)
 		if err != nil {
 			u.log.Error("uplink: read outbox", "err", err)
 			return finish(fmt.Errorf("uplink: read outbox: %w", err))
@@ -373,9 +371,6 @@ func (c *conn) drain(ctx context.Context) error {
 		sent := 0
 	items:
 		for _, it := range items {
-			if it.Class > outbox.Telemetry || it.Seq <= lastSent[it.Class] {
-				continue
-			}
 			if it.Class == outbox.Telemetry && sent > 0 {
 				select {
 				case <-ready:
@@ -400,8 +395,7 @@ func (c *conn) drain(ctx context.Context) error {
 			case err := <-fail:
 				return finish(err)
 			}
-			lastSent[it.Class] = it.Seq
-			undeleted.Add(1)
+			cur.Advance(it)
 			sent++
 		}
 		if sent > 0 {
@@ -489,16 +483,43 @@ func (c *conn) waitFlight(f flight, stop <-chan struct{}, timer *time.Timer) err
 	}
 }
 
-// deleter removes acknowledged items from the outbox, as many per bbolt
-// transaction as have arrived while the previous one committed.
-func (c *conn) deleter(acked <-chan outbox.Item, undeleted *atomic.Int64) {
+// deleteEvery is the shortest interval between two delete transactions
+// of the deleter while acknowledgements keep coming. Each is an fsync'd
+// bbolt commit: back to back they cost a drain a good part of a core.
+// Deleting late is safe: a crash in between only means a resend, which
+// receivers de-duplicate.
+var deleteEvery = 10 * time.Millisecond
+
+// deleter removes acknowledged items from the outbox in batches: as many
+// per bbolt transaction as arrive within deleteEvery of the previous one
+// (at most maxBatch), and at once when the connection ends.
+func (c *conn) deleter(acked <-chan outbox.Item) {
 	u := c.u
-	const maxBatch = 2048
+	const maxBatch = 4096
 	batch := make([]outbox.Item, 0, 256)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var last time.Time
 	for it := range acked {
 		batch = append(batch[:0], it)
+		wait := deleteEvery - time.Since(last)
+		if wait > 0 {
+			timer.Reset(wait)
+		}
 	more:
 		for len(batch) < maxBatch {
+			if wait > 0 {
+				select {
+				case it, ok := <-acked:
+					if !ok {
+						break more
+					}
+					batch = append(batch, it)
+					continue
+				case <-timer.C:
+					wait = 0
+				}
+			}
 			select {
 			case it, ok := <-acked:
 				if !ok {
@@ -509,11 +530,12 @@ func (c *conn) deleter(acked <-chan outbox.Item, undeleted *atomic.Int64) {
 				break more
 			}
 		}
+		timer.Stop() // Go ≥ 1.23: no stale tick is received after Stop
+		last = time.Now()
 		if err := u.ob.Delete(batch...); err != nil {
 			u.log.Error("uplink: delete acknowledged items", "err", err, "n", len(batch))
 			u.setErr(err)
 			continue
 		}
-		undeleted.Add(-int64(len(batch)))
 	}
 }

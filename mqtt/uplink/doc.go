@@ -11,15 +11,18 @@
 // their QoS (1 for everything the contract says) in outbox order — events
 // first, each class in the order it was put — pipelined up to
 // Options.Window unacknowledged publishes, and deleted from the outbox, in
-// batches, only after the broker's PUBACK. After any failure the uplink
-// reconnects and sends again from the oldest item not yet deleted, so a
+// batches, only after the broker's PUBACK. Within a connection the outbox
+// is read with a cursor (outbox.PeekAfter), so each item is read once. After
+// any failure the uplink reconnects and sends again from the oldest item
+// not yet deleted, so a
 // receiver may see an item twice (it de-duplicates by message id) but never
 // sees item n+1 of a class before item n. Events put while telemetry is
 // draining go out next, ahead of the remaining telemetry.
 //
 // The drop policy is the outbox's: telemetry beyond outbox.Options.
 // MaxTelemetry is dropped oldest first and counted (Stats.Dropped); events
-// are never dropped.
+// are never dropped. An outbox item that cannot be read is set aside by the
+// outbox and counted (Stats.Corrupt) instead of blocking the queue.
 //
 // # Sessions, birth and death
 //

@@ -179,6 +179,7 @@ type Stats struct {
 	Published   uint64 // outbox items acknowledged by the broker
 	QueueDepth  int    // items waiting in the outbox
 	Dropped     uint64 // telemetry dropped by the outbox bound, ever
+	Corrupt     uint64 // unreadable outbox items set aside, ever
 	BadCommands uint64 // commands refused as malformed, unknown or oversized
 	LastError   string // the last connection or delivery error
 }
@@ -304,8 +305,8 @@ func loadTLS(o *Options) (*tls.Config, error) {
 	return c, nil
 }
 
-// Stats returns the uplink's counters. QueueDepth and Dropped are read from
-// the outbox (a short bbolt read transaction).
+// Stats returns the uplink's counters. QueueDepth, Dropped and Corrupt are
+// read from the outbox (a short bbolt read transaction).
 func (u *Uplink) Stats() Stats {
 	u.mu.Lock()
 	s := Stats{
@@ -322,6 +323,7 @@ func (u *Uplink) Stats() Stats {
 	if qs, err := u.ob.Stats(); err == nil {
 		s.QueueDepth = qs.Depth()
 		s.Dropped = qs.Dropped
+		s.Corrupt = qs.Corrupt
 	}
 	return s
 }

@@ -3,6 +3,7 @@ package uplink
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 
 	mochi "github.com/mochi-mqtt/server/v2"
+	bolt "go.etcd.io/bbolt"
 
 	"linli/mqtt/contract"
 	"linli/mqtt/mqtttest"
@@ -436,4 +438,32 @@ func TestDropPolicy(t *testing.T) {
 		}
 	}
 	waitStats(t, u, "drained", func(s Stats) bool { return s.QueueDepth == 0 && s.Dropped == 15 })
+}
+
+// TestCorruptItemDoesNotBlock: an unreadable item in the outbox (garbage in
+// the bucket) is set aside and counted; the items behind it are delivered.
+func TestCorruptItemDoesNotBlock(t *testing.T) {
+	url := mqtttest.Embedded(t)
+	const dev = "mb-0011"
+	db, ob := openStore(t, "")
+	for i := uint64(1); i <= 3; i++ {
+		putEvent(t, ob, dev, i)
+	}
+	err := db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("outbox.event")).Put([]byte{0, 0, 0, 0, 0, 0, 0, 2}, []byte("garbage"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newReceiver(t, url, "hub")
+	u := newUplink(t, db, ob, testOptions(t, url, dev))
+	start(t, u)
+	r.waitFor("events 1 and 3", 10*time.Second, func(m []rx) bool { return len(dedupEvents(m, dev)) == 2 })
+	if got := dedupEvents(r.snapshot(), dev); !slices.Equal(got, []uint64{1, 3}) {
+		t.Errorf("events delivered: %v, want [1 3]", got)
+	}
+	s := waitStats(t, u, "drained", func(s Stats) bool { return s.QueueDepth == 0 })
+	if s.Corrupt != 1 {
+		t.Errorf("Stats.Corrupt = %d, want 1", s.Corrupt)
+	}
 }
