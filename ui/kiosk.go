@@ -255,9 +255,10 @@ func (k *Kiosk) render() {
 		banners = append(banners, k.faultBanner())
 	}
 	top := container.NewVBox(append([]fyne.CanvasObject{k.titleBar()}, banners...)...)
-	bg := canvas.NewRectangle(k.col(theme.ColorNameBackground))
+	// No background rectangle: the canvas paints the theme's background,
+	// and a full-screen rectangle costs the software painter a pass.
 	page := container.NewBorder(top, k.bottomBar(), nil, nil, container.NewPadded(body))
-	root := container.NewStack(bg, page)
+	root := container.NewStack(page)
 	if k.AlertShown() {
 		root.Add(k.alertOverlay())
 	}

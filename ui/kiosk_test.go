@@ -28,7 +28,7 @@ var update = flag.Bool("update", false, "rewrite the golden screenshots in testd
 
 // rig is a kiosk on a test window with a fake backend and clock.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	k     *ui.Kiosk
 	b     *uitest.Backend
 	clock *uitest.Clock
@@ -38,7 +38,7 @@ type rig struct {
 // newRig starts a kiosk; the test must have made an app with
 // test.NewTempApp (the screenshot test shares one: a new app drops Fyne's
 // font caches and parsing the CJK font again costs a tenth of a second).
-func newRig(t *testing.T, b *uitest.Backend, size fyne.Size, lang i18n.Lang) *rig {
+func newRig(t testing.TB, b *uitest.Backend, size fyne.Size, lang i18n.Lang) *rig {
 	t.Helper()
 	if fyne.CurrentApp() == nil {
 		t.Fatal("no app: call test.NewTempApp first")
@@ -90,7 +90,7 @@ func (r *rig) wantScreen(want ui.Screen) {
 }
 
 func TestReportFlow(t *testing.T) {
-	test.NewTempApp(t)
+	newApp(t)
 	r := newRig(t, nil, fyne.NewSize(1024, 600), i18n.ZH)
 	r.tap("home.report")
 	r.wantScreen(ui.ReportCat)
@@ -140,7 +140,7 @@ func TestReportFlow(t *testing.T) {
 func TestReportFailure(t *testing.T) {
 	b := uitest.Sample()
 	b.Fail = true
-	test.NewTempApp(t)
+	newApp(t)
 	r := newRig(t, b, fyne.NewSize(1024, 600), i18n.EN)
 	r.tap("home.report", "Water & power", "report.common", "app.next", "app.next", "report.submit")
 	r.wantScreen(ui.ReportCheck)
@@ -150,7 +150,7 @@ func TestReportFailure(t *testing.T) {
 }
 
 func TestAlertInterruptsReport(t *testing.T) {
-	test.NewTempApp(t)
+	newApp(t)
 	r := newRig(t, nil, fyne.NewSize(1024, 600), i18n.ZH)
 	r.tap("home.report", "水电维修", "3号楼")
 	r.wantScreen(ui.ReportUnit)
@@ -204,7 +204,7 @@ func TestAlertInterruptsReport(t *testing.T) {
 }
 
 func TestIdleWipesPhone(t *testing.T) {
-	test.NewTempApp(t)
+	newApp(t)
 	r := newRig(t, nil, fyne.NewSize(1024, 600), i18n.ZH)
 	r.tap("home.report", "水电维修", "report.common", "app.next")
 	r.wantScreen(ui.ReportPhone)
@@ -235,7 +235,7 @@ func TestIdleWipesPhone(t *testing.T) {
 }
 
 func TestTrackAndRate(t *testing.T) {
-	test.NewTempApp(t)
+	newApp(t)
 	r := newRig(t, nil, fyne.NewSize(800, 480), i18n.EN)
 	r.tap("home.track")
 	r.digits("999")
@@ -269,7 +269,7 @@ func TestTrackAndRate(t *testing.T) {
 }
 
 func TestWish(t *testing.T) {
-	test.NewTempApp(t)
+	newApp(t)
 	r := newRig(t, nil, fyne.NewSize(1024, 600), i18n.ZH)
 	r.tap("home.wishes", "wish.post", "wish.carry")
 	r.wantScreen(ui.WishDone)
@@ -297,7 +297,7 @@ func TestMaintenance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			test.NewTempApp(t)
+			newApp(t)
 			r := newRig(t, nil, fyne.NewSize(1024, 600), i18n.ZH)
 			for i := 0; i < 4; i++ { // slow taps do not count
 				r.clock.Advance(time.Second)
@@ -466,14 +466,14 @@ func (r *rig) tapCat() { r.tap(r.k.Lang().Pick("水电维修", "Water & power"))
 // -update rewrites them. A screen whose content needs more room than the
 // panel fails: it would be clipped on the device.
 func TestScreenshots(t *testing.T) {
-	test.NewTempApp(t)
+	newApp(t)
 	sizes := []fyne.Size{fyne.NewSize(1024, 600), fyne.NewSize(800, 480)}
 	for _, sc := range scenes {
 		for _, lang := range []i18n.Lang{i18n.ZH, i18n.EN} {
 			for _, sz := range sizes {
 				name := fmt.Sprintf("%s-%s-%.0fx%.0f", sc.name, lang, sz.Width, sz.Height)
 				t.Run(name, func(t *testing.T) {
-					test.NewTempApp(t)
+					newApp(t)
 					r := newRig(t, nil, sz, lang)
 					sc.go_(r)
 					// The test canvas grows to the content's size before
@@ -578,7 +578,7 @@ func TestMain(m *testing.M) {
 // TestGoldenDetects checks the comparison itself: two different screens
 // must differ.
 func TestGoldenDetects(t *testing.T) {
-	test.NewTempApp(t)
+	newApp(t)
 	a := newRig(t, nil, fyne.NewSize(800, 480), i18n.ZH)
 	home := screenshot.Paletted(a.w.Canvas().Capture())
 	a.tap("app.contrast")
@@ -589,4 +589,11 @@ func TestGoldenDetects(t *testing.T) {
 	if d := diff(home, home); d != 0 {
 		t.Errorf("an image differs from itself in %.1f%%", d*100)
 	}
+}
+
+// newApp makes a test app and drops it at the end of the test;
+// test.NewTempApp does the same but is missing under the noos tag.
+func newApp(t testing.TB) {
+	test.NewApp()
+	t.Cleanup(func() { test.NewApp() })
 }
