@@ -41,7 +41,7 @@ func (k *Kiosk) wishScreen() fyne.CanvasObject {
 			}))
 		}
 		return container.NewBorder(heading(k.t("wish.choose")), k.navBar(func() { k.show(WishList) }), nil, nil,
-			container.NewVBox(k.grid(240, tiles...), k.message()))
+			container.NewBorder(nil, k.message(), nil, nil, k.grid(240, tiles...)))
 	case WishDone:
 		home := k.button(k.t("app.home"), nil, accent, k.goHome)
 		return container.NewBorder(nil, container.NewCenter(home), nil, nil, vcenter(heading(k.t("wish.posted"))))

@@ -437,7 +437,7 @@ func (k *Kiosk) grid(minWidth float32, objs ...fyne.CanvasObject) fyne.CanvasObj
 	if cols > len(objs) && len(objs) > 0 {
 		cols = len(objs)
 	}
-	return container.NewVScroll(container.NewGridWithColumns(cols, objs...))
+	return k.scroll(container.NewGridWithColumns(cols, objs...))
 }
 
 func (k *Kiosk) scale() float32 {
