@@ -12,8 +12,11 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
+
+	"linli/firmware/device"
 )
 
 // cliConfig is everything the command line says.
@@ -29,10 +32,21 @@ type cliConfig struct {
 	jsonOut    bool
 	verbose    bool
 	drain      time.Duration
+
+	// Firmware updates (see package firmware/device).
+	updateRoot    string
+	rootKeys      string
+	updateListen  string
+	updateToken   string
+	usbDirs       string
+	trialDeadline time.Duration
+	bundle        string // install: the bundle file
 }
 
 const usage = `usage:
   sensord run --config FILE [--sim NAME|FILE] [--speed N] [--data DIR] [--broker URL --user U --pass P]
+              [--update-root DIR [--root-keys FILE] [--update-listen ADDR] [--usb-dirs GLOBS]]
+  sensord install --update-root DIR [--root-keys FILE] BUNDLE
   sensord events --data DIR [--json]
   sensord status --data DIR [--json]
   sensord version`
@@ -55,6 +69,11 @@ func parse(args []string) (*cliConfig, error) {
 		fs.StringVar(&c.user, "user", "", "MQTT user name")
 		fs.StringVar(&c.pass, "pass", "", "MQTT password")
 		fs.BoolVar(&c.verbose, "v", false, "log at debug level")
+		fs.StringVar(&c.updateListen, "update-listen", "", "serve LAN firmware pushes (gridctl flash --local) on `addr`, e.g. :8470; empty = off")
+		fs.StringVar(&c.updateToken, "update-token", "", "with --update-listen: shared token pushes must carry (the bundle's signature is checked anyway)")
+		fs.StringVar(&c.usbDirs, "usb-dirs", strings.Join(device.DefaultUSBDirs, ","), "comma-separated glob `patterns` of folders an inserted stick's bundles appear in; empty = off")
+		fs.DurationVar(&c.trialDeadline, "trial-deadline", 3*time.Minute, "time a newly installed version has to become healthy before it is rolled back")
+	case "install":
 	case "events", "status":
 		fs.BoolVar(&c.jsonOut, "json", false, "print JSON, one object a line")
 	case "version":
@@ -63,11 +82,22 @@ func parse(args []string) (*cliConfig, error) {
 	default:
 		return nil, fmt.Errorf("unknown command %q\n%s", c.cmd, usage)
 	}
-	if c.cmd != "version" {
+	if c.cmd == "run" || c.cmd == "install" {
+		fs.StringVar(&c.updateRoot, "update-root", "", "firmware update `root` (slots, current link, update.db); empty = updates off")
+		fs.StringVar(&c.rootKeys, "root-keys", "", "root public keys `file`; default ROOT/roots.pub")
+	}
+	if c.cmd != "version" && c.cmd != "install" {
 		fs.StringVar(&c.data, "data", "", "data `directory` (holds sensord.db); default . for run")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return nil, err
+	}
+	if c.cmd == "install" {
+		if fs.NArg() != 1 || c.updateRoot == "" {
+			return nil, fmt.Errorf("install needs --update-root DIR and one bundle file\n%s", usage)
+		}
+		c.bundle = fs.Arg(0)
+		return c, nil
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), usage)
@@ -75,7 +105,7 @@ func parse(args []string) (*cliConfig, error) {
 	if c.cmd == "run" && (c.speed <= 0 || c.speed > 100_000) {
 		return nil, fmt.Errorf("--speed %g outside (0, 100000]", c.speed)
 	}
-	if c.data == "" && c.cmd != "version" {
+	if c.data == "" && c.cmd != "version" && c.cmd != "install" {
 		if c.cmd != "run" {
 			return nil, errors.New("--data DIR is required")
 		}
@@ -96,7 +126,17 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg, os.Stdout); err != nil {
+	err = run(ctx, cfg, os.Stdout)
+	var re *restartError
+	if errors.As(err, &re) {
+		// A new version was installed, or a trial rolled back: become the
+		// version the current link points at. The process id stays, so
+		// systemd sees the same service.
+		stop()
+		log.Printf("restarting into %s", re.path)
+		err = syscall.Exec(re.path, re.args, os.Environ())
+	}
+	if err != nil {
 		log.Fatal(err)
 	}
 }

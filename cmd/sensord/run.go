@@ -15,6 +15,7 @@ import (
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/i2c"
 
+	"linli/cmd/internal/sdnotify"
 	"linli/devices/ads1115"
 	"linli/devices/agent"
 	"linli/devices/ds18b20"
@@ -23,6 +24,7 @@ import (
 	"linli/devices/smoke"
 	"linli/devices/store"
 	"linli/devices/tmp117"
+	"linli/firmware/updater"
 	"linli/firmware/version"
 	"linli/mqtt/contract"
 	"linli/mqtt/uplink"
@@ -40,6 +42,8 @@ func run(ctx context.Context, c *cliConfig, out io.Writer) error {
 		return listEvents(c, out)
 	case "status":
 		return showStatus(c, out)
+	case "install":
+		return install(c, out)
 	}
 	return runAgent(ctx, c, out)
 }
@@ -68,16 +72,41 @@ type simClock struct {
 
 func (s *simClock) Now() time.Time { return s.start.Add(time.Duration(s.elapsed.Load())) }
 
-func runAgent(ctx context.Context, c *cliConfig, out io.Writer) error {
-	cfg, err := loadConfig(c.configFile)
-	if err != nil {
-		return err
-	}
+func runAgent(ctx context.Context, c *cliConfig, out io.Writer) (err error) {
 	level := slog.LevelInfo
 	if c.verbose {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	// Firmware updates first: Boot counts a trial start before anything a
+	// broken new version could fail at, and rolls back a failed trial. A
+	// restart (into a new version or back) stops everything cleanly, then
+	// main execs the current version.
+	ctx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	var restart atomic.Pointer[restartError]
+	defer func() {
+		if r := restart.Load(); r != nil {
+			err = r
+		}
+	}()
+	dev := openUpdates(c, logger, func(path string, args []string) error {
+		restart.Store(&restartError{path: path, args: args})
+		cancelRun()
+		return nil
+	})
+	defer dev.Close()
+	if st, err := dev.Boot(); err != nil {
+		logger.Error("firmware boot", "err", err)
+	} else if st == updater.RolledBack {
+		return nil
+	}
+
+	cfg, err := loadConfig(c.configFile)
+	if err != nil {
+		return err
+	}
 
 	var hw *hardware
 	if c.sim != "" {
@@ -109,21 +138,26 @@ func runAgent(ctx context.Context, c *cliConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	selftest := newSelfTest(3)
+	selftest.wrap(chans)
 	var outputs []*indicator.Dev
-	output := func(role string) (agent.Output, error) {
+	output := func(role string) (agent.Output, *indicator.Dev, error) {
 		p, err := hw.output(role)
 		if err != nil || p == nil {
-			return nil, err
+			return nil, nil, err
 		}
 		d := indicator.New(p)
 		outputs = append(outputs, d)
-		return d, nil
+		return d, d, nil
 	}
-	buzzer, err := output("buzzer")
+	buzzer, bd, err := output("buzzer")
 	if err != nil {
 		return err
 	}
-	led, err := output("led")
+	if bd != nil {
+		selftest.buzzer = bd.Set(false)
+	}
+	led, _, err := output("led")
 	if err != nil {
 		return err
 	}
@@ -166,10 +200,29 @@ func runAgent(ctx context.Context, c *cliConfig, out io.Writer) error {
 	var wg sync.WaitGroup
 	upCtx, stopUp := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopUp(); wg.Wait() }()
+	publish := func(ctx context.Context, topic string, p []byte, qos byte, retain bool) error {
+		u := up.Load()
+		if u == nil {
+			return uplink.ErrNotConnected
+		}
+		return u.Publish(ctx, topic, p, qos, retain)
+	}
+	if err := dev.Attach(cfg.Device, db.Bolt(), publish); err != nil {
+		return err
+	}
 	if c.broker != "" {
 		u, err := uplink.New(db.Bolt(), db.Outbox(), &uplink.Options{
 			Broker: c.broker, ClientID: cfg.Device, Username: c.user, Password: c.pass,
-			Birth: a.Birth, State: a.State, OnCommand: a.HandleCommand, Logger: logger,
+			Birth: a.Birth, State: a.State, Logger: logger,
+			Subscriptions: dev.Subscriptions(),
+			OnCommand: func(ctx context.Context, cmd *contract.Command) *contract.CommandAck {
+				if cmd.Name == contract.CmdUpdate {
+					ack := dev.HandleCommand(ctx, cmd)
+					ack.Device = cfg.Device
+					return ack
+				}
+				return a.HandleCommand(ctx, cmd)
+			},
 		})
 		if err != nil {
 			return err
@@ -181,6 +234,21 @@ func runAgent(ctx context.Context, c *cliConfig, out io.Writer) error {
 			}
 		})
 	}
+	wg.Go(func() {
+		if err := dev.Run(upCtx); err != nil {
+			logger.Error("firmware updates stopped", "err", err)
+		}
+	})
+	wg.Go(func() { commitWhenHealthy(upCtx, dev, selftest, &up, c.broker != "", logger) })
+	realInterval := time.Duration(float64(cfg.Interval) / c.speed)
+	if hw.setElapsed == nil {
+		realInterval = time.Duration(cfg.Interval)
+	}
+	wg.Go(func() { sdnotify.Watchdog(upCtx, func() bool { return selftest.alive(realInterval) }) })
+	if err := sdnotify.Ready(); err != nil {
+		logger.Warn("systemd notify", "err", err)
+	}
+	defer sdnotify.Stopping()
 
 	if hw.setElapsed == nil {
 		err := a.Run(ctx)

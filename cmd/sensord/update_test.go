@@ -1,0 +1,334 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"linli/firmware/bundle"
+	"linli/firmware/transfer"
+	"linli/firmware/updater"
+	"linli/mqtt/contract"
+	"linli/mqtt/mqtttest"
+)
+
+// buildVersion builds sensord as version into dir; extra are more -X
+// settings.
+func buildVersion(t *testing.T, dir, version string, extra ...string) string {
+	t.Helper()
+	out := filepath.Join(dir, "sensord-"+version)
+	ld := "-X linli/firmware/version.Version=" + version
+	for _, e := range extra {
+		ld += " -X " + e
+	}
+	cmd := exec.Command("go", "build", "-ldflags", ld, "-o", out, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", version, err, b)
+	}
+	return out
+}
+
+type signer struct {
+	t    *testing.T
+	dir  string
+	priv ed25519.PrivateKey
+}
+
+func (s *signer) bundle(version string, security uint64, bin, target string) string {
+	s.t.Helper()
+	if target == "" {
+		target = updater.DefaultTarget()
+	}
+	path := filepath.Join(s.dir, fmt.Sprintf("%s-%d-%s.bundle", version, security, strings.ReplaceAll(target, "/", "_")))
+	f, err := os.Create(path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer f.Close()
+	m := bundle.Manifest{Product: "linli", Version: version, Security: security, Target: target, Created: time.Unix(1.8e9, 0)}
+	if err := bundle.Create(f, m, []bundle.Source{{Name: "sensord", Path: bin, Mode: 0o755}}, s.priv); err != nil {
+		s.t.Fatal(err)
+	}
+	return path
+}
+
+// TestFirmwareUpdateEndToEnd flashes a running amd64 sensord through a
+// broker, the way the hub does (an embedded broker, with a
+// transfer.Sender in the test standing in for gridhub/gridctl): refusals
+// leave v1 running; v2 is transferred — with the device's connection cut
+// halfway — verified, installed, started on trial and committed; a v3 whose
+// self-test fails is rolled back by itself, and offering it again is
+// refused without downloading it.
+func TestFirmwareUpdateEndToEnd(t *testing.T) {
+	buildSensord(t) // skips under -short
+	work := t.TempDir()
+	v1 := buildVersion(t, work, "v1")
+	v2 := buildVersion(t, work, "v2")
+	v3 := buildVersion(t, work, "v3", "main.failSelfTest=drill")
+
+	privPEM, pubPEM, err := bundle.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := bundle.ParsePrivateKey(privPEM)
+	keys, _ := bundle.ParsePublicKeys(pubPEM)
+	s := &signer{t: t, dir: work, priv: priv}
+	root := filepath.Join(work, "opt")
+	os.MkdirAll(root, 0o755)
+	os.WriteFile(filepath.Join(root, "roots.pub"), pubPEM, 0o644)
+	u, err := updater.Open(&updater.Options{Root: root, Roots: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Install(s.bundle("v1", 1, v1, "")); err != nil {
+		t.Fatal(err)
+	}
+	u.Commit()
+	u.Close()
+
+	srv, url := mqtttest.EmbeddedServer(t)
+	hub := mqtttest.Client(t, url, "hub")
+	const dev = "mb-0001"
+	births := hub.Subscribe(contract.DeviceTopic(dev, "birth"), 1)
+	statuses := hub.Subscribe(contract.DeviceTopic(dev, "fwstatus"), 1)
+	acks := hub.Subscribe(contract.DeviceTopic(dev, "cmdack"), 1)
+	reqs := hub.Subscribe(contract.DeviceTopic(dev, "fwreq"), 1)
+
+	// The sender: answers block requests; cut, when set, is called with
+	// the number of blocks published so far.
+	var published atomic.Int64
+	var cut atomic.Pointer[func(n int64)]
+	sender := transfer.NewSender(func(ctx context.Context, topic string, p []byte) error {
+		n := published.Add(1)
+		if f := cut.Load(); f != nil {
+			(*f)(n)
+		}
+		return mqtttest.Wait(ctx, hub.Paho().Publish(topic, 1, false, p))
+	})
+	defer sender.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m := <-reqs:
+				msg, err := contract.Decode(m.Topic, m.Payload)
+				if err != nil {
+					t.Errorf("fwreq: %v", err)
+					continue
+				}
+				if err := sender.HandleRequest(ctx, msg.(*contract.FirmwareRequest)); err != nil && ctx.Err() == nil {
+					t.Logf("sender: %v", err)
+				}
+			}
+		}
+	})
+
+	var stderr syncBuffer
+	run := command(t, filepath.Join(root, "current", "sensord"), "run", "--sim", "normal-day", "--speed", "20", "--exit-at-end=false",
+		"--data", filepath.Join(work, "data"), "--broker", url, "--update-root", root, "--usb-dirs", "", "--trial-deadline", "40s")
+	run.Stderr = &stderr
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		run.Process.Signal(syscall.SIGTERM)
+		run.Wait()
+		if t.Failed() {
+			t.Logf("sensord log:\n%s", stderr.String())
+		}
+	}()
+	firmware := func() string {
+		t.Helper()
+		m := mqtttest.Next(t, births)
+		b, err := contract.Decode(m.Topic, m.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.(*contract.Birth).Firmware
+	}
+	if got := firmware(); got != "v1" {
+		t.Fatalf("birth firmware %q, want v1", got)
+	}
+
+	n := 0
+	offer := func(version, path string) transfer.Offer {
+		t.Helper()
+		n++
+		id := fmt.Sprintf("t-%d", n)
+		o, err := sender.Add(id, version, path, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := &contract.Command{ID: "c-" + id, Device: dev, Name: contract.CmdUpdate, Args: o.Args(), By: "maint-1", Time: time.Now()}
+		hub.Publish(contract.DeviceTopic(dev, "cmd"), contract.MustEncode(cmd), 1, false)
+		return o
+	}
+	ack := func() *contract.CommandAck {
+		t.Helper()
+		m := mqtttest.Next(t, acks)
+		a, err := contract.Decode(m.Topic, m.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.(*contract.CommandAck)
+	}
+	// next returns the next status of transfer o that is not download
+	// progress; progress is collected into seen.
+	next := func(o transfer.Offer, seen *[]contract.FirmwareStatus) contract.FirmwareStatus {
+		t.Helper()
+		for {
+			m := mqtttest.Next(t, statuses)
+			v, err := contract.Decode(m.Topic, m.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := *v.(*contract.FirmwareStatus)
+			if st.Transfer != o.Transfer {
+				continue // a retained status of an earlier transfer
+			}
+			if seen != nil {
+				*seen = append(*seen, st)
+			}
+			if st.State != contract.FwDownload && st.State != contract.FwOffered && st.State != contract.FwVerifying {
+				return st
+			}
+		}
+	}
+
+	// Refusals: v1 keeps running.
+	v2b := s.bundle("v2", 2, v2, "")
+	b, _ := os.ReadFile(v2b)
+	flipped := filepath.Join(work, "flipped.bundle")
+	b2 := bytes.Clone(b)
+	b2[len(b2)/2] ^= 0x01
+	os.WriteFile(flipped, b2, 0o644)
+	truncated := filepath.Join(work, "truncated.bundle")
+	os.WriteFile(truncated, b[:len(b)/2], 0o644)
+	other := &signer{t: t, dir: t.TempDir()}
+	_, other.priv, _ = ed25519.GenerateKey(nil)
+	for _, c := range []struct{ name, path, want string }{
+		{"unknown key", other.bundle("v2", 2, v2, ""), "unknown key"},
+		{"wrong arch", s.bundle("v2", 2, v2, "linux/arm/7"), "another target"},
+		{"older security", s.bundle("v2", 0, v2, ""), "older security version"},
+		{"truncated", truncated, "truncated"},
+		{"one flipped bit", flipped, "bundle: "},
+	} {
+		o := offer("v2", c.path)
+		if a := ack(); !a.OK {
+			t.Fatalf("%s: ack %+v", c.name, a)
+		}
+		st := next(o, nil)
+		if st.State == contract.FwInstalling {
+			st = next(o, nil)
+		}
+		if st.State != contract.FwFailed || !strings.Contains(st.Error, c.want) || st.Running != "v1" {
+			t.Errorf("%s: status %s %q running %s, want failed with %q", c.name, st.State, st.Error, st.Running, c.want)
+		}
+	}
+
+	// v2, with the device's connection cut halfway.
+	o := offer("v2", v2b)
+	half := int64(o.Blocks() / 2)
+	before := published.Load()
+	var once sync.Once
+	cutf := func(n int64) {
+		if n-before >= half {
+			once.Do(func() {
+				if cl, ok := srv.Clients.Get(dev); ok {
+					cl.Stop(errors.New("test: connection cut"))
+				}
+			})
+		}
+	}
+	cut.Store(&cutf)
+	if a := ack(); !a.OK {
+		t.Fatalf("ack %+v", a)
+	}
+	var seen []contract.FirmwareStatus
+	for _, want := range []string{contract.FwInstalling, contract.FwTrial, contract.FwCommitted} {
+		if st := next(o, &seen); st.State != want {
+			t.Fatalf("status %s (%s), want %s", st.State, st.Error, want)
+		}
+	}
+	cut.Store(nil)
+	if sent := sender.Sent(o.Transfer); sent > o.Blocks()+64 {
+		t.Errorf("%d blocks sent for %d: the transfer started over", sent, o.Blocks())
+	}
+	var states []string
+	for _, st := range seen {
+		if len(states) == 0 || states[len(states)-1] != st.State {
+			states = append(states, st.State)
+		}
+	}
+	if got := strings.Join(states, " "); !strings.HasPrefix(got, "offered downloading") || !strings.Contains(got, "downloading verifying installing trial committed") {
+		t.Errorf("states %s", got)
+	}
+	// Births: v1 again after the cut, then v2.
+	for fw := firmware(); fw != "v2"; fw = firmware() {
+		if fw != "v1" {
+			t.Fatalf("birth firmware %q", fw)
+		}
+	}
+
+	// v3 fails its self-test: rolled back to v2 by itself.
+	o = offer("v3", s.bundle("v3", 3, v3, ""))
+	ack()
+	for _, want := range []string{contract.FwInstalling, contract.FwTrial, contract.FwRolledBack} {
+		st := next(o, nil)
+		if st.State != want {
+			t.Fatalf("status %s (%s), want %s", st.State, st.Error, want)
+		}
+		if want == contract.FwRolledBack && !strings.Contains(st.Error, "self-test failed: drill") {
+			t.Errorf("rolled back for %q", st.Error)
+		}
+	}
+	for fw := firmware(); fw != "v2"; fw = firmware() {
+		if fw != "v3" {
+			t.Fatalf("birth firmware %q", fw)
+		}
+	}
+	// Offered again: refused at once, nothing downloaded.
+	sentBefore := published.Load()
+	offer("v3", s.bundle("v3", 3, v3, ""))
+	if a := ack(); a.OK || !strings.Contains(a.Error, "rolled back") {
+		t.Errorf("re-offer of v3: %+v", a)
+	}
+	if published.Load() != sentBefore {
+		t.Errorf("%d blocks of a rolled-back version sent", published.Load()-sentBefore)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writes and the
+// test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
