@@ -193,17 +193,24 @@ func (s *Sender) HandleRequest(ctx context.Context, req *contract.FirmwareReques
 type ReceiverOptions struct {
 	Device string // this device's id; required
 	Dir    string // where .part files go; required
-	// Window is how many blocks are asked for at once. Default 16.
+	// Window is how many blocks may be asked for and not yet received.
+	// More are asked for whenever half of them arrived, so the sender
+	// never waits for a whole round trip. Default 64.
 	Window int
-	// Timeout is how long a window may go unanswered before it is asked
-	// again. Default 5 s.
+	// SyncEvery is how many received blocks are written before the file is
+	// fsync'd and the bitmap committed; blocks after the last commit are
+	// asked for again after a crash. Default 16.
+	SyncEvery int
+	// Timeout is how long the transfer may go without a block before the
+	// outstanding blocks are asked for again. Default 5 s.
 	Timeout time.Duration
-	// MaxRetries is how many windows in a row may go unanswered before the
-	// transfer fails. Default 10.
+	// MaxRetries is how many timeouts in a row may pass with no block
+	// before the transfer fails. Default 10.
 	MaxRetries int
 	// Request publishes a FirmwareRequest payload on DeviceTopic(Device, "fwreq").
 	Request func(ctx context.Context, payload []byte) error
-	// Progress, if set, is called with every status change.
+	// Progress, if set, is called on every state change and after every
+	// commit of the bitmap (not for every block).
 	Progress func(contract.FirmwareStatus)
 	Logger   *slog.Logger
 }
@@ -215,24 +222,22 @@ type Receiver struct {
 	opts ReceiverOptions
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	cur     *state
-	file    *os.File
-	wake    chan struct{}
-	done    chan result
-	retries int
+	mu        sync.Mutex
+	cur       *state // durable: what the bitmap in bbolt says
+	got       []byte // in memory: every block written, synced or not
+	received  int    // blocks in got
+	unsynced  int    // blocks written since the last commit
+	requested []bool // asked for and not yet received
+	asked     int    // number of true entries in requested
+	file      *os.File
+	wake      chan struct{}
+	retries   int
 }
 
 type state struct {
 	Offer    Offer  `json:"offer"`
 	Bitmap   []byte `json:"bitmap"`
 	Received int    `json:"received"`
-}
-
-type result struct {
-	path  string
-	offer Offer
-	err   error
 }
 
 var bucket = []byte("transfer")
@@ -245,7 +250,10 @@ func NewReceiver(db *bolt.DB, opts *ReceiverOptions) (*Receiver, error) {
 		return nil, errors.New("transfer: ReceiverOptions needs Device, Dir and Request")
 	}
 	if o.Window <= 0 {
-		o.Window = 16
+		o.Window = 64
+	}
+	if o.SyncEvery <= 0 {
+		o.SyncEvery = 16
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
@@ -259,7 +267,7 @@ func NewReceiver(db *bolt.DB, opts *ReceiverOptions) (*Receiver, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
-	r := &Receiver{db: db, opts: o, log: o.Logger.With("component", "transfer"), wake: make(chan struct{}, 1), done: make(chan result, 1)}
+	r := &Receiver{db: db, opts: o, log: o.Logger.With("component", "transfer"), wake: make(chan struct{}, 1)}
 	err := db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
@@ -267,7 +275,7 @@ func NewReceiver(db *bolt.DB, opts *ReceiverOptions) (*Receiver, error) {
 		}
 		if v := b.Get([]byte("current")); v != nil {
 			var s state
-			if err := json.Unmarshal(v, &s); err != nil {
+			if err := json.Unmarshal(v, &s); err != nil || len(s.Bitmap) != (s.Offer.Blocks()+7)/8 {
 				return b.Delete([]byte("current")) // unreadable: start over when offered again
 			}
 			r.cur = &s
@@ -278,11 +286,21 @@ func NewReceiver(db *bolt.DB, opts *ReceiverOptions) (*Receiver, error) {
 		return nil, fmt.Errorf("transfer: open: %w", err)
 	}
 	if r.cur != nil {
+		r.resetMemory()
 		if err := r.openPart(); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
+}
+
+// resetMemory makes the in-memory view the durable one; r.mu is held.
+func (r *Receiver) resetMemory() {
+	r.got = append([]byte(nil), r.cur.Bitmap...)
+	r.received = r.cur.Received
+	r.unsynced = 0
+	r.requested = make([]bool, r.cur.Offer.Blocks())
+	r.asked = 0
 }
 
 func (r *Receiver) partPath(o Offer) string { return filepath.Join(r.opts.Dir, o.Transfer+".part") }
@@ -304,12 +322,35 @@ func (r *Receiver) save(tx *bolt.Tx) error {
 	return tx.Bucket(bucket).Put([]byte("current"), b)
 }
 
+// commit makes every written block durable: fsync the file, then record
+// the bitmap. r.mu is held.
+func (r *Receiver) commit() error {
+	if r.unsynced == 0 {
+		return nil
+	}
+	if err := r.file.Sync(); err != nil {
+		return fmt.Errorf("transfer: sync: %w", err)
+	}
+	r.cur.Bitmap = append(r.cur.Bitmap[:0], r.got...)
+	r.cur.Received = r.received
+	if err := r.db.Update(r.save); err != nil {
+		return fmt.Errorf("transfer: %w", err)
+	}
+	r.unsynced = 0
+	r.report(contract.FwDownload, "")
+	return nil
+}
+
 // Offer starts a transfer, or resumes it when it is the one in progress.
 // A different transfer replaces the one in progress.
 func (r *Receiver) Offer(o Offer) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cur != nil && r.cur.Offer == o {
+		// The sender offers again after a reconnect: ask for everything
+		// outstanding again.
+		r.requested = make([]bool, o.Blocks())
+		r.asked = 0
 		r.poke()
 		return nil
 	}
@@ -318,6 +359,7 @@ func (r *Receiver) Offer(o Offer) error {
 		os.Remove(r.partPath(r.cur.Offer))
 	}
 	r.cur = &state{Offer: o, Bitmap: make([]byte, (o.Blocks()+7)/8)}
+	r.resetMemory()
 	if err := r.openPart(); err != nil {
 		r.cur = nil
 		return err
@@ -343,7 +385,7 @@ func (r *Receiver) report(st, msg string) {
 		return
 	}
 	r.opts.Progress(contract.FirmwareStatus{Device: r.opts.Device, Transfer: r.cur.Offer.Transfer, Version: r.cur.Offer.Version,
-		State: st, Count: r.cur.Received, Of: r.cur.Offer.Blocks(), Error: msg})
+		State: st, Count: r.received, Of: r.cur.Offer.Blocks(), Error: msg})
 }
 
 func has(bm []byte, i int) bool { return bm[i/8]&(1<<(i%8)) != 0 }
@@ -372,32 +414,37 @@ func (r *Receiver) HandleBlock(payload []byte) error {
 	if len(data) != want {
 		return fmt.Errorf("%w: block %d has %d bytes, want %d", ErrBlock, i, len(data), want)
 	}
-	if has(r.cur.Bitmap, i) {
+	if has(r.got, i) {
 		return nil
 	}
 	if _, err := r.file.WriteAt(data, int64(i)*int64(o.BlockSize)); err != nil {
 		return fmt.Errorf("transfer: write block %d: %w", i, err)
 	}
-	// The block is durable before the bitmap says so.
-	if err := r.file.Sync(); err != nil {
-		return fmt.Errorf("transfer: sync: %w", err)
-	}
-	r.cur.Bitmap[i/8] |= 1 << (i % 8)
-	r.cur.Received++
-	if err := r.db.Update(r.save); err != nil {
-		return fmt.Errorf("transfer: %w", err)
+	r.got[i/8] |= 1 << (i % 8)
+	r.received++
+	r.unsynced++
+	if r.requested[i] {
+		r.requested[i] = false
+		r.asked--
 	}
 	r.retries = 0
-	r.report(contract.FwDownload, "")
+	if r.unsynced >= r.opts.SyncEvery || r.received == o.Blocks() {
+		if err := r.commit(); err != nil {
+			return err
+		}
+	}
 	r.poke()
 	return nil
 }
 
-// missing returns up to n missing block indexes.
-func (r *Receiver) missing(n int) []uint32 {
+// nextAsk returns up to n missing blocks that are not asked for yet and
+// marks them asked; r.mu is held.
+func (r *Receiver) nextAsk(n int) []uint32 {
 	var out []uint32
 	for i := 0; i < r.cur.Offer.Blocks() && len(out) < n; i++ {
-		if !has(r.cur.Bitmap, i) {
+		if !has(r.got, i) && !r.requested[i] {
+			r.requested[i] = true
+			r.asked++
 			out = append(out, uint32(i))
 		}
 	}
@@ -410,9 +457,8 @@ func (r *Receiver) missing(n int) []uint32 {
 // ctx is done, ErrStalled or ErrHash when the transfer failed (after which
 // a new Offer starts it over).
 func (r *Receiver) Run(ctx context.Context) (string, Offer, error) {
-	timer := time.NewTimer(0)
+	timer := time.NewTimer(r.opts.Timeout)
 	defer timer.Stop()
-	var inflight []uint32
 	for {
 		r.mu.Lock()
 		if r.cur == nil {
@@ -424,45 +470,32 @@ func (r *Receiver) Run(ctx context.Context) (string, Offer, error) {
 				continue
 			}
 		}
-		if r.cur.Received == r.cur.Offer.Blocks() {
+		if r.received == r.cur.Offer.Blocks() {
 			path, o, err := r.verify()
 			r.mu.Unlock()
 			return path, o, err
 		}
-		// Ask again for the window when all of it arrived or it timed out.
-		pending := 0
-		for _, i := range inflight {
-			if !has(r.cur.Bitmap, int(i)) {
-				pending++
-			}
-		}
 		var ask []uint32
-		expired := false
-		select {
-		case <-timer.C:
-			expired = true
-		default:
-		}
-		if pending == 0 || expired {
-			if expired && pending > 0 {
-				r.retries++
-				if r.retries > r.opts.MaxRetries {
-					err := fmt.Errorf("%w: %d windows unanswered", ErrStalled, r.retries-1)
-					r.report(contract.FwFailed, err.Error())
-					r.mu.Unlock()
-					return "", Offer{}, err
-				}
-			}
-			ask = r.missing(r.opts.Window)
-			inflight = ask
+		if r.asked <= r.opts.Window/2 {
+			ask = r.nextAsk(r.opts.Window - r.asked)
 		}
 		transfer := r.cur.Offer.Transfer
 		r.mu.Unlock()
-		if ask != nil {
+		if len(ask) > 0 {
 			p := contract.MustEncode(&contract.FirmwareRequest{Device: r.opts.Device, Transfer: transfer, Blocks: ask})
 			if err := r.opts.Request(ctx, p); err != nil {
 				r.log.Warn("firmware block request failed", "err", err)
 			}
+		}
+		select {
+		case <-ctx.Done():
+			r.mu.Lock()
+			if r.cur != nil {
+				r.commit()
+			}
+			r.mu.Unlock()
+			return "", Offer{}, ctx.Err()
+		case <-r.wake:
 			if !timer.Stop() {
 				select {
 				case <-timer.C:
@@ -470,14 +503,24 @@ func (r *Receiver) Run(ctx context.Context) (string, Offer, error) {
 				}
 			}
 			timer.Reset(r.opts.Timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return "", Offer{}, ctx.Err()
-		case <-r.wake:
 		case <-timer.C:
-			// Put the tick back for the expiry check above.
-			timer.Reset(0)
+			// No block for a whole Timeout: keep what arrived, and ask
+			// for everything outstanding again.
+			r.mu.Lock()
+			r.retries++
+			if r.retries > r.opts.MaxRetries {
+				err := fmt.Errorf("%w: %d timeouts of %s with no block", ErrStalled, r.retries-1, r.opts.Timeout)
+				r.report(contract.FwFailed, err.Error())
+				r.mu.Unlock()
+				return "", Offer{}, err
+			}
+			if r.cur != nil {
+				r.commit()
+				r.requested = make([]bool, r.cur.Offer.Blocks())
+				r.asked = 0
+			}
+			r.mu.Unlock()
+			timer.Reset(r.opts.Timeout)
 		}
 	}
 }
@@ -532,5 +575,5 @@ func (r *Receiver) Status() (contract.FirmwareStatus, bool) {
 		return contract.FirmwareStatus{}, false
 	}
 	return contract.FirmwareStatus{Device: r.opts.Device, Transfer: r.cur.Offer.Transfer, Version: r.cur.Offer.Version,
-		State: contract.FwDownload, Count: r.cur.Received, Of: r.cur.Offer.Blocks()}, true
+		State: contract.FwDownload, Count: r.received, Of: r.cur.Offer.Blocks()}, true
 }
