@@ -168,10 +168,14 @@ type Hub struct {
 	held    map[string][]heldEvent
 	pruned  time.Time
 
+	seenMu sync.Mutex          // guards seen only; never held across I/O
+	seen   map[string]seenNote // telemetry since the last foldSeen
+
 	pendMu  sync.Mutex
 	pending map[string]chan *contract.CommandAck
 
 	client   paho.Client
+	tele     paho.Client // the telemetry connection
 	stopping atomic.Bool
 	// runCtx is Run's context, for work started by paho callbacks, which
 	// have none of their own. Set once in Run before the client connects.
@@ -204,6 +208,7 @@ func New(db *bolt.DB, cfg *config.Config, opts *Options) (*Hub, error) {
 		pending: map[string]chan *contract.CommandAck{},
 		reqSem:  make(chan struct{}, 16),
 		ready:   make(chan struct{}),
+		seen:    map[string]seenNote{},
 	}
 	if err := h.load(); err != nil {
 		return nil, err
@@ -302,6 +307,8 @@ func (h *Hub) Run(ctx context.Context) error {
 		return fmt.Errorf("hub: connect %s: %w", h.opts.Broker, err)
 	}
 	h.log.Info("hub connected", "broker", h.opts.Broker, "client", h.opts.ClientID)
+	h.tele = paho.NewClient(h.telemetryOptions())
+	h.tele.Connect() // retries by itself; telemetry only refreshes last-seen
 	if err := h.publishAllAreas(); err != nil {
 		h.log.Error("publish area alerts", "error", err)
 	}
@@ -312,8 +319,9 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.stopping.Store(true)
 	h.wg.Wait()
 	h.mu.Lock()
-	err := h.flush()
+	err := h.flush(0)
 	h.mu.Unlock()
+	h.tele.Disconnect(0)
 	h.client.Disconnect(250)
 	h.log.Info("hub stopped")
 	if err != nil {
@@ -331,22 +339,25 @@ func wait(ctx context.Context, tok paho.Token) error {
 	}
 }
 
-// subscriptions of the hub. Telemetry at QoS 0: see the package doc.
+// subscriptions of the hub's main connection. Telemetry has a connection
+// of its own: see telemetry.go.
 func subscriptions() map[string]byte {
 	r := contract.Root
 	return map[string]byte{
-		r + "/dev/+/birth":     1,
-		r + "/dev/+/death":     1,
-		r + "/dev/+/state":     1,
-		r + "/dev/+/event":     1,
-		r + "/dev/+/report":    1,
-		r + "/dev/+/cmdack":    1,
-		r + "/dev/+/telemetry": 0,
-		r + "/hub/req/+":       1,
+		r + "/dev/+/birth":  1,
+		r + "/dev/+/death":  1,
+		r + "/dev/+/state":  1,
+		r + "/dev/+/event":  1,
+		r + "/dev/+/report": 1,
+		r + "/dev/+/cmdack": 1,
+		r + "/hub/req/+":    1,
 	}
 }
 
 func (h *Hub) onConnect(c paho.Client) {
+	// A persistent session of an older hub may still hold the telemetry
+	// subscription; telemetry on this connection would delay events.
+	c.Unsubscribe(telemetryFilter())
 	tok := c.SubscribeMultiple(subscriptions(), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -378,12 +389,13 @@ func (h *Hub) tickLoop(ctx context.Context) {
 // registry, prune old event ids.
 func (h *Hub) tick() {
 	h.mu.Lock()
+	h.foldSeen()
 	var acks []func()
 	for dev := range h.held {
 		acks = append(acks, h.drainHeld(dev)...)
 	}
 	h.escalateDue()
-	if err := h.flush(); err != nil {
+	if err := h.flush(flushMax); err != nil {
 		h.c.storeErrors.Add(1)
 		h.log.Error("flush registry", "error", err)
 	}

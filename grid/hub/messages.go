@@ -27,6 +27,11 @@ func (h *Hub) onMessage(_ paho.Client, m paho.Message) {
 	if h.stopping.Load() {
 		return // not acknowledged: the broker delivers it again
 	}
+	if t, err := contract.ParseTopic(m.Topic()); err == nil && t.Kind == "dev" && t.Leaf == "telemetry" {
+		h.onTelemetry(nil, m)
+		m.Ack()
+		return
+	}
 	h.c.received.Add(1)
 	msg, err := contract.Decode(m.Topic(), m.Payload())
 	if err != nil {
@@ -138,18 +143,6 @@ func (h *Hub) onDevice(t contract.Topic, msg contract.Message, m paho.Message) {
 					r.Session = v.Session
 				}
 			}
-			h.dirty[v.Device] = true
-		}
-		h.mu.Unlock()
-	case *contract.Telemetry:
-		h.mu.Lock()
-		r := h.device(v.Device)
-		r.LastSeen = now
-		if !r.Online && v.Session >= r.Session && v.Session != r.DeadSession {
-			r.Online, r.Session = true, v.Session
-			h.dirty[v.Device] = true
-		}
-		if now.Sub(r.savedSeen) >= seenEvery {
 			h.dirty[v.Device] = true
 		}
 		h.mu.Unlock()

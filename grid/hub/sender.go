@@ -3,6 +3,8 @@ package hub
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -33,17 +35,42 @@ func (h *Hub) PublishTx(tx *bolt.Tx, topic string, msg contract.Message, retain 
 	return nil
 }
 
-// sendLoop drains the outbox to the broker: a batch is published, its
-// PUBACKs awaited, then it is deleted.
+// deletion is a batch of sent items for the deleter, or, with done set, a
+// barrier: done is closed once every batch before it was deleted.
+type deletion struct {
+	items []outbox.Item
+	done  chan struct{}
+}
+
+// sendLoop drains the outbox to the broker: a batch is published and its
+// PUBACKs awaited; then it goes to the deleter and the next batch is read
+// after it (a Cursor), so that a new alert never waits for the fsync that
+// deletes the previous batch. After a failure the loop waits for the
+// deleter and starts again from the oldest item not deleted, so messages
+// are sent again in the order queued, never an older state after a newer.
 func (h *Hub) sendLoop(ctx context.Context) {
+	del := make(chan deletion, 64)
+	var failed atomic.Bool // a Delete failed: start again from the oldest item
+	var dwg sync.WaitGroup
+	dwg.Go(func() { h.deleteLoop(del, &failed) })
+	defer func() { close(del); dwg.Wait() }()
+	barrier := func() {
+		d := deletion{done: make(chan struct{})}
+		del <- d
+		<-d.done
+	}
+
 	backoff := 100 * time.Millisecond
+	var cur outbox.Cursor
 	for {
+		if failed.Swap(false) {
+			barrier()
+			cur = outbox.Cursor{}
+		}
 		ready := h.out.Ready()
-		items, err := h.out.Peek(128)
+		items, err := h.out.PeekAfter(cur, 128)
 		if err != nil {
 			h.log.Error("outbox read", "error", err)
-		}
-		if err != nil {
 			select {
 			case <-ctx.Done():
 				return
@@ -75,13 +102,14 @@ func (h *Hub) sendLoop(ctx context.Context) {
 				break
 			}
 			sent = append(sent, items[i])
+			cur.Advance(items[i])
 		}
-		if err := h.out.Delete(sent...); err != nil {
-			h.log.Error("outbox delete", "error", err)
-		} else {
-			h.addDepth(-len(sent))
+		if len(sent) > 0 {
+			del <- deletion{items: sent}
 		}
 		if len(sent) < len(items) {
+			barrier()
+			cur = outbox.Cursor{}
 			select {
 			case <-ctx.Done():
 				return
@@ -90,6 +118,42 @@ func (h *Hub) sendLoop(ctx context.Context) {
 			backoff = min(2*backoff, 5*time.Second)
 		} else {
 			backoff = 100 * time.Millisecond
+		}
+	}
+}
+
+// deleteLoop deletes the sent items, as many batches as are waiting in one
+// transaction, until del is closed.
+func (h *Hub) deleteLoop(del <-chan deletion, failed *atomic.Bool) {
+	for d := range del {
+		batch := d.items
+		var done []chan struct{}
+		if d.done != nil {
+			done = append(done, d.done)
+		}
+	more:
+		for {
+			select {
+			case d, ok := <-del:
+				if !ok {
+					break more
+				}
+				batch = append(batch, d.items...)
+				if d.done != nil {
+					done = append(done, d.done)
+				}
+			default:
+				break more
+			}
+		}
+		if err := h.out.Delete(batch...); err != nil {
+			h.log.Error("outbox delete", "error", err)
+			failed.Store(true)
+		} else {
+			h.addDepth(-len(batch))
+		}
+		for _, c := range done {
+			close(c)
 		}
 	}
 }

@@ -104,30 +104,45 @@ func putJSON(b *bolt.Bucket, key string, v any) error {
 	return b.Put([]byte(key), data)
 }
 
-// flush writes the dirty registry records. h.mu must be held.
-func (h *Hub) flush() error {
+// flushMax bounds the records a tick writes: with thousands of devices
+// seen for the first time, one transaction of all of them would hold h.mu,
+// and so the next alarm, for its whole marshalling and fsync. The rest
+// waits for the next ticks; the registry in memory is current.
+const flushMax = 256
+
+// flush writes up to limit dirty registry records (limit <= 0: all of them).
+// h.mu must be held.
+func (h *Hub) flush(limit int) error {
 	if len(h.dirty) == 0 {
 		return nil
 	}
+	ids := make([]string, 0, len(h.dirty))
+	for id := range h.dirty {
+		if limit > 0 && len(ids) == limit {
+			break
+		}
+		ids = append(ids, id)
+	}
 	err := h.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bDevices)
-		for id := range h.dirty {
+		for _, id := range ids {
 			if err := putJSON(b, id, h.devices[id]); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	for id := range h.dirty {
-		if r := h.devices[id]; r != nil && err == nil {
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if r := h.devices[id]; r != nil {
 			// Spread the next writes over time.
 			r.savedSeen = r.LastSeen.Add(-time.Duration(rand.Int64N(int64(seenEvery / 2))))
 		}
+		delete(h.dirty, id)
 	}
-	if err == nil {
-		clear(h.dirty)
-	}
-	return err
+	return nil
 }
 
 // prune forgets event ids older than SeenFor.
@@ -194,6 +209,7 @@ func (h *Hub) Events(device string) ([]contract.Event, error) {
 func (h *Hub) Devices() []contract.DeviceInfo {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.foldSeen()
 	out := make([]contract.DeviceInfo, 0, len(h.devices))
 	for _, r := range h.devices {
 		out = append(out, r.DeviceInfo)
