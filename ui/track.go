@@ -10,6 +10,10 @@ import (
 	"linli/ui/skin"
 )
 
+// noteAwaitingHub is the note of a report the hub has not answered yet
+// (kiosk.NoteAwaitingHub).
+const noteAwaitingHub = "awaiting-hub"
+
 // numberEntry is the ticket-number keypad screen shared by track and rate.
 func (k *Kiosk) numberEntry(title string, search func()) fyne.CanvasObject {
 	go_ := k.button(k.t("track.search"), nil, accent, func() {
@@ -84,7 +88,11 @@ func (k *Kiosk) timeline(ts contract.TicketStatus) fyne.CanvasObject {
 		when := canvas.NewText(k.when(st.At), k.col(skin.ColorSecondary))
 		when.TextSize = k.size(theme.SizeNameText)
 		body := container.NewVBox(para(line))
-		if st.Note != "" {
+		switch st.Note {
+		case "":
+		case noteAwaitingHub:
+			body.Add(para(k.t("track.awaiting")))
+		default:
 			body.Add(para(st.Note))
 		}
 		steps.Add(container.NewBorder(nil, nil, container.NewCenter(dotBox), when, body))

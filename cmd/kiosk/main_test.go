@@ -107,6 +107,10 @@ func TestBackend(t *testing.T) {
 	if !ok || ts.Number != n {
 		t.Errorf("Track(digits of %s) = %+v, %v", n, ts, ok)
 	}
+	// ui translates this note by its value.
+	if len(ts.Timeline) != 1 || ts.Timeline[0].Note != "awaiting-hub" || kiosk.NoteAwaitingHub != "awaiting-hub" {
+		t.Errorf("timeline of an unsent report = %+v; ui/track.go expects note %q", ts.Timeline, "awaiting-hub")
+	}
 	if _, ok := b.Track("999"); ok {
 		t.Errorf("Track(999) found a ticket")
 	}

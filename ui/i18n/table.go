@@ -91,6 +91,7 @@ var table = map[string][2]string{
 	"track.assigned": {"处理人", "Handled by"},
 	"track.due":      {"预计完成", "Expected by"},
 	"track.rate":     {"去评价", "Rate it"},
+	"track.awaiting": {"已保存在本机，网络恢复后送达", "Saved here; it will reach the hub when the network is back"},
 
 	// Ticket states.
 	"status.submitted":   {"待受理", "Submitted"},
