@@ -356,7 +356,7 @@ func (c *conn) drain(ctx context.Context) error {
 		return err
 	}
 
-	peekN := max(4*window, 256)
+	peekN := max(2*window, 256)
 	// cur is past every item sent on this connection: each is read once.
 	// A new connection starts from the zero cursor, that is from the
 	// oldest item not deleted.
@@ -488,7 +488,7 @@ func (c *conn) waitFlight(f flight, stop <-chan struct{}, timer *time.Timer) err
 // bbolt commit: back to back they cost a drain a good part of a core.
 // Deleting late is safe: a crash in between only means a resend, which
 // receivers de-duplicate.
-var deleteEvery = 10 * time.Millisecond
+const deleteEvery = 10 * time.Millisecond
 
 // deleter removes acknowledged items from the outbox in batches: as many
 // per bbolt transaction as arrive within deleteEvery of the previous one
