@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -98,6 +99,7 @@ type Outbox struct {
 var (
 	keyDropped = []byte("dropped")
 	keyCorrupt = []byte("corrupt")
+	keyLow     = []byte("telemetry-low") // no telemetry below this seq
 	keyCount   = [2][]byte{[]byte("n-event"), []byte("n-telemetry")}
 )
 
@@ -152,22 +154,28 @@ func (o *Outbox) PutTx(tx *bolt.Tx, it Item) (uint64, error) {
 	}
 	n := getU64(meta, keyCount[it.Class]) + 1
 	if limit := uint64(o.opts.MaxTelemetry); it.Class == Telemetry && n > limit {
-		// Drop the oldest telemetry to stay within the bound. The cursor
-		// is placed on the first key again after each delete rather than
-		// moved on with Next: bbolt 1.5 gets Delete-then-Next right (the
-		// tests drop 900 at once), but old bolt versions skipped a key
-		// there, and Seek to the first key costs little.
+		// Drop the oldest telemetry to stay within the bound. keyLow is a
+		// sequence number no telemetry below which exists; seeking to it
+		// finds the oldest at once. (Cursor.First would walk over every
+		// leaf emptied earlier in this transaction, quadratic in the
+		// drops of a large one; and Delete-then-Next, although right in
+		// bbolt 1.5, skipped keys in old bolt versions.)
+		low := getU64(meta, keyLow)
 		var dropped uint64
 		c := b.Cursor()
 		for ; n > limit; n-- {
-			k, _ := c.First()
-			if k == nil || binary.BigEndian.Uint64(k) == seq {
+			k, _ := c.Seek(u64(low))
+			if k == nil || len(k) != 8 || binary.BigEndian.Uint64(k) == seq {
 				break // the count was off: never drop the new item
 			}
+			low = binary.BigEndian.Uint64(k) + 1
 			if err := c.Delete(); err != nil {
 				return 0, fmt.Errorf("outbox: drop: %w", err)
 			}
 			dropped++
+		}
+		if err := putU64(meta, keyLow, low); err != nil {
+			return 0, fmt.Errorf("outbox: drop: %w", err)
 		}
 		if err := putU64(meta, keyDropped, getU64(meta, keyDropped)+dropped); err != nil {
 			return 0, fmt.Errorf("outbox: drop: %w", err)
@@ -257,9 +265,12 @@ func (o *Outbox) PeekAfter(cur Cursor, max int) ([]Item, error) {
 		for class := Event; class <= Telemetry; class++ {
 			c := tx.Bucket(o.bucket[class]).Cursor()
 			var k, v []byte
-			if after := cur.after(class); after == 0 {
+			switch after := cur.after(class); after {
+			case 0:
 				k, v = c.First()
-			} else {
+			case math.MaxUint64:
+				continue // nothing can come after it
+			default:
 				k, v = c.Seek(u64(after + 1))
 			}
 			for ; k != nil; k, v = c.Next() {

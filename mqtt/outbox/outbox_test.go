@@ -534,6 +534,11 @@ func TestPeekAfter(t *testing.T) {
 	if diff := cmp.Diff([]string{"event-4", "event-5", "event-6", "telemetry-4", "telemetry-5"}, payloads(rest)); diff != "" {
 		t.Errorf("after {2 3} (-want +got):\n%s", diff)
 	}
+	// A cursor at the end of the sequence space finds nothing more.
+	none, err := s.ob.PeekAfter(outbox.Cursor{Event: ^uint64(0), Telemetry: ^uint64(0)}, 0)
+	if err != nil || len(none) != 0 {
+		t.Errorf("PeekAfter(max) = %v, %v; want nothing", payloads(none), err)
+	}
 	// Advance never moves back.
 	c := outbox.Cursor{Event: 9}
 	c.Advance(outbox.Item{Class: outbox.Event, Seq: 3})
