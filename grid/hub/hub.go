@@ -183,6 +183,9 @@ type Hub struct {
 	wg     sync.WaitGroup
 	reqSem chan struct{}
 
+	events chan queuedEvent // to eventLoop
+	conn   atomic.Uint64    // counts lost connections: tells a queued event's connection
+
 	readyOnce sync.Once
 	ready     chan struct{} // closed once subscribed for the first time
 }
@@ -209,6 +212,7 @@ func New(db *bolt.DB, cfg *config.Config, opts *Options) (*Hub, error) {
 		reqSem:  make(chan struct{}, 16),
 		ready:   make(chan struct{}),
 		seen:    map[string]seenNote{},
+		events:  make(chan queuedEvent, 1024),
 	}
 	if err := h.load(); err != nil {
 		return nil, err
@@ -293,6 +297,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			// reuse their packet ids.
 			h.mu.Lock()
 			clear(h.held)
+			h.conn.Add(1)
 			h.mu.Unlock()
 		})
 	if h.opts.TLS != nil {
@@ -312,7 +317,8 @@ func (h *Hub) Run(ctx context.Context) error {
 	if err := h.publishAllAreas(); err != nil {
 		h.log.Error("publish area alerts", "error", err)
 	}
-	h.wg.Add(2)
+	h.wg.Add(3)
+	go func() { defer h.wg.Done(); h.eventLoop(ctx) }()
 	go func() { defer h.wg.Done(); h.sendLoop(ctx) }()
 	go func() { defer h.wg.Done(); h.tickLoop(ctx) }()
 	<-ctx.Done()
@@ -392,7 +398,7 @@ func (h *Hub) tick() {
 	h.foldSeen()
 	var acks []func()
 	for dev := range h.held {
-		acks = append(acks, h.drainHeld(dev)...)
+		acks = append(acks, h.drainHeld(nil, dev)...)
 	}
 	h.escalateDue()
 	if err := h.flush(flushMax); err != nil {

@@ -1,10 +1,12 @@
 package hub
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -75,7 +77,10 @@ func (h *Hub) onDevice(t contract.Topic, msg contract.Message, m paho.Message) {
 	now := h.now()
 	switch v := msg.(type) {
 	case *contract.Event:
-		h.onEvent(v, m.Ack)
+		select {
+		case h.events <- queuedEvent{ev: v, ack: m.Ack, conn: h.conn.Load()}:
+		case <-h.runCtx.Done(): // not acknowledged: the broker delivers it again
+		}
 		return
 	case *contract.CommandAck:
 		h.pendMu.Lock()
@@ -162,15 +167,23 @@ func (h *Hub) onDevice(t contract.Topic, msg contract.Message, m paho.Message) {
 // onEvent applies ev in sequence order and acknowledges what it committed.
 func (h *Hub) onEvent(ev *contract.Event, ack func()) {
 	h.mu.Lock()
-	acks := h.acceptEvent(ev, ack)
+	acks := h.acceptEvent(nil, ev, ack)
 	h.mu.Unlock()
 	for _, a := range acks {
 		a()
 	}
 }
 
-// acceptEvent returns the acknowledgements to send. h.mu must be held.
-func (h *Hub) acceptEvent(ev *contract.Event, ack func()) []func() {
+// batch is a bbolt transaction shared by the events applied together (see
+// applyBatch). err is the first store error, which aborts it.
+type batch struct {
+	tx  *bolt.Tx
+	err error
+}
+
+// acceptEvent returns the acknowledgements to send. With b nil each event
+// is committed on its own; otherwise in b's transaction. h.mu must be held.
+func (h *Hub) acceptEvent(b *batch, ev *contract.Event, ack func()) []func() {
 	r := h.device(ev.Device)
 	if last := r.LastEventSeq; last != 0 && ev.Seq > last+1 {
 		q := h.held[ev.Device]
@@ -188,15 +201,15 @@ func (h *Hub) acceptEvent(ev *contract.Event, ack func()) []func() {
 		h.log.Debug("event held for a missing one", "device", ev.Device, "seq", ev.Seq, "last", last)
 		return nil
 	}
-	if err := h.apply(ev); err != nil {
+	if err := h.apply(b, ev); err != nil {
 		return nil
 	}
-	return append([]func(){ack}, h.drainHeld(ev.Device)...)
+	return append([]func(){ack}, h.drainHeld(b, ev.Device)...)
 }
 
 // drainHeld applies the held events of dev that are next in sequence, or
 // have waited longer than the reorder window. h.mu must be held.
-func (h *Hub) drainHeld(dev string) []func() {
+func (h *Hub) drainHeld(b *batch, dev string) []func() {
 	var acks []func()
 	q := h.held[dev]
 	now := h.now()
@@ -206,7 +219,7 @@ func (h *Hub) drainHeld(dev string) []func() {
 		if e.ev.Seq > r.LastEventSeq+1 && now.Sub(e.at) < h.opts.ReorderWindow {
 			break
 		}
-		if err := h.apply(e.ev); err != nil {
+		if err := h.apply(b, e.ev); err != nil {
 			break
 		}
 		acks = append(acks, e.ack)
@@ -220,74 +233,182 @@ func (h *Hub) drainHeld(dev string) []func() {
 	return acks
 }
 
-// apply commits one event and its consequences. On a store error it
-// restores the in-memory state from disk and returns the error; the event
-// stays unacknowledged. h.mu must be held.
-func (h *Hub) apply(ev *contract.Event) error {
-	now := h.now()
-	r := h.device(ev.Device)
-	var dup bool
+// apply commits one event and its consequences, in a transaction of its
+// own when b is nil. On a store error it restores the in-memory state from
+// disk and returns the error; the event stays unacknowledged. In a batch it
+// records the error in b, updates memory at once (the next event of the
+// batch must see this one's alert), and applyBatch restores memory from
+// disk if the batch fails. h.mu must be held.
+func (h *Hub) apply(b *batch, ev *contract.Event) error {
+	if b != nil {
+		if b.err != nil {
+			return b.err
+		}
+		effects, err := h.applyTx(b.tx, ev)
+		if err != nil {
+			b.err = err
+			return err
+		}
+		for _, f := range effects {
+			f()
+		}
+		return nil
+	}
 	var effects []func()
 	err := h.db.Update(func(tx *bolt.Tx) error {
-		effects = nil
-		seen := tx.Bucket(bSeen)
-		if seen.Get([]byte(ev.ID)) != nil {
-			dup = true
-			return nil
-		}
-		var ts [8]byte
-		binary.BigEndian.PutUint64(ts[:], uint64(now.UnixNano()))
-		if err := seen.Put([]byte(ev.ID), ts[:]); err != nil {
-			return err
-		}
-		switch last := r.LastEventSeq; {
-		case ev.Seq > last:
-			if last != 0 && ev.Seq > last+1 {
-				gap := ev.Seq - last - 1
-				r.MissingEvents += gap
-				h.c.missing.Add(gap)
-				h.log.Warn("events missing", "device", ev.Device, "after_seq", last, "count", gap)
-			}
-			r.LastEventSeq = ev.Seq
-		default:
-			h.c.outOfOrder.Add(1)
-			h.log.Warn("event out of order", "device", ev.Device, "seq", ev.Seq, "last", last, "id", ev.ID)
-		}
-		r.LastSeen = now
-		evs := tx.Bucket(bEvents)
-		n, err := evs.NextSequence()
-		if err != nil {
-			return err
-		}
-		var k [8]byte
-		binary.BigEndian.PutUint64(k[:], n)
-		if err := putJSON(evs, string(k[:]), ev); err != nil {
-			return err
-		}
-		if err := putJSON(tx.Bucket(bDevices), ev.Device, r); err != nil {
-			return err
-		}
-		effects, err = h.alertsForEvent(tx, ev, r, now)
+		var err error
+		effects, err = h.applyTx(tx, ev)
 		return err
 	})
 	if err != nil {
-		h.c.storeErrors.Add(1)
-		h.log.Error("event not stored; left for the broker to deliver again", "device", ev.Device, "id", ev.ID, "error", err)
-		if lerr := h.load(); lerr != nil {
-			h.log.Error("reload after store error", "error", lerr)
-		}
+		h.storeFailed(ev, err)
 		return fmt.Errorf("hub: apply event: %w", err)
 	}
-	if dup {
-		h.c.duplicates.Add(1)
-		h.log.Debug("duplicate event dropped", "device", ev.Device, "id", ev.ID, "seq", ev.Seq)
-		return nil
-	}
-	delete(h.dirty, ev.Device)
 	for _, f := range effects {
 		f()
 	}
 	return nil
+}
+
+// storeFailed logs and counts a failed commit of ev and reloads the state
+// from disk.
+func (h *Hub) storeFailed(ev *contract.Event, err error) {
+	h.c.storeErrors.Add(1)
+	h.log.Error("event not stored; left for the broker to deliver again", "device", ev.Device, "id", ev.ID, "error", err)
+	if lerr := h.load(); lerr != nil {
+		h.log.Error("reload after store error", "error", lerr)
+	}
+}
+
+// applyTx writes ev and its consequences in tx and returns what to do in
+// memory once they are committed. h.mu must be held.
+func (h *Hub) applyTx(tx *bolt.Tx, ev *contract.Event) ([]func(), error) {
+	now := h.now()
+	r := h.device(ev.Device)
+	seen := tx.Bucket(bSeen)
+	if seen.Get([]byte(ev.ID)) != nil {
+		return []func(){func() {
+			h.c.duplicates.Add(1)
+			h.log.Debug("duplicate event dropped", "device", ev.Device, "id", ev.ID, "seq", ev.Seq)
+		}}, nil
+	}
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], uint64(now.UnixNano()))
+	if err := seen.Put([]byte(ev.ID), ts[:]); err != nil {
+		return nil, err
+	}
+	switch last := r.LastEventSeq; {
+	case ev.Seq > last:
+		if last != 0 && ev.Seq > last+1 {
+			gap := ev.Seq - last - 1
+			r.MissingEvents += gap
+			h.c.missing.Add(gap)
+			h.log.Warn("events missing", "device", ev.Device, "after_seq", last, "count", gap)
+		}
+		r.LastEventSeq = ev.Seq
+	default:
+		h.c.outOfOrder.Add(1)
+		h.log.Warn("event out of order", "device", ev.Device, "seq", ev.Seq, "last", last, "id", ev.ID)
+	}
+	r.LastSeen = now
+	evs := tx.Bucket(bEvents)
+	n, err := evs.NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], n)
+	if err := putJSON(evs, string(k[:]), ev); err != nil {
+		return nil, err
+	}
+	if err := putJSON(tx.Bucket(bDevices), ev.Device, r); err != nil {
+		return nil, err
+	}
+	effects, err := h.alertsForEvent(tx, ev, r, now)
+	if err != nil {
+		return nil, err
+	}
+	return append([]func(){func() { delete(h.dirty, ev.Device) }}, effects...), nil
+}
+
+// queuedEvent is an event waiting for the event loop.
+type queuedEvent struct {
+	ev   *contract.Event
+	ack  func()
+	conn uint64 // the connection it came on (Hub.conn)
+}
+
+// maxBatch bounds the events committed in one transaction.
+const maxBatch = 256
+
+// eventLoop applies the queued events: all those waiting, up to maxBatch,
+// in one transaction, so that under load (or a slow disk) the hub pays one
+// fsync for many events instead of one each, and an alarm does not wait
+// behind a queue of single commits.
+func (h *Hub) eventLoop(ctx context.Context) {
+	for {
+		var b []queuedEvent
+		select {
+		case q := <-h.events:
+			b = append(b, q)
+		case <-ctx.Done():
+			return
+		}
+	more:
+		for len(b) < maxBatch {
+			select {
+			case q := <-h.events:
+				b = append(b, q)
+			default:
+				break more
+			}
+		}
+		h.applyBatch(b)
+	}
+}
+
+// applyBatch applies events in one transaction and then acknowledges what
+// it committed. If the transaction fails, memory is restored from disk and
+// the events are applied one by one, each with its own error handling.
+func (h *Hub) applyBatch(events []queuedEvent) {
+	h.mu.Lock()
+	conn := h.conn.Load()
+	for i := range events {
+		if events[i].conn != conn {
+			// Came on a connection that is gone: a PUBACK now could
+			// acknowledge another message with the same packet id. The
+			// broker sends it again; the copy is dropped as a duplicate.
+			events[i].ack = func() {}
+		}
+	}
+	held := make(map[string][]heldEvent, len(h.held))
+	for k, v := range h.held {
+		held[k] = slices.Clone(v)
+	}
+	var acks []func()
+	b := &batch{}
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		b.tx = tx
+		for _, q := range events {
+			acks = append(acks, h.acceptEvent(b, q.ev, q.ack)...)
+			if b.err != nil {
+				return b.err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		h.held = held
+		h.storeFailed(events[0].ev, err)
+		acks = nil
+		for _, q := range events {
+			acks = append(acks, h.acceptEvent(nil, q.ev, q.ack)...)
+		}
+	}
+	h.mu.Unlock()
+	for _, a := range acks {
+		a()
+	}
 }
 
 func mustJSON(v any) json.RawMessage {
