@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"image"
+	"io"
 	"log"
 	"os"
 	"os/signal"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // cliConfig is everything the command line says.
@@ -31,6 +33,10 @@ type cliConfig struct {
 	code       string
 	touch      string
 	verbose    bool
+
+	// Set by tests only.
+	logw       io.Writer     // the log; nil = stderr
+	maxBackoff time.Duration // the uplink's reconnect delay cap; 0 = its default
 }
 
 const usage = `usage:

@@ -49,37 +49,64 @@ func run(ctx context.Context, c *cliConfig, out io.Writer) error {
 		_, err := fmt.Fprintln(out, "kiosk", version.String())
 		return err
 	}
-	cfg, err := loadConfig(c.configFile, c)
+	d, stop, err := start(ctx, c)
 	if err != nil {
 		return err
+	}
+	defer stop()
+	d.logger.Info("kiosk started", "display", c.display, "broker", c.broker, "code", d.cfg.Code, "version", version.Version)
+	return runUI(ctx, c, d)
+}
+
+// Housekeeping of the kiosk's cache of tickets (kiosk.Service.Prune).
+const (
+	pruneEvery = 24 * time.Hour
+	pruneKeep  = 90 * 24 * time.Hour // ended tickets are forgotten after 90 days
+)
+
+// start opens the kiosk's data and service, and starts the uplink (when a
+// broker is set) and the daily prune. stop ends them and closes the data;
+// the UI must be gone by then.
+func start(ctx context.Context, c *cliConfig) (d *deps, stop func(), err error) {
+	cfg, err := loadConfig(c.configFile, c)
+	if err != nil {
+		return nil, nil, err
 	}
 	level := slog.LevelInfo
 	if c.verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("device", cfg.Device)
+	logw := c.logw
+	if logw == nil {
+		logw = os.Stderr
+	}
+	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level})).With("device", cfg.Device)
 
 	if err := os.MkdirAll(c.data, 0o755); err != nil {
-		return err
+		return nil, nil, err
 	}
 	dbPath := filepath.Join(c.data, "kiosk.db")
 	db, err := bolt.Open(dbPath, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		return fmt.Errorf("open %s: %w", dbPath, err)
+		return nil, nil, fmt.Errorf("open %s: %w", dbPath, err)
 	}
-	defer db.Close()
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
 	ob, err := outbox.Open(db, nil)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	svc, err := kiosk.Open(db, ob, &kiosk.Options{
 		Device: cfg.Device, Code: cfg.Code, Community: cfg.Location.Community, Buildings: cfg.Buildings,
 		Catalog: cfg.catalog, Site: cfg.site, Logger: logger.With("component", "kiosk"),
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	d := &deps{cfg: cfg, svc: svc, logger: logger, dbPath: dbPath, started: time.Now(), changes: make(chan string, 16)}
+	d = &deps{cfg: cfg, svc: svc, logger: logger, dbPath: dbPath, started: time.Now(), changes: make(chan string, 16)}
 	svc.OnChange(func(kind string) {
 		// OnChange runs on the goroutine that made the change, the UI's
 		// for a report: never block it, never call fyne.Do from it.
@@ -91,8 +118,14 @@ func run(ctx context.Context, c *cliConfig, out io.Writer) error {
 	})
 
 	var wg sync.WaitGroup
-	upCtx, stopUp := context.WithCancel(context.WithoutCancel(ctx))
-	defer func() { stopUp(); wg.Wait() }()
+	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	stop = func() {
+		stopBg()
+		wg.Wait()
+		if err := db.Close(); err != nil {
+			logger.Error("close", "db", dbPath, "err", err)
+		}
+	}
 	if c.broker != "" {
 		var subs []uplink.Subscription
 		for _, t := range svc.Topics() {
@@ -101,20 +134,48 @@ func run(ctx context.Context, c *cliConfig, out io.Writer) error {
 		up, err := uplink.New(db, ob, &uplink.Options{
 			Broker: c.broker, ClientID: cfg.Device, Username: c.user, Password: c.pass,
 			Birth: d.birth, OnCommand: d.command, Subscriptions: subs,
-			Logger: logger.With("component", "uplink"),
+			MaxBackoff: c.maxBackoff,
+			Logger:     logger.With("component", "uplink"),
 		})
 		if err != nil {
-			return err
+			stopBg()
+			return nil, nil, err
 		}
 		d.up = up
 		wg.Go(func() {
-			if err := up.Run(upCtx); err != nil {
+			if err := up.Run(bgCtx); err != nil {
 				logger.Error("uplink stopped", "err", err)
 			}
 		})
 	}
-	logger.Info("kiosk started", "display", c.display, "broker", c.broker, "code", cfg.Code, "version", version.Version)
-	return runUI(ctx, c, d)
+	wg.Go(func() { prune(bgCtx, svc, time.Now, nil, logger) })
+	return d, stop, nil
+}
+
+// prune forgets the tickets that ended more than pruneKeep ago, at once
+// and then every pruneEvery (tick; nil = a real ticker), until ctx ends.
+// The kiosk caches every ticket the hub publishes, so without it the
+// database only grows.
+func prune(ctx context.Context, svc *kiosk.Service, now func() time.Time, tick <-chan time.Time, logger *slog.Logger) {
+	if tick == nil {
+		t := time.NewTicker(pruneEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		n, err := svc.Prune(now().Add(-pruneKeep))
+		switch {
+		case err != nil:
+			logger.Error("prune the ticket cache", "err", err)
+		case n > 0:
+			logger.Info("ticket cache pruned", "forgotten", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		}
+	}
 }
 
 // birth is the uplink's birth message.
