@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -28,7 +29,7 @@ import (
 func buildVersion(t *testing.T, dir, version string, extra ...string) string {
 	t.Helper()
 	out := filepath.Join(dir, "sensord-"+version)
-	ld := "-X linli/firmware/version.Version=" + version
+	ld := "-s -w -X linli/firmware/version.Version=" + version
 	for _, e := range extra {
 		ld += " -X " + e
 	}
@@ -73,11 +74,13 @@ func (s *signer) bundle(version string, security uint64, bin, target string) str
 // refused without downloading it.
 func TestFirmwareUpdateEndToEnd(t *testing.T) {
 	buildSensord(t) // skips under -short
+	t0 := time.Now()
 	work := t.TempDir()
 	v1 := buildVersion(t, work, "v1")
 	v2 := buildVersion(t, work, "v2")
 	v3 := buildVersion(t, work, "v3", "main.failSelfTest=drill")
 
+	t.Logf("%s: built", time.Since(t0).Round(time.Millisecond))
 	privPEM, pubPEM, err := bundle.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -110,10 +113,14 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 	// the number of blocks published so far.
 	var published atomic.Int64
 	var cut atomic.Pointer[func(n int64)]
+	var dropping atomic.Bool
 	sender := transfer.NewSender(func(ctx context.Context, topic string, p []byte) error {
 		n := published.Add(1)
 		if f := cut.Load(); f != nil {
 			(*f)(n)
+		}
+		if dropping.Load() {
+			return nil // the device is about to be killed
 		}
 		return mqtttest.Wait(ctx, hub.Paho().Publish(topic, 1, false, p))
 	})
@@ -140,12 +147,16 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 	})
 
 	var stderr syncBuffer
-	run := command(t, filepath.Join(root, "current", "sensord"), "run", "--sim", "normal-day", "--speed", "20", "--exit-at-end=false",
-		"--data", filepath.Join(work, "data"), "--broker", url, "--update-root", root, "--usb-dirs", "", "--trial-deadline", "40s")
-	run.Stderr = &stderr
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
+	var run *exec.Cmd
+	start := func() {
+		run = command(t, filepath.Join(root, "current", "sensord"), "run", "--sim", "normal-day", "--speed", "20", "--exit-at-end=false",
+			"--data", filepath.Join(work, "data"), "--broker", url, "--update-root", root, "--usb-dirs", "", "--trial-deadline", "40s")
+		run.Stderr = &stderr
+		if err := run.Start(); err != nil {
+			t.Fatal(err)
+		}
 	}
+	start()
 	defer func() {
 		run.Process.Signal(syscall.SIGTERM)
 		run.Wait()
@@ -211,9 +222,15 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 		}
 	}
 
-	// Refusals: v1 keeps running.
+	t.Logf("%s: v1 runs", time.Since(t0).Round(time.Millisecond))
+	// Refusals: v1 keeps running. They are refused before any file is
+	// looked at, so a small stand-in for the binary keeps them quick.
 	v2b := s.bundle("v2", 2, v2, "")
-	b, _ := os.ReadFile(v2b)
+	small := filepath.Join(work, "small")
+	rnd := make([]byte, 64<<10)
+	rand.Read(rnd)
+	os.WriteFile(small, rnd, 0o755)
+	b, _ := os.ReadFile(s.bundle("v2s", 2, small, ""))
 	flipped := filepath.Join(work, "flipped.bundle")
 	b2 := bytes.Clone(b)
 	b2[len(b2)/2] ^= 0x01
@@ -223,9 +240,9 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 	other := &signer{t: t, dir: t.TempDir()}
 	_, other.priv, _ = ed25519.GenerateKey(nil)
 	for _, c := range []struct{ name, path, want string }{
-		{"unknown key", other.bundle("v2", 2, v2, ""), "unknown key"},
-		{"wrong arch", s.bundle("v2", 2, v2, "linux/arm/7"), "another target"},
-		{"older security", s.bundle("v2", 0, v2, ""), "older security version"},
+		{"unknown key", other.bundle("v2", 2, small, ""), "unknown key"},
+		{"wrong arch", s.bundle("v2", 2, small, "linux/arm/7"), "another target"},
+		{"older security", s.bundle("v2", 0, small, ""), "older security version"},
 		{"truncated", truncated, "truncated"},
 		{"one flipped bit", flipped, "bundle: "},
 	} {
@@ -242,16 +259,19 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 		}
 	}
 
+	t.Logf("%s: refusals done", time.Since(t0).Round(time.Millisecond))
 	// v2, with the device's connection cut halfway.
 	o := offer("v2", v2b)
 	half := int64(o.Blocks() / 2)
 	before := published.Load()
 	var once sync.Once
+	var wasCut atomic.Bool
 	cutf := func(n int64) {
 		if n-before >= half {
 			once.Do(func() {
 				if cl, ok := srv.Clients.Get(dev); ok {
 					cl.Stop(errors.New("test: connection cut"))
+					wasCut.Store(true)
 				}
 			})
 		}
@@ -267,6 +287,9 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 		}
 	}
 	cut.Store(nil)
+	if !wasCut.Load() {
+		t.Error("the device's connection was not cut")
+	}
 	if sent := sender.Sent(o.Transfer); sent > o.Blocks()+64 {
 		t.Errorf("%d blocks sent for %d: the transfer started over", sent, o.Blocks())
 	}
@@ -286,11 +309,42 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 		}
 	}
 
-	// v3 fails its self-test: rolled back to v2 by itself.
-	o = offer("v3", s.bundle("v3", 3, v3, ""))
+	t.Logf("%s: v2 committed", time.Since(t0).Round(time.Millisecond))
+	// v3 fails its self-test: rolled back to v2 by itself. Its transfer
+	// is interrupted by a kill -9 halfway and resumes after the restart
+	// without a new offer.
+	v3b := s.bundle("v3", 3, v3, "")
+	o = offer("v3", v3b)
+	before = published.Load()
+	cutf = func(n int64) {
+		if n-before >= int64(o.Blocks()/2) {
+			dropping.Store(true)
+		}
+	}
+	cut.Store(&cutf)
 	ack()
+	var kept contract.FirmwareStatus
+	for !dropping.Load() || kept.Count == 0 {
+		m := mqtttest.Next(t, statuses)
+		v, err := contract.Decode(m.Topic, m.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := v.(*contract.FirmwareStatus); st.Transfer == o.Transfer && st.State == contract.FwDownload {
+			kept = *st
+		} else if st.Transfer == o.Transfer && st.State != contract.FwOffered {
+			t.Fatalf("status %+v before the kill", st)
+		}
+	}
+	run.Process.Kill()
+	run.Wait()
+	cut.Store(nil)
+	dropping.Store(false)
+	sentBeforeKill := sender.Sent(o.Transfer)
+	start()
+	var after []contract.FirmwareStatus
 	for _, want := range []string{contract.FwInstalling, contract.FwTrial, contract.FwRolledBack} {
-		st := next(o, nil)
+		st := next(o, &after)
 		if st.State != want {
 			t.Fatalf("status %s (%s), want %s", st.State, st.Error, want)
 		}
@@ -298,14 +352,27 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 			t.Errorf("rolled back for %q", st.Error)
 		}
 	}
-	for fw := firmware(); fw != "v2"; fw = firmware() {
-		if fw != "v3" {
+	for _, st := range after {
+		if st.State == contract.FwDownload && st.Count < kept.Count {
+			t.Errorf("after the kill the transfer went back to %d blocks; %d were kept", st.Count, kept.Count)
+		}
+	}
+	if resent, missing := sender.Sent(o.Transfer)-sentBeforeKill, o.Blocks()-kept.Count; resent > missing+64 {
+		t.Errorf("after the kill %d blocks were sent, %d were missing", resent, missing)
+	}
+	// Births: v3 (on trial), then v2 again.
+	for fw := firmware(); fw != "v3"; fw = firmware() {
+		if fw != "v2" {
 			t.Fatalf("birth firmware %q", fw)
 		}
 	}
+	if fw := firmware(); fw != "v2" {
+		t.Fatalf("birth firmware %q after the rollback", fw)
+	}
+	t.Logf("%s: v3 rolled back", time.Since(t0).Round(time.Millisecond))
 	// Offered again: refused at once, nothing downloaded.
 	sentBefore := published.Load()
-	offer("v3", s.bundle("v3", 3, v3, ""))
+	offer("v3", v3b)
 	if a := ack(); a.OK || !strings.Contains(a.Error, "rolled back") {
 		t.Errorf("re-offer of v3: %+v", a)
 	}

@@ -273,7 +273,9 @@ func (d *Device) Attach(deviceID string, db *bolt.DB, publish PublishFunc) error
 	rx, err := transfer.NewReceiver(db, &transfer.ReceiverOptions{Device: deviceID, Dir: filepath.Join(d.opts.Root, "incoming"),
 		Window: d.opts.Window, Timeout: d.opts.BlockTimeout, MaxRetries: d.opts.MaxRetries,
 		Request: func(ctx context.Context, p []byte) error {
-			return publish(ctx, contract.DeviceTopic(deviceID, "fwreq"), p, 1, false)
+			return retry(ctx, 5*time.Second, func() error {
+				return publish(ctx, contract.DeviceTopic(deviceID, "fwreq"), p, 1, false)
+			})
 		},
 		Progress: d.progress, Logger: d.opts.Logger})
 	if err != nil {
@@ -807,5 +809,23 @@ func (d *Device) deadline(ctx context.Context) {
 	limit := t.Deadline.Sub(t.Started).Round(time.Second)
 	if err := d.Unhealthy(ctx, fmt.Sprintf("did not become healthy (started, connected, self-test passed) within %s", limit)); err != nil {
 		d.log.Error("rollback at the trial deadline", "err", err)
+	}
+}
+
+// retry calls fn until it succeeds, ctx is done or limit passed, every
+// 100 ms: a request made while the uplink is still connecting (a transfer
+// resumed at start) is sent once it is up, not a whole timeout later.
+func retry(ctx context.Context, limit time.Duration, fn func() error) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := fn()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
