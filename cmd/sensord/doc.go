@@ -1,6 +1,8 @@
 // Command sensord is the meter-box agent.
 //
 //	sensord run --config FILE [--sim NAME|FILE] [--speed N] [--data DIR] [--broker URL --user U --pass P]
+//	            [--update-root DIR [--root-keys FILE] [--update-listen ADDR [--update-token T]] [--usb-dirs GLOBS] [--trial-deadline D]]
+//	sensord install --update-root DIR [--root-keys FILE] BUNDLE
 //	sensord events --data DIR [--json]
 //	sensord status --data DIR [--json]
 //	sensord version
@@ -41,6 +43,29 @@
 // SIGINT or SIGTERM stops sensord cleanly (readings written, a death
 // message published). A kill -9 loses no printed event: an event is printed
 // only once it is on disk.
+//
+// # Firmware updates
+//
+// With --update-root DIR (/opt/linli under systemd) sensord updates itself
+// (package firmware/device): the "update" command starts a transfer of a
+// signed bundle over MQTT, which is verified against the root keys
+// (--root-keys, default DIR/roots.pub), installed into the inactive slot,
+// and started by exec'ing DIR/current/sensord (same PID, so systemd keeps
+// tracking it). The new version runs on trial and is committed once it is
+// started, connected to the broker (when --broker is set) and its hardware
+// self-test passed: every channel gave a reading or a known fault (absent,
+// no answer, out of range, wiring) in its first 3 rounds, and the buzzer
+// pin could be set. A failed self-test rolls back at once; a version not
+// healthy within --trial-deadline (3m), or that dies 3 times before, is
+// rolled back too. Progress and outcome are published on fwstatus. A
+// problem with the update root never stops the agent: it logs it and runs
+// without updates.
+//
+// Without the hub: a stick with linli-update/*.bundle at its top, mounted
+// under --usb-dirs, is installed once; --update-listen :8470 accepts
+// `gridctl flash --local` (POST /update, the bundle as the body); `sensord
+// install` installs a bundle file by hand (with sensord stopped), and the
+// next start runs it on trial.
 //
 // # events and status
 //
