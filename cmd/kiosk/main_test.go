@@ -28,7 +28,11 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestMain(m *testing.M) {
 	fixLocale()
-	os.Exit(m.Run())
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 func TestParse(t *testing.T) {

@@ -1,0 +1,241 @@
+package main
+
+// The real other end for the kiosk's tests: the gridhub binary (with its
+// embedded broker, or as a client of mosquitto) and a grid worker speaking
+// to it over MQTT, as gridctl does.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"linli/mqtt/contract"
+	"linli/mqtt/hubclient"
+)
+
+// hubConfig is the community of these tests: one grid of four buildings,
+// its worker, and the kiosk.
+const hubConfig = `{
+  "subdistrict": "sd",
+  "hub": {"id": "gridhub", "password": "hubpw"},
+  "communities": [{"id": "east", "name": "East", "grids": [{"id": "g1", "name": "Grid 1", "buildings": ["1", "2", "3", "4"]}]}],
+  "workers": [
+    {"id": "w1", "name": "王芳", "role": "grid-worker", "grid": "g1", "on_duty": true, "password": "pw"}
+  ],
+  "devices": [
+    {"id": "kiosk-01", "kind": "kiosk", "password": "kpw", "location": {"community": "east", "building": "1"}}
+  ],
+  "escalation": {"grid": "1h", "community": "1h"}
+}`
+
+// kioskConfig is the kiosk's configuration file for these tests.
+const kioskConfig = `{
+  "device": "kiosk-01",
+  "code": "K01",
+  "location": {"community": "east", "building": "1"},
+  "buildings": ["1", "2", "3", "4"],
+  "lang": "zh",
+  "idle_timeout": "10m"
+}`
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// gridhubBinary returns the path of a freshly built cmd/gridhub.
+func gridhubBinary(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs gridhub")
+	}
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "kiosk-test-bin"); buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", binDir+"/", "linli/cmd/gridhub")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build gridhub: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "gridhub")
+}
+
+// freeAddr returns a free 127.0.0.1 address. Another process may take it
+// before it is used; the start then fails loudly.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's output and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// gridhub is a running gridhub process.
+type gridhub struct {
+	url    string // where devices and workers connect
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	exited chan struct{}
+}
+
+// startGridhub runs gridhub with its embedded broker on listen (broker
+// "") or as a client of broker, and waits until it answers a worker.
+func startGridhub(t testing.TB, listen, broker string) *gridhub {
+	t.Helper()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "hub.json")
+	if err := os.WriteFile(config, []byte(hubConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", "--config", config, "--data", filepath.Join(dir, "data"), "--log-level", "info"}
+	h := &gridhub{url: broker, out: new(syncBuffer), exited: make(chan struct{})}
+	if broker == "" {
+		args = append(args, "--listen", listen)
+		h.url = "tcp://" + listen
+	} else {
+		args = append(args, "--broker", broker)
+	}
+	h.cmd = exec.Command(gridhubBinary(t), args...)
+	// How gridhub logs in to an external broker: the hub account of the
+	// configuration, the password from the environment.
+	h.cmd.Env = append(os.Environ(), "GRIDHUB_BROKER_PASSWORD=hubpw")
+	h.cmd.Stdout, h.cmd.Stderr = h.out, h.out
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = h.cmd.Wait(); close(h.exited) }()
+	t.Cleanup(func() {
+		_ = h.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-h.exited:
+		case <-time.After(20 * time.Second):
+			_ = h.cmd.Process.Kill()
+			<-h.exited
+		}
+		if t.Failed() {
+			t.Logf("gridhub output:\n%s", h.out.String())
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		c, err := dialWorker(ctx, h.url)
+		if err == nil {
+			var list []contract.TicketStatus
+			cctx, ccancel := context.WithTimeout(ctx, time.Second)
+			err = c.Call(cctx, contract.OpTicketsList, nil, nil, &list)
+			ccancel()
+			c.Close()
+			if err == nil {
+				return h
+			}
+		}
+		select {
+		case <-h.exited:
+			t.Fatalf("gridhub exited: %s", h.out.String())
+		case <-ctx.Done():
+			t.Fatalf("gridhub did not answer within 30 s: %v\n%s", err, h.out.String())
+		case <-time.After(100 * time.Millisecond): // polling another process
+		}
+	}
+}
+
+// dialWorker connects as grid worker w1, as gridctl does.
+func dialWorker(ctx context.Context, url string) (*hubclient.Client, error) {
+	return hubclient.Dial(ctx, &hubclient.Options{Broker: url, User: "w1", Password: "pw"})
+}
+
+// worker is grid worker w1 connected to the hub for the whole test.
+func worker(t testing.TB, url string) *hubclient.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := dialWorker(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// call makes a worker's request and fails the test if the hub refuses it.
+func call(t testing.TB, c *hubclient.Client, op string, args map[string]string, out any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.Call(ctx, op, args, nil, out); err != nil {
+		t.Fatalf("%s %v: %v", op, args, err)
+	}
+}
+
+// startKiosk starts the kiosk's backend as `kiosk run` does (data, service,
+// uplink to url as kiosk-01, daily prune), without a screen.
+func startKiosk(t testing.TB, url string) *deps {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "kiosk.json")
+	if err := os.WriteFile(cfg, []byte(kioskConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logw := new(syncBuffer)
+	c := &cliConfig{cmd: "run", configFile: cfg, data: filepath.Join(dir, "data"), broker: url,
+		user: "kiosk-01", pass: "kpw", logw: logw, maxBackoff: time.Second}
+	d, stop, err := start(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("kiosk log:\n%s", logw.String())
+		}
+	})
+	return d
+}
+
+// eventually polls cond (another process is at work) until it holds, or
+// fails the test after 60 s.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling other processes and goroutines
+	}
+}
