@@ -399,3 +399,32 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestInstallCommand is the on-site path: `sensord install` puts a bundle
+// into an empty update root; the installed copy runs; a forged bundle is
+// refused with the reason.
+func TestInstallCommand(t *testing.T) {
+	bin := buildSensord(t)
+	work := t.TempDir()
+	privPEM, pubPEM, _ := bundle.GenerateKey()
+	priv, _ := bundle.ParsePrivateKey(privPEM)
+	s := &signer{t: t, dir: work, priv: priv}
+	keys := filepath.Join(work, "roots.pub")
+	os.WriteFile(keys, pubPEM, 0o644)
+	root := filepath.Join(work, "opt")
+
+	_, otherPriv, _ := ed25519.GenerateKey(nil)
+	other := &signer{t: t, dir: t.TempDir(), priv: otherPriv}
+	out, err := command(t, bin, "install", "--update-root", root, "--root-keys", keys, other.bundle("dev", 1, bin, "")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unknown key — possible attack") {
+		t.Errorf("install of a bundle signed by another key: %v\n%s", err, out)
+	}
+	out, err = command(t, bin, "install", "--update-root", root, "--root-keys", keys, s.bundle("dev", 1, bin, "")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "installed dev") {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	out, err = command(t, filepath.Join(root, "current", "sensord"), "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "sensord dev (") {
+		t.Errorf("installed sensord version: %v %s", err, out)
+	}
+}

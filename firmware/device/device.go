@@ -147,6 +147,7 @@ type Device struct {
 	start     chan struct{} // an offer arrived: run the receiver
 	trialDone chan struct{} // closed by Commit or Rollback
 	lanDone   chan struct{} // a LAN push was installed: restart
+	lanAddr   string
 }
 
 // New opens the update state under opts.Root. With an empty Root it

@@ -653,6 +653,36 @@ func TestLANPush(t *testing.T) {
 	}
 }
 
+// TestLANListen pushes through the listener Run starts, which restarts
+// the program once the answer is sent.
+func TestLANListen(t *testing.T) {
+	f := newFixture(t)
+	n := f.start("v1", &device.Options{Listen: "127.0.0.1:0"})
+	var addr string
+	for i := 0; addr == "" && i < 200; i++ {
+		time.Sleep(10 * time.Millisecond)
+		addr = n.d.LANAddr()
+	}
+	if addr == "" {
+		t.Fatal("LAN endpoint not listening")
+	}
+	b, _ := os.ReadFile(f.bundle("v2", 2, nil))
+	resp, err := http.Post("http://"+addr+"/update", "application/octet-stream", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r device.PushResult
+	json.NewDecoder(resp.Body).Decode(&r)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !r.Restarting {
+		t.Fatalf("push: %d %+v", resp.StatusCode, r)
+	}
+	n.waitExec()
+	if got := f.running(); got != "v2" {
+		t.Errorf("current is %s", got)
+	}
+}
+
 func TestDisabled(t *testing.T) {
 	d, err := device.New(&device.Options{Logger: quiet})
 	if err != nil {

@@ -146,6 +146,9 @@ func (d *Device) serve(ctx context.Context) {
 		}
 	}()
 	d.log.Info("LAN update endpoint", "listen", ln.Addr().String())
+	d.mu.Lock()
+	d.lanAddr = ln.Addr().String()
+	d.mu.Unlock()
 	restart := false
 	select {
 	case <-ctx.Done():
@@ -161,4 +164,12 @@ func (d *Device) serve(ctx context.Context) {
 			d.log.Error("restart after LAN install failed; the new version starts at the next start", "err", err)
 		}
 	}
+}
+
+// LANAddr returns the address the LAN endpoint listens on, or "" when it
+// does not (yet).
+func (d *Device) LANAddr() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lanAddr
 }
