@@ -50,7 +50,7 @@ func (d *Device) Handler() http.Handler {
 			s.Running = d.opts.Version
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(s)
+		_ = json.NewEncoder(w).Encode(s)
 	})
 	return mux
 }
@@ -67,7 +67,7 @@ func (d *Device) handlePush(w http.ResponseWriter, r *http.Request) {
 	answer := func(code int, res PushResult) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
-		json.NewEncoder(w).Encode(res)
+		_ = json.NewEncoder(w).Encode(res)
 	}
 	if !d.authorised(r) {
 		answer(http.StatusUnauthorized, PushResult{Error: "device: bad or missing token"})
@@ -83,7 +83,7 @@ func (d *Device) handlePush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := d.Install(path, "lan")
-	os.Remove(path) // before answering: installed or refused, it is not needed
+	_ = os.Remove(path) // before answering: installed or refused, it is not needed
 	switch {
 	case errors.Is(err, ErrBusy):
 		answer(http.StatusConflict, PushResult{Error: err.Error()})
@@ -123,7 +123,7 @@ func (d *Device) receivePush(body io.Reader) (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(f.Name())
+		_ = os.Remove(f.Name())
 		return "", fmt.Errorf("device: receive bundle: %w", err)
 	}
 	return f.Name(), nil
@@ -157,7 +157,7 @@ func (d *Device) serve(ctx context.Context) {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	srv.Shutdown(sctx)
+	_ = srv.Shutdown(sctx)
 	<-done
 	if restart {
 		if err := d.restart(ctx); err != nil {
