@@ -351,6 +351,7 @@ func (r *Receiver) Offer(o Offer) error {
 		// outstanding again.
 		r.requested = make([]bool, o.Blocks())
 		r.asked = 0
+		r.retries = 0
 		r.poke()
 		return nil
 	}
