@@ -165,7 +165,9 @@ func TestResidentJourney(t *testing.T) {
 	d := startKiosk(t, hub.url)
 	w1 := worker(t, hub.url)
 
-	test.NewTempApp(t)
+	// test.NewTempApp is missing under the noos tag.
+	test.NewApp()
+	t.Cleanup(func() { test.NewApp() })
 	s := &screen{t: t, w: test.NewWindow(nil)}
 	s.w.SetPadded(false)
 	s.w.Resize(fyne.NewSize(1024, 600))
