@@ -18,6 +18,7 @@ import (
 
 	"linli/kiosk/ticketno"
 	"linli/mqtt/contract"
+	"linli/mqtt/mqtttest"
 	"linli/ui"
 	"linli/ui/i18n"
 	"linli/ui/screenshot"
@@ -159,9 +160,15 @@ var numberRE = regexp.MustCompile(`K01-\d{6,8}-\d{4,5}`)
 // embedded driver would hit); the backend is cmd/kiosk's own: start's
 // service, outbox and uplink, and pump feeding the hub's changes to the
 // screen.
+//
+// It runs with gridhub's embedded broker and with gridhub as a client of
+// mosquitto.
 func TestResidentJourney(t *testing.T) {
-	addr := freeAddr(t)
-	hub := startGridhub(t, addr, "")
+	t.Run("embedded", func(t *testing.T) { testJourney(t, startGridhub(t, freeAddr(t), "")) })
+	t.Run("mosquitto", func(t *testing.T) { testJourney(t, startGridhub(t, "", mqtttest.Mosquitto(t, nil).URL())) })
+}
+
+func testJourney(t *testing.T, hub *gridhub) {
 	d := startKiosk(t, hub.url)
 	w1 := worker(t, hub.url)
 
