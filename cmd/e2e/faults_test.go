@@ -37,8 +37,11 @@ import (
 // mosquitto (SIGTERM, persistence on) in the middle of the stream; with the
 // embedded broker, killing gridhub is the broker's crash.
 func TestFaults(t *testing.T) {
-	t.Run("embedded", func(t *testing.T) { testFaults(t, nil) })
+	// In parallel: the processes mostly wait, and each run has its own
+	// ports and directories.
+	t.Run("embedded", func(t *testing.T) { t.Parallel(); testFaults(t, nil) })
 	t.Run("mosquitto", func(t *testing.T) {
+		t.Parallel()
 		m := mqtttest.Mosquitto(t, &mqtttest.MosquittoOpts{Persistence: true, Config: []string{"set_tcp_nodelay true"}})
 		testFaults(t, m)
 	})
