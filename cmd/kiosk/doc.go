@@ -38,4 +38,11 @@
 // The command contract.CmdScreenshot is answered with a CommandAck whose
 // Result is the JSON of a ui/screenshot.Result: the current frame as a
 // paletted PNG, halved until the message fits contract.MaxPayload.
+// Maintenance staff fetch it with `gridctl screenshot KIOSK > screen.png`.
+//
+// # Housekeeping
+//
+// The kiosk caches the status of every ticket the hub publishes; it
+// forgets those that ended (closed, duplicate) more than 90 days ago, at
+// start and then daily.
 package main
