@@ -329,7 +329,8 @@ func (d *Device) reportBoot(last contract.FirmwareStatus) {
 	}
 	if last.State != contract.FwInstalling && last.State != contract.FwTrial {
 		if last.State != contract.FwDownload {
-			d.report(last) // brokers lose retained messages: say it again
+			last.Running = "" // this process's version
+			d.report(last)    // brokers lose retained messages: say it again
 		}
 		return
 	}
@@ -362,14 +363,17 @@ func (d *Device) reportBoot(last contract.FirmwareStatus) {
 func (d *Device) progress(s contract.FirmwareStatus) { d.report(s) }
 
 // report records s as the current status and queues it for publishing.
-// Download progress replaces the progress queued before it.
+// Download progress replaces the progress queued before it. Running is
+// this program's version unless s names another.
 func (d *Device) report(s contract.FirmwareStatus) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if s.Device == "" {
 		s.Device = d.id
 	}
-	s.Running = d.opts.Version
+	if s.Running == "" {
+		s.Running = d.opts.Version
+	}
 	if s.State == contract.FwCommitted && s.Version != "" {
 		s.Running = s.Version
 	}
@@ -669,7 +673,14 @@ func (d *Device) Unhealthy(ctx context.Context, reason string) error {
 	if tr == "" {
 		tr = "local"
 	}
-	d.report(contract.FirmwareStatus{Transfer: tr, Version: t.Version, State: contract.FwRolledBack, Error: reason})
+	// The status says the version the device goes back to, not the one
+	// this process still is for the moment before the restart: a campaign
+	// takes the rolled-back status as final and reads Running from it.
+	back := ""
+	if s, err := d.up.State(); err == nil {
+		back = s.Versions[s.Active]
+	}
+	d.report(contract.FirmwareStatus{Transfer: tr, Version: t.Version, State: contract.FwRolledBack, Error: reason, Running: back})
 	d.flush(ctx, 5*time.Second)
 	return d.exec()
 }

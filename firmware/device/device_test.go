@@ -462,7 +462,7 @@ func TestRollbackAtDeadlineNoLoop(t *testing.T) {
 		t.Errorf("exec %q", got)
 	}
 	s := n2.waitState(contract.FwRolledBack)
-	if !strings.Contains(s.Error, "did not become healthy") || s.Version != "v2" {
+	if !strings.Contains(s.Error, "did not become healthy") || s.Version != "v2" || s.Running != "v1" {
 		t.Errorf("rolled-back status %+v", s)
 	}
 	if got := f.running(); got != "v1" {
@@ -495,7 +495,7 @@ func TestUnhealthyRollsBackAtOnce(t *testing.T) {
 	if err := n2.d.Unhealthy(context.Background(), "hardware self-test failed: buzzer pin"); err != nil {
 		t.Fatal(err)
 	}
-	if s := n2.waitState(contract.FwRolledBack); !strings.Contains(s.Error, "buzzer pin") {
+	if s := n2.waitState(contract.FwRolledBack); !strings.Contains(s.Error, "buzzer pin") || s.Running != "v1" {
 		t.Errorf("status %+v", s)
 	}
 	n2.waitExec()
