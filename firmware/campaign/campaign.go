@@ -320,9 +320,12 @@ func (c *Campaign) finish(d *Device, s State, reason string) {
 	if c.cancelled {
 		return
 	}
-	failed, done, firstLeft := 0, 0, 0
+	failed, done, firstLeft, pending := 0, 0, 0, 0
 	for _, id := range c.order {
 		x := c.devs[id]
+		if x.State == Pending {
+			pending++
+		}
 		switch {
 		case x.State == Committed:
 			done++
@@ -337,7 +340,10 @@ func (c *Campaign) finish(d *Device, s State, reason string) {
 		return // the first group's rate is judged when it is complete
 	}
 	rate := float64(failed) / float64(done)
-	if done > 0 && rate > c.opts.FailureThreshold && c.paused == "" {
+	// With no device left to hold back there is nothing to pause: the
+	// campaign ends with its failures (a one-device campaign that failed
+	// is not "paused with 0 devices not started").
+	if done > 0 && rate > c.opts.FailureThreshold && c.paused == "" && pending > 0 {
 		c.paused = fmt.Sprintf("%d of %d finished devices failed (%.0f %%, threshold %.0f %%)",
 			failed, done, 100*rate, 100*c.opts.FailureThreshold)
 		return

@@ -295,6 +295,22 @@ func TestNeverPause(t *testing.T) {
 	}
 }
 
+// TestNothingLeftToPause: failures above the threshold do not pause a
+// campaign that has no device left to start (one device, or the last
+// devices of the second stage); it ends with the failures.
+func TestNothingLeftToPause(t *testing.T) {
+	for _, n := range []int{1, 3} {
+		c, _ := New("2.0", targets(n, "1.0"), &Options{Transfer: "t1", FirstGroup: n, Now: newClock().now})
+		for _, id := range c.Next() {
+			c.Update(st(id, contract.FwFailed))
+		}
+		r := c.Report()
+		if !c.Done() || r.Paused != "" || r.Counts[Failed] != n {
+			t.Errorf("%d devices, all failed: done %v, paused %q, counts %v; want done, not paused, %d failed", n, c.Done(), r.Paused, r.Counts, n)
+		}
+	}
+}
+
 func TestTimeout(t *testing.T) {
 	clk := newClock()
 	c, _ := New("2.0", targets(2, "1.0"), &Options{Transfer: "t1", FirstGroup: 2, Timeout: time.Minute, FailureThreshold: 1, Now: clk.now})
