@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -230,5 +229,3 @@ func worker(ctx context.Context, url string) (*hubclient.Client, error) {
 	}
 	return c, nil
 }
-
-var errTimeout = errors.New("timed out")
