@@ -12,7 +12,9 @@
 // publish about it, which go through a durable outbox). A hub killed at any
 // point therefore either never acknowledged an event, which the broker
 // delivers again, or committed it, and then drops the second delivery by
-// the event id it has seen. Events of one device are applied in the order
+// the event id it has seen. The events waiting when the hub gets to them
+// are committed in one transaction (group commit), so a burst costs one
+// fsync, not one each. Events of one device are applied in the order
 // of their sequence numbers: an event that arrives ahead of a missing one
 // is held, unacknowledged, for Options.ReorderWindow (brokers re-send a
 // session's messages after a restart in no guaranteed order); when the
@@ -34,6 +36,9 @@
 // time escalates it to the community's workers, then to the subdistrict.
 // A worker's alert.ack stops the escalation; the device's reset (an event to
 // normal with cause "reset", or any return to normal of a fault) clears it.
+// An event from alarm to alarm (sensord's "sensor-fault:<why>" or
+// "sensor-recovered" under a latched alarm) is a note: it raises nothing,
+// moves no escalation, and the alert's description ends with the latest.
 // Every change republishes the retained AreaAlerts of the building for its
 // kiosks. Each of these is logged as one line.
 //
