@@ -13,12 +13,12 @@ CMDS         := sensord gridhub gridctl
 GOLANGCI_VERSION := v2.15.0
 GOLANGCI     := $(shell go env GOPATH)/bin/golangci-lint
 # Packages that use Fyne's embedded driver (built with -tags noos).
-NOOS_PKGS    := ./ui/display/...
+NOOS_PKGS    := ./ui/... ./cmd/kiosk/...
 # Targets of `make cross`: os/arch[/arm version].
 TARGETS      := linux/arm/6 linux/arm/7 linux/arm64 linux/amd64
 
 export CGO_ENABLED ?= 0
-export LANG ?= C.UTF-8
+export LANG := en_US.UTF-8
 
 .PHONY: help build run test test-race test-e2e bench cross qemu-smoke check fmt vet lint tidy-check \
         release deb desktop clean deps
