@@ -19,8 +19,10 @@
 // # What the kiosk receives
 //
 // The uplink subscribes to Topics and hands every message to
-// HandleMessage: retained TicketStatus of every ticket (so any kiosk can
-// answer "where is my ticket"), and the community's Notices, Directory,
+// HandleMessage: retained TicketStatus of every ticket of the kiosk's
+// community, and of the reports filed at it (so any kiosk of the
+// community can answer "where is my ticket"; another community's tickets,
+// on a shared broker, are ignored), and the community's Notices, Directory,
 // Wishes and per-building AreaAlerts. They are cached in bbolt, so the
 // kiosk shows them after a restart without the network. An empty retained
 // payload clears the cached copy. A message that does not decode is logged

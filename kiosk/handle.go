@@ -18,7 +18,13 @@ var errIgnored = errors.New("kiosk: not for this kiosk")
 // empty payload (a retained message being cleared) removes the cached
 // copy. A message that does not decode or does not fit its topic is logged
 // and counted in Health.BadMessages; one for another community or building
-// is counted in Health.Ignored. It never panics on input and is meant to
+// is counted in Health.Ignored. Of the tickets (the kiosk subscribes to
+// every ticket the broker carries, so that a kiosk needs no list of the
+// hub's numbers), only those of the kiosk's community
+// (TicketStatus.Location.Community) and the reports filed at this kiosk
+// are kept: on a broker shared by several communities the others would
+// only fill the cache. The hub takes a ticket's community from the report,
+// which a kiosk always fills in. It never panics on input and is meant to
 // be called from one goroutine at a time (the uplink's).
 func (s *Service) HandleMessage(topic string, payload []byte) {
 	s.lastMsg.Store(s.opts.Clock().UnixNano())
@@ -64,7 +70,16 @@ func (s *Service) handle(topic string, payload []byte) (kind string, err error) 
 		bucket = bucketTickets
 	}
 	if len(payload) == 0 {
-		err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete([]byte(key)) })
+		found := false
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucket)
+			found = b.Get([]byte(key)) != nil
+			return b.Delete([]byte(key))
+		})
+		if err == nil && !found && t.Kind == "ticket" {
+			// Another community's ticket, never cached: no change.
+			return "", fmt.Errorf("%w: ticket %q is not cached", errIgnored, key)
+		}
 		return kind, err
 	}
 	m, err := contract.Decode(topic, payload)
@@ -75,6 +90,9 @@ func (s *Service) handle(topic string, payload []byte) (kind string, err error) 
 	case *contract.TicketStatus:
 		if m.Number != key {
 			return "", fmt.Errorf("%w: ticket %q on %q", contract.ErrTopic, m.Number, topic)
+		}
+		if c := m.Location.Community; c != s.opts.Community && !s.ownReport(key) {
+			return "", fmt.Errorf("%w: ticket %q of community %q", errIgnored, key, c)
 		}
 	case *contract.AreaAlerts:
 		if m.Community != s.opts.Community || "alerts/"+m.Building != key {
@@ -100,6 +118,16 @@ func (s *Service) handle(topic string, payload []byte) (kind string, err error) 
 		return nil
 	})
 	return kind, err
+}
+
+// ownReport reports whether number is a report filed at this kiosk.
+func (s *Service) ownReport(number string) bool {
+	found := false
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		found = tx.Bucket(bucketReports).Get([]byte(number)) != nil
+		return nil
+	})
+	return found
 }
 
 func sameCommunity(got, want, topic string) error {

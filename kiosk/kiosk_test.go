@@ -219,7 +219,7 @@ func TestNormalizePhone(t *testing.T) {
 }
 
 func status(number, state string, steps ...string) []byte {
-	st := &contract.TicketStatus{Number: number, Category: "leak", Status: state}
+	st := &contract.TicketStatus{Number: number, Category: "leak", Status: state, Location: contract.Location{Community: "hl"}}
 	for i, s := range steps {
 		st.Timeline = append(st.Timeline, contract.TicketStep{Status: s, By: "w1", At: t0.Add(time.Duration(i) * time.Minute)})
 	}
@@ -413,5 +413,64 @@ func TestOpenValidates(t *testing.T) {
 		if _, err := Open(db, ob, &o); err == nil {
 			t.Errorf("Open(%+v) succeeded", o)
 		}
+	}
+}
+
+// TestTicketsOfOtherCommunities: on a broker shared by several
+// communities the kiosk keeps only its own community's tickets and the
+// reports filed at it.
+func TestTicketsOfOtherCommunities(t *testing.T) {
+	f := newFixture(t, Options{})
+	own, err := f.s.FileReport(context.Background(), Draft{Category: "leak"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.changes()
+	ticket := func(number, community string) []byte {
+		return contract.MustEncode(&contract.TicketStatus{Number: number, Category: "leak", Status: StatusAccepted,
+			Location: contract.Location{Community: community, Building: "3"},
+			Timeline: []contract.TicketStep{{Status: "submitted", At: t0}, {Status: "accepted", At: t0}}})
+	}
+	tests := []struct {
+		name, number, community string
+		kept                    bool
+	}{
+		{"own community", "K2-261127-0001", "hl", true},
+		{"other community", "K9-261127-0007", "zz", false},
+		{"no community", "K9-261127-0008", "", false},
+		{"own report, community changed by the hub", own, "zz", true},
+	}
+	for _, tt := range tests {
+		h0, _ := f.s.Health()
+		f.s.HandleMessage(contract.TicketTopic(tt.number), ticket(tt.number, tt.community))
+		st, _ := f.s.Track(tt.number)
+		h, _ := f.s.Health()
+		changes := f.changes()
+		if kept := st.Status == StatusAccepted; kept != tt.kept {
+			t.Errorf("%s: kept = %v, want %v (Track = %+v)", tt.name, kept, tt.kept, st)
+		}
+		if ignored := h.Ignored - h0.Ignored; ignored != map[bool]uint64{true: 0, false: 1}[tt.kept] {
+			t.Errorf("%s: Ignored grew by %d", tt.name, ignored)
+		}
+		if want := map[bool]int{true: 1, false: 0}[tt.kept]; len(changes) != want {
+			t.Errorf("%s: changes %v, want %d", tt.name, changes, want)
+		}
+		if h.BadMessages != h0.BadMessages {
+			t.Errorf("%s: counted as a bad message", tt.name)
+		}
+	}
+	if got := f.s.Find(ticketno.Digits("K9-261127-0007")); len(got) != 0 {
+		t.Errorf("Find of another community's ticket = %v", got)
+	}
+	// A retained status of another community being cleared: nothing to
+	// clear, no change.
+	h0, _ := f.s.Health()
+	f.s.HandleMessage(contract.TicketTopic("K9-261127-0007"), nil)
+	if h, _ := f.s.Health(); h.Ignored != h0.Ignored+1 || len(f.changes()) != 0 {
+		t.Errorf("clearing an uncached ticket: ignored %d→%d, changes %v", h0.Ignored, h.Ignored, f.changes())
+	}
+	f.s.HandleMessage(contract.TicketTopic("K2-261127-0001"), nil)
+	if _, ok := f.s.Track("K2-261127-0001"); ok || len(f.changes()) != 1 {
+		t.Error("clearing a cached ticket: still tracked, or no change")
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 // Prune forgets the tickets that ended (closed or duplicate) before
 // before: their cached status and, for those filed here, the report and
-// rating. The kiosk caches every ticket of the hub, so cmd/kiosk should
+// rating. The kiosk caches every ticket of its community, so cmd/kiosk should
 // call it now and then (say daily, keeping 90 days). It returns how many
 // tickets it forgot.
 func (s *Service) Prune(before time.Time) (int, error) {

@@ -42,7 +42,8 @@
 //
 // # Housekeeping
 //
-// The kiosk caches the status of every ticket the hub publishes; it
+// The kiosk caches the status of every ticket of its community (and of
+// the reports filed at it; another community's are ignored); it
 // forgets those that ended (closed, duplicate) more than 90 days ago, at
 // start and then daily.
 package main

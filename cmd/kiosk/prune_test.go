@@ -16,7 +16,7 @@ func TestPrune(t *testing.T) {
 	t0 := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
 	day := 24 * time.Hour
 	cache := func(number, status string, last time.Time) {
-		b, err := contract.Encode(&contract.TicketStatus{Number: number, Status: status,
+		b, err := contract.Encode(&contract.TicketStatus{Number: number, Status: status, Location: contract.Location{Community: "c1"},
 			Timeline: []contract.TicketStep{{Status: "submitted", At: last.Add(-day)}, {Status: status, At: last}}})
 		if err != nil {
 			t.Fatal(err)

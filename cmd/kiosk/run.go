@@ -154,7 +154,7 @@ func start(ctx context.Context, c *cliConfig) (d *deps, stop func(), err error) 
 
 // prune forgets the tickets that ended more than pruneKeep ago, at once
 // and then every pruneEvery (tick; nil = a real ticker), until ctx ends.
-// The kiosk caches every ticket the hub publishes, so without it the
+// The kiosk caches every ticket of its community, so without it the
 // database only grows.
 func prune(ctx context.Context, svc *kiosk.Service, now func() time.Time, tick <-chan time.Time, logger *slog.Logger) {
 	if tick == nil {
