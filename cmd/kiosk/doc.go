@@ -7,6 +7,8 @@
 //	kiosk run --config FILE --data DIR [--display fb|fb:/dev/fbN|png:PATH|window]
 //	          [--broker URL --user U --pass P] [--size 1024x600] [--lang zh|en]
 //	          [--device ID --community ID --building ID --code K1] [--touch /dev/input/eventN]
+//	          [--update-root DIR [--root-keys FILE] [--update-listen ADDR [--update-token T]]
+//	           [--usb-dirs GLOBS] [--trial-deadline 3m]]
 //	kiosk version
 //
 // Flags override the configuration file, which is JSON:
@@ -32,6 +34,29 @@
 // (cgo). Without either tag the command still builds and runs with
 // --display png:PATH only, rendering through Fyne's software test driver
 // (what `go build ./...` and `go test ./...` compile).
+//
+// # Firmware updates
+//
+// With --update-root the kiosk takes firmware updates the way sensord does
+// (package firmware/device): the "update" command with a transfer offer,
+// a bundle on a USB stick (--usb-dirs) or a LAN push (--update-listen,
+// for gridctl flash --local). The bundle must hold a "kiosk" file. Boot
+// runs first, before the configuration is read; a new version restarts the
+// process with exec (same PID), runs on trial and is committed once it has
+// drawn its first frame, its UI loop answers and, with a broker, the
+// uplink is connected. A version that does not get there within
+// --trial-deadline, or crashes three starts in a row, is rolled back.
+//
+// The kiosk's update root is its own (kiosk.service: /opt/linli-kiosk,
+// with the root keys of /opt/linli/roots.pub): it must not be sensord's,
+// whose update.db the running sensord holds locked, and each program runs
+// its own trial. A release bundle holds both programs, so one bundle (or
+// one USB stick) updates both roots. A problem with the update root is
+// logged and leaves updates off; the kiosk runs anyway.
+//
+// Under systemd (Type=notify) the kiosk sends READY=1 once the first frame
+// is drawn, and feeds the watchdog only while the UI goroutine answers a
+// ping within 5 s: a hung Fyne loop is restarted by systemd.
 //
 // # Remote screenshot
 //

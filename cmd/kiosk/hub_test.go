@@ -214,7 +214,7 @@ func startKiosk(t testing.TB, url string) *deps {
 	logw := new(syncBuffer)
 	c := &cliConfig{cmd: "run", configFile: cfg, data: filepath.Join(dir, "data"), broker: url,
 		user: "kiosk-01", pass: "kpw", logw: logw, maxBackoff: time.Second}
-	d, stop, err := start(context.Background(), c)
+	d, stop, err := start(context.Background(), c, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"linli/firmware/device"
 )
 
 // cliConfig is everything the command line says.
@@ -34,6 +36,14 @@ type cliConfig struct {
 	touch      string
 	verbose    bool
 
+	// Firmware updates (see package firmware/device).
+	updateRoot    string
+	rootKeys      string
+	updateListen  string
+	updateToken   string
+	usbDirs       string
+	trialDeadline time.Duration
+
 	// Set by tests only.
 	logw       io.Writer     // the log; nil = stderr
 	maxBackoff time.Duration // the uplink's reconnect delay cap; 0 = its default
@@ -42,6 +52,7 @@ type cliConfig struct {
 const usage = `usage:
   kiosk run --config FILE --data DIR [--display fb|fb:/dev/fbN|png:PATH|window] [--broker URL --user U --pass P]
             [--size 1024x600] [--lang zh|en] [--device ID --community ID --building ID --code K1] [--touch DEV]
+            [--update-root DIR [--root-keys FILE] [--update-listen ADDR [--update-token T]] [--usb-dirs GLOBS] [--trial-deadline D]]
   kiosk version`
 
 func parse(args []string) (*cliConfig, error) {
@@ -68,6 +79,12 @@ func parse(args []string) (*cliConfig, error) {
 		fs.StringVar(&c.code, "code", "", "ticket-number code (overrides the file)")
 		fs.StringVar(&c.touch, "touch", "", "evdev touch `device` (/dev/input/eventN); empty = none")
 		fs.BoolVar(&c.verbose, "v", false, "log at debug level")
+		fs.StringVar(&c.updateRoot, "update-root", "", "firmware update `root` of the kiosk (slots, current link, update.db; not shared with sensord); empty = updates off")
+		fs.StringVar(&c.rootKeys, "root-keys", "", "root public keys `file`; default ROOT/roots.pub")
+		fs.StringVar(&c.updateListen, "update-listen", "", "serve LAN firmware pushes (gridctl flash --local) on `addr`, e.g. :8471; empty = off")
+		fs.StringVar(&c.updateToken, "update-token", "", "with --update-listen: shared token pushes must carry (the bundle's signature is checked anyway)")
+		fs.StringVar(&c.usbDirs, "usb-dirs", strings.Join(device.DefaultUSBDirs, ","), "comma-separated glob `patterns` of folders an inserted stick's bundles appear in; empty = off")
+		fs.DurationVar(&c.trialDeadline, "trial-deadline", 3*time.Minute, "time a newly installed version has to become healthy (first frame drawn, broker connected) before it is rolled back")
 	case "version":
 	case "-h", "--help", "help":
 		return nil, errors.New(usage)
@@ -112,7 +129,17 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg, os.Stdout); err != nil {
+	err = run(ctx, cfg, os.Stdout)
+	var re *restartError
+	if errors.As(err, &re) {
+		// A new version was installed, or a trial rolled back: become the
+		// version the current link points at. The process id stays, so
+		// systemd sees the same service.
+		stop()
+		log.Printf("restarting into %s", re.path)
+		err = syscall.Exec(re.path, re.args, os.Environ())
+	}
+	if err != nil {
 		log.Fatal(err)
 	}
 }

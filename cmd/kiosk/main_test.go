@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2/test"
 	bolt "go.etcd.io/bbolt"
 
 	"linli/kiosk"
@@ -22,6 +24,7 @@ import (
 	"linli/mqtt/outbox"
 	"linli/ui"
 	"linli/ui/screenshot"
+	"linli/ui/uitest"
 )
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -227,4 +230,72 @@ func redShare(t *testing.T, path string) float64 {
 		}
 	}
 	return float64(red) / float64(n)
+}
+
+// TestServiceUnit checks the command line of build/systemd/kiosk.service
+// parses (every flag exists) and gives the kiosk an update root of its
+// own: sharing sensord's would lock one of them out of update.db.
+func TestServiceUnit(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "build", "systemd", "kiosk.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exec []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "ExecStart="); ok {
+			exec = strings.Fields(v)
+		}
+	}
+	if len(exec) < 2 {
+		t.Fatalf("no ExecStart in kiosk.service")
+	}
+	c, err := parse(exec[1:])
+	if err != nil {
+		t.Fatalf("ExecStart %q: %v", exec, err)
+	}
+	if c.updateRoot == "" || c.updateRoot == "/opt/linli" {
+		t.Errorf("--update-root %q, want the kiosk's own", c.updateRoot)
+	}
+	if want := filepath.Join(c.updateRoot, "current", "kiosk"); exec[0] != want {
+		t.Errorf("ExecStart runs %s, want %s (the update root's current slot)", exec[0], want)
+	}
+	if !strings.Contains(string(b), "ReadWritePaths=/var/lib/linli "+c.updateRoot+"\n") {
+		t.Errorf("the unit cannot write its update root %s", c.updateRoot)
+	}
+}
+
+// TestUIAlive: the watchdog's check answers true only while pump runs
+// functions on the UI goroutine.
+func TestUIAlive(t *testing.T) {
+	d := &deps{logger: discard(), changes: make(chan string), ping: make(chan chan<- struct{})}
+	ctx := context.Background()
+	if d.uiAlive(ctx, 50*time.Millisecond) {
+		t.Error("alive without a UI loop")
+	}
+	test.NewApp()
+	t.Cleanup(func() { test.NewApp() })
+	var mu sync.Mutex // the UI goroutine
+	k := ui.New(test.NewWindow(nil), &uitest.Backend{}, nil)
+	hung := make(chan struct{})
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	uiDo := func(f func()) {
+		select {
+		case <-hung: // the UI loop is stuck until the end
+			<-pctx.Done()
+		default:
+			mu.Lock()
+			defer mu.Unlock()
+			f()
+		}
+	}
+	go func() { defer close(done); pump(pctx, k, d, uiDo, func() {}, nil) }()
+	defer func() { cancel(); <-done }()
+	if !d.uiAlive(ctx, 10*time.Second) {
+		t.Error("not alive with the UI loop running")
+	}
+	close(hung)
+	if d.uiAlive(ctx, 50*time.Millisecond) {
+		t.Error("alive with the UI loop hung")
+	}
 }

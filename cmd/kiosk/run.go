@@ -16,7 +16,9 @@ import (
 	"fyne.io/fyne/v2"
 	bolt "go.etcd.io/bbolt"
 
+	"linli/cmd/internal/sdnotify"
 	"linli/devices/hazard"
+	"linli/firmware/updater"
 	"linli/firmware/version"
 	"linli/kiosk"
 	"linli/mqtt/contract"
@@ -42,18 +44,40 @@ type deps struct {
 	// being built is lost.
 	changes chan string
 	missed  atomic.Bool // a change did not fit in changes: reload all
+	// ping asks pump to close the channel on the UI goroutine: the
+	// watchdog's and the trial's proof that the UI is not hung.
+	ping chan chan<- struct{}
 }
 
-func run(ctx context.Context, c *cliConfig, out io.Writer) error {
+func run(ctx context.Context, c *cliConfig, out io.Writer) (err error) {
 	if c.cmd == "version" {
 		_, err := fmt.Fprintln(out, "kiosk", version.String())
 		return err
 	}
-	d, stop, err := start(ctx, c)
+	// A restart (into a new version, or back after a failed trial) ends
+	// the UI and stops everything cleanly; then main execs the current
+	// version.
+	ctx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	var restart atomic.Pointer[restartError]
+	defer func() {
+		if r := restart.Load(); r != nil {
+			err = r
+		}
+	}()
+	d, stop, err := start(ctx, c, func(path string, args []string) {
+		restart.Store(&restartError{path: path, args: args})
+		cancelRun()
+	})
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer func() {
+		if restart.Load() == nil {
+			sdnotify.Stopping()
+		}
+		stop()
+	}()
 	d.logger.Info("kiosk started", "display", c.display, "broker", c.broker, "code", d.cfg.Code, "version", version.Version)
 	return runUI(ctx, c, d)
 }
@@ -64,14 +88,18 @@ const (
 	pruneKeep  = 90 * 24 * time.Hour // ended tickets are forgotten after 90 days
 )
 
-// start opens the kiosk's data and service, and starts the uplink (when a
-// broker is set) and the daily prune. stop ends them and closes the data;
-// the UI must be gone by then.
-func start(ctx context.Context, c *cliConfig) (d *deps, stop func(), err error) {
-	cfg, err := loadConfig(c.configFile, c)
-	if err != nil {
-		return nil, nil, err
-	}
+// errRolledBack is start's error when a failed trial was rolled back at
+// boot: the caller restarts into the previous version.
+var errRolledBack = errors.New("rolled back at boot; restarting")
+
+// start opens the firmware updates (Boot first, before anything a broken
+// new version could fail at), the kiosk's data and service, and starts the
+// uplink (when a broker is set), the updates, the daily prune, the
+// readiness and trial watch and the systemd watchdog. stop ends them and
+// closes the data; the UI must be gone by then. restart is called when
+// the kiosk must restart into another version (nil = exec at once); the
+// caller then ends the UI, calls stop and execs.
+func start(ctx context.Context, c *cliConfig, restart func(path string, args []string)) (d *deps, stop func(), err error) {
 	level := slog.LevelInfo
 	if c.verbose {
 		level = slog.LevelDebug
@@ -80,7 +108,29 @@ func start(ctx context.Context, c *cliConfig) (d *deps, stop func(), err error) 
 	if logw == nil {
 		logw = os.Stderr
 	}
-	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level})).With("device", cfg.Device)
+	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level}))
+
+	var exec func(string, []string) error
+	if restart != nil {
+		exec = func(path string, args []string) error { restart(path, args); return nil }
+	}
+	dev := openUpdates(c, logger, exec)
+	defer func() {
+		if err != nil {
+			dev.Close()
+		}
+	}()
+	if st, err := dev.Boot(); err != nil {
+		logger.Error("firmware boot", "err", err)
+	} else if st == updater.RolledBack {
+		return nil, nil, errRolledBack
+	}
+
+	cfg, err := loadConfig(c.configFile, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	logger = logger.With("device", cfg.Device)
 
 	if err := os.MkdirAll(c.data, 0o755); err != nil {
 		return nil, nil, err
@@ -106,7 +156,8 @@ func start(ctx context.Context, c *cliConfig) (d *deps, stop func(), err error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	d = &deps{cfg: cfg, svc: svc, logger: logger, dbPath: dbPath, started: time.Now(), changes: make(chan string, 16)}
+	d = &deps{cfg: cfg, svc: svc, logger: logger, dbPath: dbPath, started: time.Now(),
+		changes: make(chan string, 16), ping: make(chan chan<- struct{})}
 	svc.OnChange(func(kind string) {
 		// OnChange runs on the goroutine that made the change, the UI's
 		// for a report: never block it, never call fyne.Do from it.
@@ -116,6 +167,15 @@ func start(ctx context.Context, c *cliConfig) (d *deps, stop func(), err error) 
 			d.missed.Store(true)
 		}
 	})
+	var upp atomic.Pointer[uplink.Uplink]
+	if err := dev.Attach(cfg.Device, db, func(ctx context.Context, topic string, p []byte, qos byte, retain bool) error {
+		if u := upp.Load(); u != nil {
+			return u.Publish(ctx, topic, p, qos, retain)
+		}
+		return uplink.ErrNotConnected
+	}); err != nil {
+		return nil, nil, err
+	}
 
 	var wg sync.WaitGroup
 	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
@@ -125,15 +185,24 @@ func start(ctx context.Context, c *cliConfig) (d *deps, stop func(), err error) 
 		if err := db.Close(); err != nil {
 			logger.Error("close", "db", dbPath, "err", err)
 		}
+		if err := dev.Close(); err != nil {
+			logger.Error("close the firmware updates", "err", err)
+		}
 	}
 	if c.broker != "" {
-		var subs []uplink.Subscription
+		subs := dev.Subscriptions()
 		for _, t := range svc.Topics() {
 			subs = append(subs, uplink.Subscription{Topic: t, QoS: 1, Handle: svc.HandleMessage})
 		}
 		up, err := uplink.New(db, ob, &uplink.Options{
 			Broker: c.broker, ClientID: cfg.Device, Username: c.user, Password: c.pass,
-			Birth: d.birth, OnCommand: d.command, Subscriptions: subs,
+			Birth: d.birth, Subscriptions: subs,
+			OnCommand: func(ctx context.Context, cmd *contract.Command) *contract.CommandAck {
+				if cmd.Name == contract.CmdUpdate {
+					return dev.HandleCommand(ctx, cmd)
+				}
+				return d.command(ctx, cmd)
+			},
 			MaxBackoff: c.maxBackoff,
 			Logger:     logger.With("component", "uplink"),
 		})
@@ -142,13 +211,21 @@ func start(ctx context.Context, c *cliConfig) (d *deps, stop func(), err error) 
 			return nil, nil, err
 		}
 		d.up = up
+		upp.Store(up)
 		wg.Go(func() {
 			if err := up.Run(bgCtx); err != nil {
 				logger.Error("uplink stopped", "err", err)
 			}
 		})
 	}
+	wg.Go(func() {
+		if err := dev.Run(bgCtx); err != nil {
+			logger.Error("firmware updates stopped", "err", err)
+		}
+	})
 	wg.Go(func() { prune(bgCtx, svc, time.Now, nil, logger) })
+	wg.Go(func() { d.watchHealth(bgCtx, dev, 200*time.Millisecond) })
+	wg.Go(func() { sdnotify.Watchdog(bgCtx, func() bool { return d.uiAlive(bgCtx, uiTimeout) }) })
 	return d, stop, nil
 }
 
@@ -268,6 +345,8 @@ func pump(ctx context.Context, k *ui.Kiosk, d *deps, do func(func()), refresh fu
 			refresh()
 		case f := <-extra:
 			do(f)
+		case reply := <-d.ping:
+			do(func() { close(reply) })
 		}
 	}
 }
