@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"linli/cmd/internal/sdnotify"
+	"linli/devices/evdev"
 	"linli/devices/hazard"
 	"linli/firmware/updater"
 	"linli/firmware/version"
@@ -47,6 +48,10 @@ type deps struct {
 	// ping asks pump to close the channel on the UI goroutine: the
 	// watchdog's and the trial's proof that the UI is not hung.
 	ping chan chan<- struct{}
+
+	// Set by tests only.
+	touches <-chan evdev.Touch           // noos: touches instead of --touch
+	onUI    func(fyne.Window, *ui.Kiosk) // called with the kiosk built, before the UI loop runs
 }
 
 func run(ctx context.Context, c *cliConfig, out io.Writer) (err error) {

@@ -34,6 +34,9 @@ func runUI(ctx context.Context, c *cliConfig, d *deps) error {
 	if err != nil {
 		return err
 	}
+	if d.touches != nil {
+		touches = d.touches
+	}
 
 	drv := display.New(sink, touches, &display.Options{Logger: d.logger.With("component", "display")})
 	a := app.NewWithID("linli.kiosk")
@@ -41,6 +44,9 @@ func runUI(ctx context.Context, c *cliConfig, d *deps) error {
 	w := a.NewWindow("kiosk")
 	w.SetPadded(false)
 	k := newKiosk(w, d, drv.Refresh)
+	if d.onUI != nil {
+		d.onUI(w, k)
+	}
 	w.Show()
 
 	frame := func(ctx context.Context) (image.Image, error) {
