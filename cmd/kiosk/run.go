@@ -79,7 +79,7 @@ func run(ctx context.Context, c *cliConfig, out io.Writer) (err error) {
 	}
 	defer func() {
 		if restart.Load() == nil {
-			sdnotify.Stopping()
+			_ = sdnotify.Stopping()
 		}
 		stop()
 	}()
