@@ -16,6 +16,7 @@ import (
 	"time"
 
 	gridconfig "linli/grid/config"
+	"linli/mqtt/contract"
 )
 
 // proc is one child process of the community.
@@ -148,7 +149,11 @@ func run(ctx context.Context, cfg config) error {
 	w := hubCfg.worker
 	c.printf("community", "1", "hub up, embedded MQTT broker on %s. Attach yourself with:", cfg.listen)
 	c.printf("community", "1", "  %s/gridctl --broker %s --user %s --pass %s watch", cfg.bin, url, w.ID, w.Password)
-	c.printf("community", "1", "  mosquitto_sub -h %s -p %s -u %s -P %s -t 'linli/v1/#' -v", host(cfg.listen), port(cfg.listen), hubCfg.hub.ID, hubCfg.hub.Password)
+	// As the worker: the embedded broker gives the hub account a secret of
+	// its run, not the configuration's password, and a worker may read
+	// the alerts and the devices' state but not the whole tree.
+	c.printf("community", "1", "  mosquitto_sub -h %s -p %s -u %s -P %s -t '%s' -t '%s' -v", host(cfg.listen), port(cfg.listen), w.ID, w.Password,
+		contract.GridAlertTopic("+"), contract.DeviceTopic("+", "state"))
 
 	if _, err := c.start(ctx, "watch", "gridctl", "--broker", url, "--user", w.ID, "--pass", w.Password, "watch"); err != nil {
 		return err
@@ -191,7 +196,6 @@ func run(ctx context.Context, cfg config) error {
 
 type demo struct {
 	raw     []byte
-	hub     gridconfig.Account
 	worker  gridconfig.Worker
 	sensors []gridconfig.Device
 	kiosk   *gridconfig.Device
@@ -213,7 +217,7 @@ func demoConfig(cfg config) (*demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &demo{raw: raw, hub: parsed.Hub}
+	d := &demo{raw: raw}
 	for _, dev := range parsed.Devices {
 		switch dev.Kind {
 		case "sensor":
