@@ -1,7 +1,9 @@
 package hub
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -339,7 +341,7 @@ func (h *Hub) ack(w config.Worker, id string) (contract.Alert, error) {
 		if err := h.db.View(func(tx *bolt.Tx) error {
 			if v := tx.Bucket(bAlerts).Get([]byte(id)); v != nil {
 				stored = new(contract.Alert)
-				return jsonUnmarshal(v, stored)
+				return json.Unmarshal(v, stored)
 			}
 			return nil
 		}); err != nil {
@@ -350,7 +352,7 @@ func (h *Hub) ack(w config.Worker, id string) (contract.Alert, error) {
 		}
 		return *stored, nil // cleared already
 	}
-	if !sees(w, a.Location) && !contains(a.Assigned, w.ID) {
+	if !sees(w, a.Location) && !slices.Contains(a.Assigned, w.ID) {
 		return contract.Alert{}, fmt.Errorf("%w: alert %s of grid %s is not %s's", ErrForbidden, id, gridOf(a), w.ID)
 	}
 	if a.AckedBy != "" {
@@ -369,13 +371,4 @@ func (h *Hub) ack(w config.Worker, id string) (contract.Alert, error) {
 	h.log.Info("alert acknowledged", "alert", id, "grid", gridOf(&c), "device", c.Device, "by", w.ID,
 		"level", c.Level, "after", now.Sub(c.Raised).Round(time.Second))
 	return c, nil
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -162,16 +161,6 @@ func (h *Hub) onDevice(t contract.Topic, msg contract.Message, m paho.Message) {
 		}
 	}
 	m.Ack()
-}
-
-// onEvent applies ev in sequence order and acknowledges what it committed.
-func (h *Hub) onEvent(ev *contract.Event, ack func()) {
-	h.mu.Lock()
-	acks := h.acceptEvent(nil, ev, ack)
-	h.mu.Unlock()
-	for _, a := range acks {
-		a()
-	}
 }
 
 // batch is a bbolt transaction shared by the events applied together (see
@@ -409,12 +398,4 @@ func (h *Hub) applyBatch(events []queuedEvent) {
 	for _, a := range acks {
 		a()
 	}
-}
-
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }

@@ -7,14 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 
 	"linli/grid/config"
 	"linli/mqtt/contract"
 )
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // startRequest serves req from client on a goroutine of its own, so that a
 // slow operation (device.cmd waits for the device) does not hold up the
@@ -80,7 +78,7 @@ func (h *Hub) opAlertsList(_ context.Context, w config.Worker, req *contract.Req
 	}
 	out := []contract.Alert{}
 	for _, a := range all {
-		if sees(w, a.Location) || contains(a.Assigned, w.ID) {
+		if sees(w, a.Location) || slices.Contains(a.Assigned, w.ID) {
 			out = append(out, a)
 		}
 	}
@@ -102,8 +100,7 @@ func (h *Hub) opDevices(_ context.Context, w config.Worker, _ *contract.Request)
 			out = append(out, d)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
-	return out, nil
+	return out, nil // in Devices' order: by id
 }
 
 // mayCommand reports whether w may send command name to a device at loc:
