@@ -30,12 +30,10 @@ type Config struct {
 	Devices     []Device    `json:"devices"`
 	Escalation  Escalation  `json:"escalation"`
 
-	grids   map[string]gridRef // building key → grid
+	grids   map[string]string // "community/building" → grid
 	workers map[string]int
 	devices map[string]int
 }
-
-type gridRef struct{ community, grid string }
 
 // Account is the hub's own broker account.
 type Account struct {
@@ -156,7 +154,7 @@ func (c *Config) init() error {
 	if c.Escalation.Community <= 0 {
 		c.Escalation.Community = Duration(DefaultEscalateCommunity)
 	}
-	c.grids = map[string]gridRef{}
+	c.grids = map[string]string{}
 	c.workers = map[string]int{}
 	c.devices = map[string]int{}
 	ids := map[string]string{c.Hub.ID: "hub"}
@@ -184,9 +182,9 @@ func (c *Config) init() error {
 				}
 				k := cm.ID + "/" + b
 				if prev, dup := c.grids[k]; dup {
-					return bad("building %s in grids %q and %q", k, prev.grid, g.ID)
+					return bad("building %s in grids %q and %q", k, prev, g.ID)
 				}
-				c.grids[k] = gridRef{cm.ID, g.ID}
+				c.grids[k] = g.ID
 			}
 		}
 	}
@@ -234,14 +232,14 @@ func (c *Config) init() error {
 			return bad("device %q: unknown community %q", d.ID, d.Location.Community)
 		}
 		if d.Location.Building != "" {
-			ref, ok := c.grids[d.Location.Community+"/"+d.Location.Building]
+			grid, ok := c.grids[d.Location.Community+"/"+d.Location.Building]
 			if !ok {
 				return bad("device %q: building %q is in no grid of %q", d.ID, d.Location.Building, d.Location.Community)
 			}
-			if d.Location.Grid != "" && d.Location.Grid != ref.grid {
-				return bad("device %q: grid %q, but building %q is in grid %q", d.ID, d.Location.Grid, d.Location.Building, ref.grid)
+			if d.Location.Grid != "" && d.Location.Grid != grid {
+				return bad("device %q: grid %q, but building %q is in grid %q", d.ID, d.Location.Grid, d.Location.Building, grid)
 			}
-			c.Devices[i].Location.Grid = ref.grid
+			c.Devices[i].Location.Grid = grid
 		}
 		c.devices[d.ID] = i
 	}
@@ -250,20 +248,8 @@ func (c *Config) init() error {
 
 // GridOf returns the grid that owns building of community.
 func (c *Config) GridOf(community, building string) (string, bool) {
-	r, ok := c.grids[community+"/"+building]
-	return r.grid, ok
-}
-
-// CommunityOfGrid returns the community that contains grid.
-func (c *Config) CommunityOfGrid(grid string) (string, bool) {
-	for _, cm := range c.Communities {
-		for _, g := range cm.Grids {
-			if g.ID == grid {
-				return cm.ID, true
-			}
-		}
-	}
-	return "", false
+	g, ok := c.grids[community+"/"+building]
+	return g, ok
 }
 
 // Worker returns the worker with id.
