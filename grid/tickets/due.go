@@ -56,7 +56,7 @@ func (s *Store) Due(now time.Time) ([]Action, error) {
 			if err := json.Unmarshal(v, &t); err != nil {
 				return fmt.Errorf("tickets: read %s: %w", k, err)
 			}
-			if t.Status.Final() || t.Status == Closed {
+			if t.Status.Final() {
 				return nil
 			}
 			l := s.limit(t.Report.Urgency)

@@ -582,10 +582,8 @@ func (s *Store) Rate(r *contract.Rating) (t Ticket, applied bool, err error) {
 		if r.Rating == contract.RatingUnsatisfied {
 			tk.Status = Reopened
 			tk.Timeline = append(tk.Timeline, contract.TicketStep{Status: string(Reopened), By: "system", Note: "unsatisfied", At: now})
-			l := s.limit(tk.Report.Urgency)
-			tk.AcceptedAt = time.Time{}
-			tk.AcceptBy = now.Add(l.Accept)
-			tk.ResolveBy = now.Add(l.Resolve)
+			s.restartAccept(tk, now)
+			tk.ResolveBy = now.Add(s.limit(tk.Report.Urgency).Resolve)
 			tk.Flags = DueFlags{}
 		} else {
 			tk.Status = Closed
