@@ -194,6 +194,7 @@ func (d *DB) open() (*bolt.DB, error) {
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, d.path, err)
 	}
+	db.MaxBatchDelay = d.opts.BatchDelay
 	if err := d.init(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, d.path, err)

@@ -338,3 +338,15 @@ func TestTelemetrySeqAndConfigPersist(t *testing.T) {
 		t.Errorf("outbox %+v", items)
 	}
 }
+
+func TestBatchDelayApplied(t *testing.T) {
+	dir := t.TempDir()
+	d := openDB(t, filepath.Join(dir, "default.db"), nil)
+	if got, want := d.Bolt().MaxBatchDelay, time.Millisecond; got != want {
+		t.Errorf("default MaxBatchDelay = %v, want %v", got, want)
+	}
+	d = openDB(t, filepath.Join(dir, "custom.db"), &Options{BatchDelay: 5 * time.Millisecond})
+	if got, want := d.Bolt().MaxBatchDelay, 5*time.Millisecond; got != want {
+		t.Errorf("MaxBatchDelay = %v, want %v", got, want)
+	}
+}
