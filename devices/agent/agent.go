@@ -428,19 +428,36 @@ func (a *Agent) HandleCommand(ctx context.Context, c *contract.Command) *contrac
 	return ack
 }
 
+// setThresholds changes the set-points of ch and adds them to those kept
+// for restarts. The stored set-points of the other channels are read first:
+// a storage error refuses the command rather than overwrite them.
 func (a *Agent) setThresholds(ch string, pre, alarm float64) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	b, err := a.db.Config(thresholdsKey)
+	if err != nil {
+		return fmt.Errorf("agent: set-thresholds: %w", err)
+	}
+	th := map[string][2]float64{}
+	if b != nil {
+		if err := json.Unmarshal(b, &th); err != nil {
+			// New ignored them too: the configuration's set-points are in
+			// effect, and what is stored now replaces the unreadable value.
+			a.log.Error("stored set-points unreadable; replacing them", "err", err)
+			th = map[string][2]float64{}
+		}
+	}
 	if err := a.eng.SetThresholds(ch, pre, alarm); err != nil {
 		return err
 	}
-	th := map[string][2]float64{}
-	if b, _ := a.db.Config(thresholdsKey); b != nil {
-		_ = json.Unmarshal(b, &th)
-	}
 	th[ch] = [2]float64{pre, alarm}
-	b, _ := json.Marshal(th)
-	return a.db.PutConfig(thresholdsKey, b)
+	if b, err = json.Marshal(th); err != nil {
+		return fmt.Errorf("agent: set-thresholds: %w", err)
+	}
+	if err := a.db.PutConfig(thresholdsKey, b); err != nil {
+		return fmt.Errorf("agent: set-thresholds: in effect until restart, not stored: %w", err)
+	}
+	return nil
 }
 
 // Birth returns the device's birth message for session.

@@ -277,3 +277,31 @@ func TestCorruptDatabaseFaultKeepsSensing(t *testing.T) {
 		t.Errorf("state %+v %v", st, err)
 	}
 }
+
+func TestSetThresholdsKeepsOtherChannels(t *testing.T) {
+	r := newRig(t)
+	cmd := func(ch, pre, alarm string) *contract.CommandAck {
+		return r.a.HandleCommand(context.Background(), &contract.Command{ID: "c", Device: "mb-1", Name: contract.CmdSetThresholds,
+			Args: map[string]string{"channel": ch, "pre_alarm": pre, "alarm": alarm}})
+	}
+	if ack := cmd("busbar-l1", "60", "80"); !ack.OK {
+		t.Fatal(ack.Error)
+	}
+	if ack := cmd("residual", "150", "250"); !ack.OK {
+		t.Fatal(ack.Error)
+	}
+	r.restart()
+	b := r.a.Birth(1)
+	if got := [4]float64{b.Channels[0].PreAlarm, b.Channels[0].Alarm, b.Channels[1].PreAlarm, b.Channels[1].Alarm}; got != [4]float64{60, 80, 150, 250} {
+		t.Fatalf("set-points after restart %v, want [60 80 150 250]", got)
+	}
+
+	// Storage failing: refused, and nothing changes.
+	r.db.Close()
+	if ack := cmd("busbar-l1", "65", "85"); ack.OK {
+		t.Fatal("set-thresholds accepted with the store closed")
+	}
+	if st := r.a.Engine().Statuses()[0]; st.PreAlarm != 60 || st.Alarm != 80 {
+		t.Errorf("set-points %g/%g after a refused command, want 60/80", st.PreAlarm, st.Alarm)
+	}
+}
