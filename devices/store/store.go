@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -118,8 +117,6 @@ type DB struct {
 	boot      uint32
 	recovered string
 	cause     error
-
-	mu sync.Mutex // serialises Commit's id generation with nothing else; cheap
 }
 
 // Open opens (creating if needed) the store at path. A file that is not a
@@ -306,8 +303,8 @@ func (d *DB) Commit(evs []contract.Event) ([]contract.Event, error) {
 	out := make([]contract.Event, len(evs))
 	copy(out, evs)
 	topic := contract.DeviceTopic(d.opts.Device, "event")
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	// bbolt runs one write transaction at a time: the sequence read and
+	// written inside it needs no lock of its own.
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		meta, log, chans := tx.Bucket(bMeta), tx.Bucket(bEvents), tx.Bucket(bChannels)
 		seq := getU64(meta, kEventSeq)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -348,5 +349,36 @@ func TestBatchDelayApplied(t *testing.T) {
 	d = openDB(t, filepath.Join(dir, "custom.db"), &Options{BatchDelay: 5 * time.Millisecond})
 	if got, want := d.Bolt().MaxBatchDelay, 5*time.Millisecond; got != want {
 		t.Errorf("MaxBatchDelay = %v, want %v", got, want)
+	}
+}
+
+func TestConcurrentCommitsGapless(t *testing.T) {
+	d := openDB(t, filepath.Join(t.TempDir(), "s.db"), nil)
+	const writers, each = 4, 10
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Go(func() {
+			for i := 0; i < each; i++ {
+				if _, err := d.Commit([]contract.Event{ev(fmt.Sprint("c", w), contract.StateNormal, contract.StateAlarm)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	all, err := d.Events(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != writers*each {
+		t.Fatalf("%d events, want %d", len(all), writers*each)
+	}
+	ids := map[string]bool{}
+	for i, e := range all {
+		if e.Seq != uint64(i+1) || ids[e.ID] {
+			t.Fatalf("event %d: seq %d id %s, want seq %d and a new id", i, e.Seq, e.ID, i+1)
+		}
+		ids[e.ID] = true
 	}
 }
