@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -119,7 +120,10 @@ func (d *DB) ReadingStats() (kept int, dropped uint64, err error) {
 		kept, dropped = int(getU64(meta, kReadCount)), getU64(meta, kReadDropped)
 		return nil
 	})
-	return kept, dropped, err
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: reading stats: %w", err)
+	}
+	return kept, dropped, nil
 }
 
 // Readings returns up to max of the newest readings (all for max <= 0),
@@ -134,14 +138,15 @@ func (d *DB) Readings(max int) ([]Reading, error) {
 			}
 			r, ok := decodeReading(v)
 			if !ok {
-				return fmt.Errorf("%w: reading %d", ErrCorrupt, binary.BigEndian.Uint64(k))
+				return fmt.Errorf("reading %d: %w", binary.BigEndian.Uint64(k), ErrCorrupt)
 			}
 			out = append(out, r)
 		}
 		return nil
 	})
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
+	if err != nil {
+		return nil, fmt.Errorf("store: readings: %w", err)
 	}
-	return out, err
+	slices.Reverse(out)
+	return out, nil
 }

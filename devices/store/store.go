@@ -454,10 +454,13 @@ func (d *DB) Config(key string) ([]byte, error) {
 		v = append([]byte(nil), tx.Bucket(bConfig).Get([]byte(key))...)
 		return nil
 	})
+	if err != nil {
+		return nil, fmt.Errorf("store: config %s: %w", key, err)
+	}
 	if len(v) == 0 {
 		v = nil
 	}
-	return v, err
+	return v, nil
 }
 
 func u64(v uint64) []byte {

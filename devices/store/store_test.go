@@ -382,3 +382,17 @@ func TestConcurrentCommitsGapless(t *testing.T) {
 		ids[e.ID] = true
 	}
 }
+
+func TestReadErrorsNameThePackage(t *testing.T) {
+	d := openDB(t, filepath.Join(t.TempDir(), "s.db"), nil)
+	d.Close()
+	_, cerr := d.Config("thresholds")
+	_, _, serr := d.ReadingStats()
+	_, rerr := d.Readings(0)
+	_, eerr := d.Events(0, 0)
+	for name, err := range map[string]error{"Config": cerr, "ReadingStats": serr, "Readings": rerr, "Events": eerr} {
+		if err == nil || !strings.HasPrefix(err.Error(), "store: ") || !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+			t.Errorf("%s on a closed store: %v, want a store: error wrapping ErrDatabaseNotOpen", name, err)
+		}
+	}
+}
