@@ -184,8 +184,10 @@ func (c *conn) publishDeath() {
 	}
 	c.deathSent = true
 	timeout := min(c.u.opts.AckTimeout, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	u := c.u
-	err := c.publish(context.Background(), contract.DeviceTopic(u.opts.ClientID, "death"), u.death(c.session), 1, true)
+	err := c.publish(ctx, contract.DeviceTopic(u.opts.ClientID, "death"), u.death(c.session), 1, true)
 	if err != nil {
 		u.log.Warn("uplink: publish death", "err", err, "timeout", timeout)
 	}

@@ -467,3 +467,33 @@ func TestCorruptItemDoesNotBlock(t *testing.T) {
 		t.Errorf("Stats.Corrupt = %d, want 1", s.Corrupt)
 	}
 }
+
+// TestStopWithSilentBroker stops the uplink while the network silently
+// drops everything: the clean Death is never acknowledged, and Run must
+// give up on it after a few seconds, not after the AckTimeout.
+func TestStopWithSilentBroker(t *testing.T) {
+	url := mqtttest.Embedded(t)
+	const dev = "mb-0009"
+	p := newProxy(t, strings.TrimPrefix(url, "tcp://"))
+	db, ob := openStore(t, "")
+	o := testOptions(t, p.URL(), dev)
+	o.AckTimeout = time.Minute
+	o.KeepAlive = 5 * time.Minute // the keep-alive must not notice the cut first
+	u := newUplink(t, db, ob, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx) }()
+	defer cancel()
+	waitStats(t, u, "connected", func(s Stats) bool { return s.Connected })
+
+	p.Blackhole()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("Run did not return 20s after cancel with the broker silent (AckTimeout %v)", o.AckTimeout)
+	}
+}
