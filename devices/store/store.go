@@ -151,7 +151,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		return d, nil
 	}
 	db, err := d.open()
-	if err != nil && !errors.Is(err, ErrLocked) && !errors.Is(err, fs.ErrPermission) {
+	if errors.Is(err, ErrCorrupt) {
 		aside := path + ".corrupt-" + d.opts.Now().UTC().Format("20060102T150405.000Z")
 		if rerr := os.Rename(path, aside); rerr != nil {
 			return nil, fmt.Errorf("%w: %w (and moving it aside failed: %w)", ErrCorrupt, err, rerr)
@@ -186,7 +186,8 @@ func (d *DB) open() (*bolt.DB, error) {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("%w: %s: %w", ErrLocked, d.path, err)
 		}
-		if errors.Is(err, fs.ErrPermission) {
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
+			// Not the file's fault: a missing directory, a permission.
 			return nil, fmt.Errorf("store: open %s: %w", d.path, err)
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, d.path, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -394,5 +395,13 @@ func TestReadErrorsNameThePackage(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), "store: ") || !errors.Is(err, bolt.ErrDatabaseNotOpen) {
 			t.Errorf("%s on a closed store: %v, want a store: error wrapping ErrDatabaseNotOpen", name, err)
 		}
+	}
+}
+
+func TestMissingDirIsNotCorrupt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing", "s.db")
+	_, err := Open(path, &Options{Device: "mb-1", Logger: quiet()})
+	if err == nil || errors.Is(err, ErrCorrupt) || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Open in a missing directory: %v, want a not-exist error, not ErrCorrupt", err)
 	}
 }
