@@ -7,6 +7,14 @@ import (
 	"linli/mqtt/contract"
 )
 
+// byDetail is an event's detail naming who asked; "" when nobody is named.
+func byDetail(by string) string {
+	if by == "" {
+		return ""
+	}
+	return "by " + by
+}
+
 func (e *Engine) lookup(name string) ([]*channel, error) {
 	if name == "" {
 		return e.chans, nil
@@ -32,10 +40,7 @@ func (e *Engine) Reset(channel, by string) ([]contract.Event, error) {
 	}
 	now := e.opts.Now()
 	var evs []contract.Event
-	detail := ""
-	if by != "" {
-		detail = "by " + by
-	}
+	detail := byDetail(by)
 	for _, ch := range chs {
 		switch {
 		case ch.latched:
@@ -86,7 +91,7 @@ func (e *Engine) Test(channel, by string) ([]contract.Event, error) {
 		}
 		ch.testEnd = now.Add(e.opts.TestFor)
 		if ch.state != contract.StateTest {
-			evs = append(evs, e.event(ch, now, contract.StateTest, "test", ch.last, 0, "by "+by))
+			evs = append(evs, e.event(ch, now, contract.StateTest, "test", ch.last, 0, byDetail(by)))
 		}
 	}
 	return evs, nil
@@ -120,7 +125,7 @@ func (e *Engine) Disable(channel string, disabled bool, by string) ([]contract.E
 			to, cause = contract.StateDisabled, "disabled"
 		}
 		ch.cfg.Disabled = disabled
-		evs = append(evs, e.event(ch, now, to, cause, ch.last, 0, "by "+by))
+		evs = append(evs, e.event(ch, now, to, cause, ch.last, 0, byDetail(by)))
 	}
 	return evs, nil
 }

@@ -412,3 +412,23 @@ func TestStampUnsynced(t *testing.T) {
 		t.Errorf("2026 not synced")
 	}
 }
+
+func TestDetailNamesWhoAsked(t *testing.T) {
+	clk := newClock()
+	e := newEngine(t, clk, Config{Name: "t", Kind: Temperature}, Config{Name: "s", Kind: Smoke})
+	tests := []struct {
+		name string
+		op   func() ([]contract.Event, error)
+		want string
+	}{
+		{"test by nobody", func() ([]contract.Event, error) { return e.Test("t", "") }, ""},
+		{"disable by w1", func() ([]contract.Event, error) { return e.Disable("s", true, "w1") }, "by w1"},
+		{"enable by nobody", func() ([]contract.Event, error) { return e.Disable("s", false, "") }, ""},
+	}
+	for _, tt := range tests {
+		evs, err := tt.op()
+		if err != nil || len(evs) != 1 || evs[0].Detail != tt.want {
+			t.Errorf("%s: %+v, %v; want one event with detail %q", tt.name, evs, err, tt.want)
+		}
+	}
+}
