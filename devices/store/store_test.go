@@ -38,11 +38,7 @@ func openDB(t testing.TB, path string, o *Options) *DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := false
 	t.Cleanup(func() {
-		if closed {
-			return
-		}
 		check(t, d)
 		d.Close()
 	})
