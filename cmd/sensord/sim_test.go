@@ -17,39 +17,43 @@ func TestSimDrivers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	{
-		hw, err := openSim(cfg, "meterbox-fire")
-		if err != nil {
-			t.Fatal(err)
-		}
-		chans, err := openSensors(cfg, hw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc, _ := sim.Load("meterbox-fire")
-		for _, at := range []time.Duration{0, 6 * time.Minute, 9 * time.Minute} {
-			hw.setElapsed(at)
-			for _, ch := range chans {
-				got, err := ch.Sensor.Read()
-				if err != nil {
-					t.Fatalf("%v %s: %v", at, ch.Config.Name, err)
-				}
-				want, _, _ := sc.At(ch.Config.Name, at)
-				tol := 0.1 + math.Abs(want)*0.02 // quantisation and RMS of sampled sines
-				if ch.Config.Kind == "smoke" {
-					tol = 0
-				}
-				if math.Abs(got-want) > tol {
-					t.Errorf("%v %s: read %g, scenario %g", at, ch.Config.Name, got, want)
-				}
+	hw, err := openSim(cfg, "meterbox-fire")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hw.close()
+	chans, err := openSensors(cfg, hw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := sim.Load("meterbox-fire")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Duration{0, 6 * time.Minute, 9 * time.Minute} {
+		hw.setElapsed(at)
+		for _, ch := range chans {
+			got, err := ch.Sensor.Read()
+			if err != nil {
+				t.Fatalf("%v %s: %v", at, ch.Config.Name, err)
+			}
+			want, _, _ := sc.At(ch.Config.Name, at)
+			tol := 0.1 + math.Abs(want)*0.02 // quantisation and RMS of sampled sines
+			if ch.Config.Kind == "smoke" {
+				tol = 0
+			}
+			if math.Abs(got-want) > tol {
+				t.Errorf("%v %s: read %g, scenario %g", at, ch.Config.Name, got, want)
 			}
 		}
-		hw.close()
 	}
 }
 
 func TestSimSensorFailures(t *testing.T) {
-	cfg, _ := loadConfig("")
+	cfg, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
 	hw, err := openSim(cfg, "testdata/broken.json")
 	if err != nil {
 		t.Fatal(err)
