@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -186,8 +187,7 @@ func (d *DB) open() (*bolt.DB, error) {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("%w: %s: %w", ErrLocked, d.path, err)
 		}
-		if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
-			// Not the file's fault: a missing directory, a permission.
+		if !fileFault(err) {
 			return nil, fmt.Errorf("store: open %s: %w", d.path, err)
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, d.path, err)
@@ -195,9 +195,25 @@ func (d *DB) open() (*bolt.DB, error) {
 	db.MaxBatchDelay = d.opts.BatchDelay
 	if err := d.init(db); err != nil {
 		db.Close()
+		if !fileFault(err) {
+			return nil, fmt.Errorf("store: open %s: %w", d.path, err)
+		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, d.path, err)
 	}
 	return db, nil
+}
+
+// fileFault reports whether err, from opening or initialising the file,
+// may be the file's content's fault. A missing directory, a permission, a
+// full or read-only file system are not: moving the file aside would only
+// lose its latched alarms to a fresh file.
+func fileFault(err error) bool {
+	for _, notFile := range []error{fs.ErrPermission, fs.ErrNotExist, syscall.ENOSPC, syscall.EROFS} {
+		if errors.Is(err, notFile) {
+			return false
+		}
+	}
+	return true
 }
 
 // init checks db and creates the buckets; a panic inside bbolt (a corrupt

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -399,5 +400,24 @@ func TestMissingDirIsNotCorrupt(t *testing.T) {
 	_, err := Open(path, &Options{Device: "mb-1", Logger: quiet()})
 	if err == nil || errors.Is(err, ErrCorrupt) || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Open in a missing directory: %v, want a not-exist error, not ErrCorrupt", err)
+	}
+}
+
+func TestFileFault(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{errors.New("invalid database"), true},
+		{fmt.Errorf("panic reading the file: %v", "page 7 out of range"), true},
+		{&fs.PathError{Op: "open", Path: "/data/s.db", Err: syscall.ENOENT}, false},
+		{&fs.PathError{Op: "open", Path: "/data/s.db", Err: syscall.EACCES}, false},
+		{fmt.Errorf("commit: %w", &fs.PathError{Op: "write", Path: "/data/s.db", Err: syscall.ENOSPC}), false},
+		{&fs.PathError{Op: "open", Path: "/data/s.db", Err: syscall.EROFS}, false},
+	}
+	for _, tt := range tests {
+		if got := fileFault(tt.err); got != tt.want {
+			t.Errorf("fileFault(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }
