@@ -189,7 +189,7 @@ func testJourney(t *testing.T, hub *gridhub) {
 	pumped := make(chan struct{})
 	go func() {
 		defer close(pumped)
-		pump(ctx, s.k, d, s.do, func() {}, nil)
+		pump(ctx, s.k, d, s.do, nil)
 	}()
 	t.Cleanup(func() { cancel(); <-pumped })
 	eventually(t, "the kiosk is connected", func() bool { return d.up.Stats().Connected })

@@ -289,7 +289,7 @@ func TestUIAlive(t *testing.T) {
 			f()
 		}
 	}
-	go func() { defer close(done); pump(pctx, k, d, uiDo, func() {}, nil) }()
+	go func() { defer close(done); pump(pctx, k, d, uiDo, nil) }()
 	defer func() { cancel(); <-done }()
 	if !d.uiAlive(ctx, 10*time.Second) {
 		t.Error("not alive with the UI loop running")

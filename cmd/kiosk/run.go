@@ -326,9 +326,10 @@ func newKiosk(w fyne.Window, d *deps, refresh func()) *ui.Kiosk {
 
 // pump drives the kiosk from outside the UI: the idle timer once a second
 // and the domain's changes (alerts!). do runs a function on the UI
-// goroutine and refresh redraws; pump must not run on the UI goroutine
-// when do is fyne.Do. It returns when ctx ends.
-func pump(ctx context.Context, k *ui.Kiosk, d *deps, do func(func()), refresh func(), extra <-chan func()) {
+// goroutine; the kiosk redraws through its Options.Refresh (Tick and
+// Changed call it). pump must not run on the UI goroutine when do is
+// fyne.Do. It returns when ctx ends.
+func pump(ctx context.Context, k *ui.Kiosk, d *deps, do func(func()), extra <-chan func()) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -339,7 +340,6 @@ func pump(ctx context.Context, k *ui.Kiosk, d *deps, do func(func()), refresh fu
 			do(func() { k.Tick(now) })
 			if d.missed.Swap(false) {
 				do(func() { k.Changed("") })
-				refresh()
 			}
 		case kind := <-d.changes:
 			d.logger.Debug("ui change", "kind", kind)
@@ -347,7 +347,6 @@ func pump(ctx context.Context, k *ui.Kiosk, d *deps, do func(func()), refresh fu
 				continue // made by the UI itself
 			}
 			do(func() { k.Changed(kind) })
-			refresh()
 		case f := <-extra:
 			do(f)
 		case reply := <-d.ping:

@@ -60,7 +60,7 @@ func runUI(ctx context.Context, c *cliConfig, d *deps) error {
 		}
 	}
 	d.frame.Store(&frame)
-	pump(ctx, k, d, func(f func()) { f() }, render, shots)
+	pump(ctx, k, d, func(f func()) { f() }, shots)
 	return nil
 }
 

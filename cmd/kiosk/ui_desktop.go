@@ -33,7 +33,7 @@ func runUI(ctx context.Context, c *cliConfig, d *deps) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() {
-		pump(ctx, k, d, fyne.Do, func() {}, nil)
+		pump(ctx, k, d, fyne.Do, nil)
 		fyne.Do(a.Quit)
 	})
 	w.ShowAndRun()

@@ -58,7 +58,7 @@ func runUI(ctx context.Context, c *cliConfig, d *deps) error {
 	d.frame.Store(&frame)
 
 	wg.Go(func() {
-		pump(ctx, k, d, fyne.Do, drv.Refresh, nil)
+		pump(ctx, k, d, fyne.Do, nil)
 		drv.Quit()
 	})
 	drv.Refresh() // the first frame
