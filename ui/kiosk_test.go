@@ -137,6 +137,31 @@ func TestReportFlow(t *testing.T) {
 	r.wantScreen(ui.Home)
 }
 
+// TestPhoneRule refuses on the phone screen what the kiosk domain
+// (kiosk.NormalizePhone) refuses: no mobile number starts 10, 11 or 12.
+func TestPhoneRule(t *testing.T) {
+	newApp(t)
+	for _, tc := range []struct {
+		digits string
+		ok     bool
+	}{
+		{"12345678901", false},
+		{"10086100861", false},
+		{"13800138000", true},
+		{"19912345678", true},
+	} {
+		r := newRig(t, nil, fyne.NewSize(1024, 600), i18n.ZH)
+		r.tap("home.report", "水电维修", "report.common", "app.next")
+		r.wantScreen(ui.ReportPhone)
+		r.digits(tc.digits)
+		r.tap("app.next")
+		refused := strings.Contains(r.k.Texts(), i18n.ZH.T("report.invalidtel"))
+		if got := r.k.Screen() == ui.ReportCheck && !refused; got != tc.ok {
+			t.Errorf("phone %s: accepted = %v, want %v (screen %s)", tc.digits, got, tc.ok, r.k.Screen())
+		}
+	}
+}
+
 func TestReportFailure(t *testing.T) {
 	b := uitest.Sample()
 	b.Fail = true

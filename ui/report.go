@@ -158,9 +158,12 @@ func (k *Kiosk) emergencyLine() fyne.CanvasObject {
 	return container.NewStack(bg, container.NewPadded(rich(k.t("report.emergency"), skin.ColorOnAlert, theme.SizeNameSubHeadingText, true, fyne.TextAlignCenter)))
 }
 
-// validPhone accepts an empty number or a Chinese mobile number.
+// validPhone accepts an empty number or a mainland mobile number,
+// 1[3-9] and nine digits: the rule of kiosk.NormalizePhone, so that a
+// number refused there is refused here, with the words to fix it, rather
+// than at submission as "could not submit, try again later".
 func validPhone(s string) bool {
-	return s == "" || (len(s) == 11 && s[0] == '1')
+	return s == "" || (len(s) == 11 && s[0] == '1' && s[1] >= '3')
 }
 
 func (k *Kiosk) enterPhone() fyne.CanvasObject {
