@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -133,23 +134,6 @@ func (r *flashRun) poke() {
 // connect opens the campaign's own broker connection and subscribes to the
 // devices' block requests and statuses.
 func (r *flashRun) connect(ctx context.Context) error {
-	o := paho.NewClientOptions().AddBroker(r.cfg.broker).
-		SetClientID("gridctl-flash-" + r.cfg.user + "-" + r.transfer[len(r.transfer)-8:]).
-		SetUsername(r.cfg.user).SetPassword(r.cfg.pass).
-		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(false).
-		SetConnectTimeout(r.cfg.timeout).SetOrderMatters(true) // handlers never block
-	r.conn = paho.NewClient(o)
-	cctx, cancel := context.WithTimeout(ctx, r.cfg.timeout)
-	defer cancel()
-	if err := waitToken(cctx, r.conn.Connect()); err != nil {
-		return fmt.Errorf("flash: connect to %s: %w", r.cfg.broker, err)
-	}
-	sctx, stop := context.WithCancel(context.Background())
-	r.stop = stop
-	r.pub = &blockPublisher{c: r.conn, toks: make(chan paho.Token, 64)}
-	r.wg.Add(1)
-	go func() { defer r.wg.Done(); r.pub.run(sctx) }()
-	r.sender = transfer.NewSender(r.pub.publish)
 	handlers := map[string]paho.MessageHandler{
 		contract.Root + "/dev/+/" + contract.TypeFirmwareRequest: func(_ paho.Client, msg paho.Message) {
 			if m, err := contract.Decode(msg.Topic(), msg.Payload()); err == nil {
@@ -170,15 +154,75 @@ func (r *flashRun) connect(ctx context.Context) error {
 			}
 		},
 	}
-	for filter, h := range handlers {
-		if err := waitToken(cctx, r.conn.Subscribe(filter, 1, h)); err != nil {
-			return fmt.Errorf("flash: subscribe %s (is %s a maintenance account?): %w", filter, r.cfg.user, err)
-		}
+	filters := map[string]byte{}
+	for f := range handlers {
+		filters[f] = 1
 	}
+	var connects atomic.Int32
+	o := paho.NewClientOptions().AddBroker(r.cfg.broker).
+		SetClientID("gridctl-flash-" + r.cfg.user + "-" + r.transfer[len(r.transfer)-8:]).
+		SetUsername(r.cfg.user).SetPassword(r.cfg.pass).
+		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(false).
+		SetConnectTimeout(r.cfg.timeout).SetOrderMatters(true). // handlers never block
+		SetOnConnectHandler(func(c paho.Client) {
+			// A clean session loses its subscriptions with the connection:
+			// subscribe again after a reconnect (the first connect
+			// subscribes below and waits for it).
+			if connects.Add(1) == 1 {
+				return
+			}
+			if err := r.subscribe(context.Background(), c, filters); err != nil {
+				r.errMu.Lock()
+				r.serveErrs = append(r.serveErrs, "after a reconnect: "+err.Error())
+				r.errMu.Unlock()
+			}
+		})
+	r.conn = paho.NewClient(o)
+	for f, h := range handlers {
+		r.conn.AddRoute(f, h)
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.timeout)
+	defer cancel()
+	if err := waitToken(cctx, r.conn.Connect()); err != nil {
+		return fmt.Errorf("flash: connect to %s: %w", r.cfg.broker, err)
+	}
+	if err := r.subscribe(cctx, r.conn, filters); err != nil {
+		return err
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	r.stop = stop
+	r.pub = &blockPublisher{c: r.conn, toks: make(chan paho.Token, 64)}
+	r.wg.Add(1)
+	go func() { defer r.wg.Done(); r.pub.run(sctx) }()
+	r.sender = transfer.NewSender(r.pub.publish)
 	// Serve block requests off the main loop, a few at a time.
 	for range 4 {
 		r.wg.Add(1)
 		go func() { defer r.wg.Done(); r.serve(sctx) }()
+	}
+	return nil
+}
+
+// subscribe subscribes c to filters in one SUBSCRIBE and checks what the
+// broker granted. One packet, because mochi (2.7.9) takes the packet ids of
+// its own QoS 1 deliveries to the client as in use for the client's
+// packets too: a second SUBSCRIBE sent while the retained statuses the
+// first one brought were not acknowledged yet was refused with 0x91
+// (packet identifier in use), and the campaign then never saw a block
+// request.
+func (r *flashRun) subscribe(ctx context.Context, c paho.Client, filters map[string]byte) error {
+	tok := c.SubscribeMultiple(filters, nil)
+	if err := waitToken(ctx, tok); err != nil {
+		return fmt.Errorf("flash: subscribe: %w", err)
+	}
+	st, ok := tok.(*paho.SubscribeToken)
+	if !ok {
+		return nil
+	}
+	for f, code := range st.Result() {
+		if code >= 0x80 {
+			return fmt.Errorf("flash: the broker refused the subscription to %s (code %#x; is %s a maintenance account?)", f, code, r.cfg.user)
+		}
 	}
 	return nil
 }
@@ -365,6 +409,13 @@ func (r *flashRun) report() error {
 		}
 		if err := t.write(r.out); err != nil {
 			return err
+		}
+		// The table cuts long cells; the reason a device did not update
+		// is what the worker acts on, so it is shown whole below it.
+		for _, d := range rep.Devices {
+			if reason := strings.TrimSpace(clean(d.Reason)); width(reason) > maxCell {
+				fmt.Fprintf(r.out, "%s: %s\n", d.ID, reason)
+			}
 		}
 		var parts []string
 		for _, s := range []campaign.State{campaign.Committed, campaign.Skipped, campaign.Failed, campaign.RolledBack, campaign.Cancelled, campaign.Pending} {
