@@ -47,14 +47,9 @@ func (k *Kiosk) trackScreen() fyne.CanvasObject {
 	})
 }
 
-// resolved reports whether a ticket can be rated.
-func resolved(status string) bool {
-	switch status {
-	case "resolved", "verified":
-		return true
-	}
-	return false
-}
+// resolved reports whether a ticket can be rated: the hub's "resolved"
+// (grid/tickets), the only state kiosk.Service.Rate accepts.
+func resolved(status string) bool { return status == "resolved" }
 
 // timeline shows a ticket's status, who handles it and every step, newest
 // first.

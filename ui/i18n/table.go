@@ -13,7 +13,6 @@ var table = map[string][2]string{
 	"app.next":       {"下一步", "Next"},
 	"app.skip":       {"跳过", "Skip"},
 	"app.ok":         {"确定", "OK"},
-	"app.offline":    {"网络未连接，信息会在恢复后发送", "Offline: messages will be sent when the network returns"},
 	"idle.countdown": {"%d 秒后返回首页并清除输入", "Returning home in %d s; your input will be cleared"},
 	"idle.stay":      {"继续使用", "I'm still here"},
 
@@ -32,7 +31,6 @@ var table = map[string][2]string{
 	"key.clear":  {"清空", "Clear"},
 
 	// Report flow.
-	"report.title":      {"我要报事", "Report a problem"},
 	"report.step":       {"第 %d 步，共 %d 步", "Step %d of %d"},
 	"report.category":   {"请选择问题类型", "What kind of problem is it?"},
 	"report.building":   {"在哪栋楼？", "Which building?"},
@@ -87,7 +85,6 @@ var table = map[string][2]string{
 	"track.enter":    {"请输入工单号", "Enter your ticket number"},
 	"track.search":   {"查询", "Search"},
 	"track.notfound": {"没有找到工单 %s，请核对号码", "No ticket %s found. Please check the number"},
-	"track.status":   {"当前状态", "Status"},
 	"track.assigned": {"处理人", "Handled by"},
 	"track.due":      {"预计完成", "Expected by"},
 	"track.rate":     {"去评价", "Rate it"},
@@ -96,18 +93,14 @@ var table = map[string][2]string{
 	// Ticket states.
 	"status.submitted":   {"待受理", "Submitted"},
 	"status.accepted":    {"已受理", "Accepted"},
-	"status.dispatched":  {"已派单", "Dispatched"},
 	"status.in-progress": {"处理中", "In progress"},
 	"status.resolved":    {"已办结", "Resolved"},
-	"status.verified":    {"已核查", "Verified"},
 	"status.rated":       {"已评价", "Rated"},
 	"status.closed":      {"已归档", "Closed"},
 	"status.returned":    {"已退回", "Returned"},
-	"status.extended":    {"已延期", "Extended"},
 	"status.escalated":   {"已督办", "Escalated"},
 	"status.reopened":    {"重新办理", "Reopened"},
 	"status.duplicate":   {"重复工单", "Duplicate"},
-	"status.invalid":     {"无效", "Invalid"},
 
 	// Rate.
 	"rate.title":       {"评价服务", "Rate a ticket"},
@@ -151,7 +144,6 @@ var table = map[string][2]string{
 	"notice.typhoon": {"台风预警", "Typhoon warning"},
 	"dir.title":      {"便民电话", "Directory"},
 	"dir.none":       {"暂无信息", "No entries"},
-	"dir.phone":      {"电话", "Phone"},
 	"dir.place":      {"地点", "Place"},
 	"dir.hours":      {"时间", "Hours"},
 
