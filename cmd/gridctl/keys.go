@@ -135,26 +135,9 @@ func bundleCreate(f bundleFlags, files []string, stdout io.Writer) error {
 		}
 		srcs = append(srcs, bundle.Source{Name: name, Path: path, Mode: mode})
 	}
-	tmp := *out + ".tmp"
-	w, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("bundle create: %w", err)
-	}
 	m := bundle.Manifest{Product: *product, Version: *version, Security: *security, Target: *target, Created: created}
-	if err := bundle.Create(w, m, srcs, priv); err != nil {
-		w.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := w.Sync(); err != nil {
-		w.Close()
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, *out); err != nil {
-		return err
+	if err := writeFileAtomic(*out, 0o644, func(w io.Writer) error { return bundle.Create(w, m, srcs, priv) }); err != nil {
+		return fmt.Errorf("bundle create: %w", err)
 	}
 	fmt.Fprintf(stdout, "%s  %s %s security %d  %d files\n", *out, *product, *version, *security, len(srcs))
 	return nil

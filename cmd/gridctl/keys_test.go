@@ -32,6 +32,15 @@ func TestKeysAndBundle(t *testing.T) {
 	if r := gridctl(t, url, "bundle", "verify", "--roots", pub, "--target", "linux/arm64", b); r.code != 1 || !strings.Contains(r.stderr, "another target") {
 		t.Errorf("verify for the wrong target = %d %q", r.code, r.stderr)
 	}
+	// A failed create leaves neither the bundle nor its temporary file.
+	before, _ := os.ReadDir(dir)
+	if r := gridctl(t, url, "bundle", "create", "--key", key, "--out", filepath.Join(dir, "bad.bundle"), "--version", "v3",
+		"--security", "3", "--target", "linux/arm/7", "sensord="+filepath.Join(dir, "missing")); r.code != 1 {
+		t.Errorf("bundle create of a missing file = %d %q, want 1", r.code, r.stderr)
+	}
+	if after, _ := os.ReadDir(dir); len(after) != len(before) {
+		t.Errorf("a failed bundle create left files: %d entries before, %d after", len(before), len(after))
+	}
 	if r := gridctl(t, url, "bundle", "create", "--key", key); r.code != 2 {
 		t.Errorf("bundle create without files = %d, want usage (2)", r.code)
 	}

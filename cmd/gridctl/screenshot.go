@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -54,7 +55,7 @@ func setupScreenshot(fs *flag.FlagSet) runFunc {
 			fmt.Fprintln(a.sys.stderr, screenshotLine(kiosk, r, "stdout"))
 			return nil
 		}
-		if err := writeFileAtomic(*out, r.PNG); err != nil {
+		if err := writeFileAtomic(*out, 0o644, func(w io.Writer) error { _, err := w.Write(r.PNG); return err }); err != nil {
 			return err
 		}
 		if a.cfg.json {
@@ -123,10 +124,10 @@ func (a *app) screenshot(ctx context.Context, wait time.Duration, kiosk string) 
 	return r, nil
 }
 
-// writeFileAtomic writes b to path through a temporary file in the same
-// folder, synced and renamed, so that path holds the old file or the new
-// one, never half of it.
-func writeFileAtomic(path string, b []byte) error {
+// writeFileAtomic writes path with perm through write, into a temporary
+// file in the same folder that is synced and renamed, so that path holds
+// the old file or the new one, never half of it.
+func writeFileAtomic(path string, perm os.FileMode, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
@@ -139,10 +140,10 @@ func writeFileAtomic(path string, b []byte) error {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err := tmp.Write(b); err != nil {
+	if err := write(tmp); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(perm); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
