@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -187,11 +186,8 @@ func run(ctx context.Context, cfg config) error {
 	case <-hub.done:
 		return fmt.Errorf("community: gridhub exited: %v", hub.err)
 	}
-	c.printf("community", "1", "stopping")
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(ctx.Err(), context.Canceled) {
-		return nil
-	}
-	return ctx.Err()
+	c.printf("community", "1", "stopping") // Ctrl-C or --duration: a normal end
+	return nil
 }
 
 type demo struct {
