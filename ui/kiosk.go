@@ -302,8 +302,7 @@ func (k *Kiosk) titleBar() fyne.CanvasObject {
 		if on {
 			st = barOn
 		}
-		b := k.button(label, nil, st, f)
-		return b
+		return k.button(label, nil, st, f)
 	}
 	var right []fyne.CanvasObject
 	if k.screen != Home {
@@ -361,11 +360,12 @@ func (k *Kiosk) stepHeader(title string, n, of int) fyne.CanvasObject {
 	return k.stepHead(title, n, of, false)
 }
 
-// stepHead puts the step under the heading when stacked, for narrow
-// columns.
-func (k *Kiosk) stepHead(title string, n, of int, stacked bool) fyne.CanvasObject {
+// stepHead is stepHeader in smaller type when narrow, for the half-width
+// column beside a keypad: the heading in bold body text, the step in
+// caption size.
+func (k *Kiosk) stepHead(title string, n, of int, narrow bool) fyne.CanvasObject {
 	h := heading(title)
-	if stacked {
+	if narrow {
 		h = rich(title, theme.ColorNameForeground, theme.SizeNameText, true, fyne.TextAlignLeading)
 	}
 	if of == 0 {
@@ -373,9 +373,8 @@ func (k *Kiosk) stepHead(title string, n, of int, stacked bool) fyne.CanvasObjec
 	}
 	step := canvas.NewText(k.tf("report.step", n, of), k.col(skin.ColorSecondary))
 	step.TextSize = k.size(theme.SizeNameText)
-	if stacked {
+	if narrow {
 		step.TextSize = k.size(theme.SizeNameCaptionText)
-		return container.NewBorder(nil, nil, nil, step, h)
 	}
 	return container.NewBorder(nil, nil, nil, step, h)
 }
@@ -385,8 +384,7 @@ func (k *Kiosk) stepHead(title string, n, of int, stacked bool) fyne.CanvasObjec
 func (k *Kiosk) navBar(back func(), actions ...fyne.CanvasObject) fyne.CanvasObject {
 	var left fyne.CanvasObject = layout.NewSpacer()
 	if back != nil {
-		b := k.button(k.t("app.back"), nil, plain, back)
-		left = b
+		left = k.button(k.t("app.back"), nil, plain, back)
 	}
 	return container.NewBorder(nil, nil, left, container.NewHBox(actions...))
 }
