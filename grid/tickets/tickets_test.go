@@ -493,6 +493,20 @@ func TestWishes(t *testing.T) {
 	if _, _, err := e.s.PostWish(&contract.Wish{ID: "w-2", Text: "x"}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("wish without community: %v", err)
 	}
+	// An unreadable record is reported, not overwritten by a resend.
+	if err := e.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketWishes).Put([]byte("w-3"), []byte("{")) }); err != nil {
+		t.Fatal(err)
+	}
+	w3 := &contract.Wish{ID: "w-3", Device: "kiosk-1", Text: "x", Location: contract.Location{Community: "hl"}}
+	if _, created, err := e.s.PostWish(w3); err == nil || created {
+		t.Errorf("PostWish over an unreadable record = created %v, %v; want an error", created, err)
+	}
+	e.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketWishes).Get([]byte("w-3")); string(v) != "{" {
+			t.Errorf("unreadable record now %q, want it left as it was", v)
+		}
+		return nil
+	})
 }
 
 func TestNotices(t *testing.T) {

@@ -2,6 +2,7 @@ package tickets
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -53,9 +54,13 @@ func (s *Store) PostWish(w *contract.Wish) (out contract.Wish, created bool, err
 		return contract.Wish{}, false, fmt.Errorf("%w: wish %s has no community", ErrInvalid, w.ID)
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		if old, err := getWish(tx, w.ID); err == nil {
+		old, err := getWish(tx, w.ID)
+		if err == nil {
 			out = old.Wish
 			return nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return err // unreadable: not overwritten as if it were new
 		}
 		sw := storedWish{Wish: *w, Posted: s.opts.Clock()}
 		// A posted wish is open, whatever the kiosk said.
