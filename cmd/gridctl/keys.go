@@ -36,17 +36,16 @@ func setupKeys(fs *flag.FlagSet) runFunc {
 }
 
 // keysGenerate writes a new key pair into out.
-func keysGenerate(out0, name0 string, stdout io.Writer) error {
-	out, name := &out0, &name0
+func keysGenerate(out, name string, stdout io.Writer) error {
 	privPEM, pubPEM, err := bundle.GenerateKey()
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*out, 0o700); err != nil {
+	if err := os.MkdirAll(out, 0o700); err != nil {
 		return err
 	}
-	priv := filepath.Join(*out, *name+".key")
-	pub := filepath.Join(*out, *name+".pub")
+	priv := filepath.Join(out, name+".key")
+	pub := filepath.Join(out, name+".pub")
 	// O_EXCL: never overwrite a key that may already sign releases.
 	f, err := os.OpenFile(priv, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -62,7 +61,10 @@ func keysGenerate(out0, name0 string, stdout io.Writer) error {
 	if err := os.WriteFile(pub, pubPEM, 0o644); err != nil {
 		return fmt.Errorf("keys generate: %w", err)
 	}
-	keys, _ := bundle.ParsePublicKeys(pubPEM)
+	keys, err := bundle.ParsePublicKeys(pubPEM)
+	if err != nil {
+		return fmt.Errorf("keys generate: %w", err)
+	}
 	fmt.Fprintf(stdout, "private key  %s  (keep it offline; never commit it)\npublic key   %s  (provision on devices as their root key)\nkey id       %s\n",
 		priv, pub, bundle.KeyID(keys[0]))
 	return nil
