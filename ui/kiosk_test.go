@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"linli/kiosk/catalog"
+	"linli/kiosk/ticketno"
 	"linli/mqtt/contract"
 	"linli/ui"
 	"linli/ui/font"
@@ -118,7 +119,7 @@ func TestReportFlow(t *testing.T) {
 	}
 	r.tap("report.submit")
 	r.wantScreen(ui.ReportDone)
-	if !strings.Contains(r.k.Texts(), "1001") {
+	if !strings.Contains(r.k.Texts(), "K01-261127-0001") {
 		t.Errorf("ticket number not shown: %s", r.k.Texts())
 	}
 	want := ui.Draft{Category: "repair", Urgency: "normal",
@@ -269,7 +270,7 @@ func TestTrackAndRate(t *testing.T) {
 		t.Errorf("no not-found message: %s", r.k.Texts())
 	}
 	r.tap("key.clear")
-	r.digits("20261126")
+	r.digits(ticketno.Digits(uitest.ResolvedTicket))
 	r.tap("track.search")
 	r.wantScreen(ui.TrackShow)
 	for _, want := range []string{"Resolved", "王芳（网格员）", "漏水已修好", "2026-11-26 11:30"} {
@@ -279,13 +280,13 @@ func TestTrackAndRate(t *testing.T) {
 	}
 	r.tap("track.rate", "rate.unsatisfied", "rate.slow", "report.submit")
 	r.wantScreen(ui.RateDone)
-	if len(r.b.Ratings) != 1 || r.b.Ratings[0] != (contract.Rating{Number: "20261126", Rating: contract.RatingUnsatisfied, Comment: "处理太慢"}) {
+	if len(r.b.Ratings) != 1 || r.b.Ratings[0] != (contract.Rating{Number: uitest.ResolvedTicket, Rating: contract.RatingUnsatisfied, Comment: "处理太慢"}) {
 		t.Errorf("ratings = %+v", r.b.Ratings)
 	}
 
 	// Not yet resolved: no rating.
 	r.tap("app.home", "home.rate")
-	r.digits("20261120")
+	r.digits(ticketno.Digits(uitest.OpenTicket))
 	r.tap("track.search")
 	r.wantScreen(ui.RateEnter)
 	if !strings.Contains(r.k.Texts(), i18n.EN.T("rate.notyet")) {
@@ -433,16 +434,16 @@ var scenes = []struct {
 		r.tap("home.report", r.k.Lang().Pick("消防隐患", "Fire hazard"), "report.common")
 	}},
 	{"track", func(r *rig) { r.tap("home.track"); r.digits("2026") }},
-	{"track-result", func(r *rig) { r.tap("home.track"); r.digits("20261126"); r.tap("track.search") }},
-	{"rate-choose", func(r *rig) { r.tap("home.rate"); r.digits("20261126"); r.tap("track.search") }},
+	{"track-result", func(r *rig) { r.tap("home.track"); r.digits(ticketno.Digits(uitest.ResolvedTicket)); r.tap("track.search") }},
+	{"rate-choose", func(r *rig) { r.tap("home.rate"); r.digits(ticketno.Digits(uitest.ResolvedTicket)); r.tap("track.search") }},
 	{"rate-why", func(r *rig) {
 		r.tap("home.rate")
-		r.digits("20261126")
+		r.digits(ticketno.Digits(uitest.ResolvedTicket))
 		r.tap("track.search", "rate.unsatisfied", "rate.notfixed")
 	}},
 	{"rate-done", func(r *rig) {
 		r.tap("home.rate")
-		r.digits("20261126")
+		r.digits(ticketno.Digits(uitest.ResolvedTicket))
 		r.tap("track.search", "rate.satisfied")
 	}},
 	{"wishes", func(r *rig) { r.tap("home.wishes") }},

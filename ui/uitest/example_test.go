@@ -19,6 +19,6 @@ func Example() {
 	start := c.Now()
 	fmt.Println(c.Advance(90 * time.Second).Sub(start))
 	// Output:
-	// 1001 submitted 1
+	// K01-261127-00011 submitted 1
 	// 1m30s
 }

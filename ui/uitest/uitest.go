@@ -7,8 +7,22 @@ import (
 	"sync"
 	"time"
 
+	"linli/kiosk/ticketno"
 	"linli/mqtt/contract"
 	"linli/ui"
+)
+
+// Code is the fake kiosk's ticket code: three characters, the longest a
+// kiosk has (ticketno.ValidPrefix), so that screenshots show the widest
+// numbers residents see.
+const Code = "K01"
+
+// The tickets of Sample, numbered as a kiosk numbers them (package
+// ticketno): a resolved one and one in progress. A resident types
+// ticketno.Digits of them on the keypad.
+var (
+	ResolvedTicket = ticketno.Format(Code, time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), 3)
+	OpenTicket     = ticketno.Format(Code, time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 1)
 )
 
 // ErrDown is what the fake's write calls return while Fail is set.
@@ -35,7 +49,8 @@ type Backend struct {
 
 var _ ui.Backend = (*Backend)(nil)
 
-// FileReport implements ui.Reporter: numbers are 1001, 1002, …
+// FileReport implements ui.Reporter: numbers are those a kiosk with Code
+// issues on 2026-11-27, K01-261127-00011 and on.
 func (b *Backend) FileReport(ctx context.Context, d ui.Draft) (string, error) {
 	b.Lock()
 	defer b.Unlock()
@@ -43,7 +58,7 @@ func (b *Backend) FileReport(ctx context.Context, d ui.Draft) (string, error) {
 		return "", ErrDown
 	}
 	b.next++
-	n := fmt.Sprint(1000 + b.next)
+	n := ticketno.Format(Code, time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), uint64(b.next))
 	b.Filed = append(b.Filed, d)
 	if b.Tickets == nil {
 		b.Tickets = map[string]contract.TicketStatus{}
@@ -53,12 +68,20 @@ func (b *Backend) FileReport(ctx context.Context, d ui.Draft) (string, error) {
 	return n, nil
 }
 
-// Track implements ui.Reporter.
+// Track implements ui.Reporter, as the kiosk does: the number as written,
+// or the ticket whose digits were typed (ticketno.Match).
 func (b *Backend) Track(number string) (contract.TicketStatus, bool) {
 	b.Lock()
 	defer b.Unlock()
-	t, ok := b.Tickets[number]
-	return t, ok
+	if t, ok := b.Tickets[ticketno.Normalize(number)]; ok {
+		return t, true
+	}
+	for n, t := range b.Tickets {
+		if ticketno.Match(n, number) {
+			return t, true
+		}
+	}
+	return contract.TicketStatus{}, false
 }
 
 // Rate implements ui.Reporter.
@@ -151,8 +174,8 @@ func Sample() *Backend {
 	at := func(h, m int) time.Time { return time.Date(2026, 11, 26, h, m, 0, 0, time.UTC) }
 	return &Backend{
 		Tickets: map[string]contract.TicketStatus{
-			"20261126": {
-				Number: "20261126", Category: "repair", Status: "resolved", Assigned: "王芳（网格员）",
+			ResolvedTicket: {
+				Number: ResolvedTicket, Category: "repair", Status: "resolved", Assigned: "王芳（网格员）",
 				Location: contract.Location{Building: "3", Unit: "2"},
 				Due:      at(18, 0),
 				Timeline: []contract.TicketStep{
@@ -162,8 +185,8 @@ func Sample() *Backend {
 					{Status: "resolved", By: "王芳", Note: "漏水已修好", At: at(11, 30)},
 				},
 			},
-			"20261120": {
-				Number: "20261120", Category: "noise", Status: "in-progress", Assigned: "赵强",
+			OpenTicket: {
+				Number: OpenTicket, Category: "noise", Status: "in-progress", Assigned: "赵强",
 				Timeline: []contract.TicketStep{{Status: "submitted", At: at(7, 0)}, {Status: "accepted", By: "赵强", At: at(9, 0)}},
 			},
 		},
