@@ -434,8 +434,16 @@ var scenes = []struct {
 		r.tap("home.report", r.k.Lang().Pick("消防隐患", "Fire hazard"), "report.common")
 	}},
 	{"track", func(r *rig) { r.tap("home.track"); r.digits("2026") }},
-	{"track-result", func(r *rig) { r.tap("home.track"); r.digits(ticketno.Digits(uitest.ResolvedTicket)); r.tap("track.search") }},
-	{"rate-choose", func(r *rig) { r.tap("home.rate"); r.digits(ticketno.Digits(uitest.ResolvedTicket)); r.tap("track.search") }},
+	{"track-result", func(r *rig) {
+		r.tap("home.track")
+		r.digits(ticketno.Digits(uitest.ResolvedTicket))
+		r.tap("track.search")
+	}},
+	{"rate-choose", func(r *rig) {
+		r.tap("home.rate")
+		r.digits(ticketno.Digits(uitest.ResolvedTicket))
+		r.tap("track.search")
+	}},
 	{"rate-why", func(r *rig) {
 		r.tap("home.rate")
 		r.digits(ticketno.Digits(uitest.ResolvedTicket))
