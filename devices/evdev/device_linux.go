@@ -68,9 +68,13 @@ func Open(path string, opts *Opts) (*Device, error) {
 	if !d.multi {
 		x, errX = d.absInfo(AbsX)
 		y, errY = d.absInfo(AbsY)
-		if err := errors.Join(errX, errY); err != nil || x.Maximum <= x.Minimum || y.Maximum <= y.Minimum {
+		if err := errors.Join(errX, errY); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("%w: %s: %w", ErrNoAxes, path, err)
+		}
+		if x.Maximum <= x.Minimum || y.Maximum <= y.Minimum {
+			f.Close()
+			return nil, fmt.Errorf("%w: %s: empty axis range x %d..%d, y %d..%d", ErrNoAxes, path, x.Minimum, x.Maximum, y.Minimum, y.Maximum)
 		}
 	}
 	d.cal.XMin, d.cal.XMax, d.cal.YMin, d.cal.YMax = x.Minimum, x.Maximum, y.Minimum, y.Maximum
