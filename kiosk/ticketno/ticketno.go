@@ -83,8 +83,7 @@ func Format(prefix string, day time.Time, n uint64) string {
 	if !ValidPrefix(prefix) || n == 0 {
 		panic(fmt.Sprintf("ticketno: Format(%q, %d)", prefix, n))
 	}
-	body := fmt.Sprintf("%02d%02d%02d%04d", day.Year()%100, int(day.Month()), day.Day(), n)
-	return prefix + "-" + body[:6] + "-" + body[6:] + string(CheckDigit(body))
+	return Number{Prefix: prefix, Date: day.Format("060102"), Seq: n}.String()
 }
 
 // Number is a parsed ticket number.
