@@ -404,10 +404,10 @@ func (r *Receiver) HandleBlock(payload []byte) error {
 		return nil
 	}
 	o := r.cur.Offer
-	i := int(idx)
-	if i >= o.Blocks() {
-		return fmt.Errorf("%w: block %d of %d", ErrBlock, i, o.Blocks())
+	if idx >= uint32(o.Blocks()) { // before int(idx), negative on 32-bit boards
+		return fmt.Errorf("%w: block %d of %d", ErrBlock, idx, o.Blocks())
 	}
+	i := int(idx)
 	want := o.BlockSize
 	if i == o.Blocks()-1 {
 		want = int(o.Size - int64(i)*int64(o.BlockSize))
