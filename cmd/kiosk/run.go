@@ -135,6 +135,8 @@ func start(ctx context.Context, c *cliConfig, restart func(path string, args []s
 	if err != nil {
 		return nil, nil, err
 	}
+	// kiosk and uplink name the component and the device themselves.
+	base := logger
 	logger = logger.With("device", cfg.Device)
 
 	if err := os.MkdirAll(c.data, 0o755); err != nil {
@@ -156,7 +158,7 @@ func start(ctx context.Context, c *cliConfig, restart func(path string, args []s
 	}
 	svc, err := kiosk.Open(db, ob, &kiosk.Options{
 		Device: cfg.Device, Code: cfg.Code, Community: cfg.Location.Community, Buildings: cfg.Buildings,
-		Catalog: cfg.catalog, Site: cfg.site, Logger: logger.With("component", "kiosk"),
+		Catalog: cfg.catalog, Site: cfg.site, Logger: base,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -209,7 +211,7 @@ func start(ctx context.Context, c *cliConfig, restart func(path string, args []s
 				return d.command(ctx, cmd)
 			},
 			MaxBackoff: c.maxBackoff,
-			Logger:     logger.With("component", "uplink"),
+			Logger:     base,
 		})
 		if err != nil {
 			stopBg()

@@ -38,7 +38,7 @@ func runUI(ctx context.Context, c *cliConfig, d *deps) error {
 		touches = d.touches
 	}
 
-	drv := display.New(sink, touches, &display.Options{Logger: d.logger.With("component", "display")})
+	drv := display.New(sink, touches, &display.Options{Logger: d.logger})
 	a := app.NewWithID("linli.kiosk")
 	app.SetDriverDetails(a, drv) // resets the theme: the kiosk sets its own below
 	w := a.NewWindow("kiosk")

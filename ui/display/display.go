@@ -26,7 +26,8 @@ type Sink interface {
 
 // Options configures a Driver. The nil *Options means the defaults.
 type Options struct {
-	// Logger receives draw errors (default: slog.Default()).
+	// Logger receives draw errors, scoped with component=display. Nil
+	// discards them.
 	Logger *slog.Logger `yaml:"-"`
 	// AfterDrag is how long the driver keeps rendering after a drag ends,
 	// so that kinetic scrolling, which Fyne runs through fyne.Do, is seen.
@@ -48,7 +49,7 @@ func (o *Options) withDefaults() Options {
 		r = *o
 	}
 	if r.Logger == nil {
-		r.Logger = slog.Default()
+		r.Logger = slog.New(slog.DiscardHandler)
 	}
 	if r.AfterDrag == 0 {
 		r.AfterDrag = time.Second
