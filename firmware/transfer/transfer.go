@@ -76,10 +76,20 @@ func OfferFromArgs(a map[string]string) (Offer, error) {
 		return o, fmt.Errorf("%w: size %d", ErrOffer, o.Size)
 	case o.BlockSize < 512 || o.BlockSize > MaxBlockSize:
 		return o, fmt.Errorf("%w: block size %d (want 512..%d)", ErrOffer, o.BlockSize, MaxBlockSize)
-	case len(o.SHA256) != 64:
-		return o, fmt.Errorf("%w: sha256 %q", ErrOffer, o.SHA256)
+	case len(o.SHA256) != 64 || !lowerHex(o.SHA256):
+		return o, fmt.Errorf("%w: sha256 %q (want 64 lower-case hex digits)", ErrOffer, o.SHA256)
 	}
 	return o, nil
+}
+
+// lowerHex reports whether s is lower-case hex, as verify compares it.
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // EncodeBlock lays out a block message.
