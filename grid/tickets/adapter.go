@@ -3,6 +3,7 @@ package tickets
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"linli/mqtt/contract"
@@ -23,6 +24,7 @@ func StatusPublication(t Ticket) Publication {
 
 // Publications returns what the hub must publish after Due: the new
 // status of every escalated ticket (warnings change nothing public).
+// With Options.PublishTx set, Due queued them already.
 func Publications(acts []Action) []Publication {
 	var pubs []Publication
 	seen := map[string]int{}
@@ -41,21 +43,46 @@ func Publications(acts []Action) []Publication {
 	return pubs
 }
 
-func (s *Store) wishesPublication(community string) ([]Publication, error) {
+func wishesPublication(ws *contract.Wishes) Publication {
+	return Publication{Topic: contract.AreaTopic(ws.Community, "wishes"), Msg: ws, Retain: true}
+}
+
+func noticesPublication(ns contract.Notices) Publication {
+	return Publication{Topic: contract.AreaTopic(ns.Community, "notices"), Msg: &ns, Retain: true}
+}
+
+// left returns what the caller of HandleRequest or HandleDeviceMessage
+// must publish: pubs, unless Options.PublishTx queued them already.
+func (s *Store) left(pubs ...Publication) []Publication {
+	if s.opts.PublishTx != nil {
+		return nil
+	}
+	return pubs
+}
+
+// wishesLeft is left for community's wish list.
+func (s *Store) wishesLeft(community string) ([]Publication, error) {
+	if s.opts.PublishTx != nil {
+		return nil, nil
+	}
 	ws, err := s.PublicWishes(community)
 	if err != nil {
 		return nil, err
 	}
-	return []Publication{{Topic: contract.AreaTopic(community, "wishes"), Msg: ws, Retain: true}}, nil
+	return []Publication{wishesPublication(ws)}, nil
 }
 
 // HandleRequest carries out one request operation of contract/ops.go for
-// worker (the request's From, checked by the hub) holding role. It returns
-// the response body, the messages to publish, and an error; an operation
-// it does not implement fails with ErrUnknownOp, so the hub can route it
-// elsewhere. It does not block beyond a bbolt transaction; ctx is only
-// checked before starting.
-func (s *Store) HandleRequest(ctx context.Context, worker, role string, req *contract.Request) (body any, publish []Publication, err error) {
+// worker w (the request's sender, checked by the hub), once
+// Options.Authorize allowed it: for an operation on one ticket, with the
+// ticket, in the transaction that changes it. tickets.list returns only
+// the tickets Authorize lets w ticket.get. HandleRequest returns the
+// response body, the messages the caller must publish (none when
+// Options.PublishTx is set: they were queued with the change), and an
+// error; a refusal wraps ErrForbidden. An operation it does not implement
+// fails with ErrUnknownOp, so the hub can route it elsewhere. It does not
+// block beyond a bbolt transaction; ctx is only checked before starting.
+func (s *Store) HandleRequest(ctx context.Context, w Worker, req *contract.Request) (body any, publish []Publication, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -66,9 +93,6 @@ func (s *Store) HandleRequest(ctx context.Context, worker, role string, req *con
 	default:
 		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownOp, req.Op)
 	}
-	if s.opts.Authorize != nil && !s.opts.Authorize(role, req.Op) {
-		return nil, nil, fmt.Errorf("%w: %s may not %s", ErrForbidden, role, req.Op)
-	}
 	arg := func(k string) string { return req.Args[k] }
 	need := func(keys ...string) error {
 		for _, k := range keys {
@@ -78,36 +102,61 @@ func (s *Store) HandleRequest(ctx context.Context, worker, role string, req *con
 		}
 		return nil
 	}
+	auth := func(a Access) error {
+		if err := s.opts.Authorize(w, a); err != nil {
+			if !errors.Is(err, ErrForbidden) {
+				err = fmt.Errorf("%w: %w", ErrForbidden, err)
+			}
+			return err
+		}
+		return nil
+	}
+	onTicket := func(op string) guard {
+		return func(t *Ticket) error {
+			return auth(Access{Op: op, Ticket: t, Community: t.Report.Location.Community})
+		}
+	}
 	ticket := func(t Ticket, err error) (any, []Publication, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		return Status(t), []Publication{StatusPublication(t)}, nil
+		return Status(t), s.left(StatusPublication(t)), nil
 	}
-	wish := func(w contract.Wish, err error) (any, []Publication, error) {
+	wish := func(wi contract.Wish, err error) (any, []Publication, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		pubs, err := s.wishesPublication(w.Location.Community)
-		return w, pubs, err
+		pubs, err := s.wishesLeft(wi.Location.Community)
+		return wi, pubs, err
 	}
 
 	switch req.Op {
 	case contract.OpTicketsList:
+		if err := auth(Access{Op: req.Op, Community: arg("community")}); err != nil {
+			return nil, nil, err
+		}
 		ts, err := s.List(Filter{Status: State(arg("status")), Grid: arg("grid"), Community: arg("community")})
 		if err != nil {
 			return nil, nil, err
 		}
-		out := make([]contract.TicketStatus, len(ts))
-		for i, t := range ts {
-			out[i] = Status(t)
+		out := make([]contract.TicketStatus, 0, len(ts))
+		for _, t := range ts {
+			if onTicket(contract.OpTicketGet)(&t) == nil {
+				out = append(out, Status(t))
+			}
 		}
 		return out, nil, nil
 	case contract.OpWishesList:
+		if err := auth(Access{Op: req.Op, Community: arg("community")}); err != nil {
+			return nil, nil, err
+		}
 		ws, err := s.Wishes(arg("community"))
 		return ws, nil, err
 	case contract.OpNotice:
 		if err := need("community"); err != nil {
+			return nil, nil, err
+		}
+		if err := auth(Access{Op: req.Op, Community: arg("community")}); err != nil {
 			return nil, nil, err
 		}
 		var n contract.Notice
@@ -118,21 +167,22 @@ func (s *Store) HandleRequest(ctx context.Context, worker, role string, req *con
 		if err != nil {
 			return nil, nil, err
 		}
-		return ns, []Publication{{Topic: contract.AreaTopic(ns.Community, "notices"), Msg: &ns, Retain: true}}, nil
-	case contract.OpWishClaim:
+		return ns, s.left(noticesPublication(ns)), nil
+	case contract.OpWishClaim, contract.OpWishDone:
 		if err := need("id"); err != nil {
 			return nil, nil, err
+		}
+		if err := auth(Access{Op: req.Op}); err != nil {
+			return nil, nil, err
+		}
+		if req.Op == contract.OpWishDone {
+			return wish(s.DoneWish(arg("id")))
 		}
 		by := arg("by")
 		if by == "" {
-			by = worker
+			by = w.ID
 		}
 		return wish(s.ClaimWish(arg("id"), by))
-	case contract.OpWishDone:
-		if err := need("id"); err != nil {
-			return nil, nil, err
-		}
-		return wish(s.DoneWish(arg("id")))
 	}
 
 	// The rest act on one ticket.
@@ -140,37 +190,42 @@ func (s *Store) HandleRequest(ctx context.Context, worker, role string, req *con
 		return nil, nil, err
 	}
 	n := arg("number")
+	g := onTicket(req.Op)
 	switch req.Op {
 	case contract.OpTicketGet:
 		t, err := s.Get(n)
 		if err != nil {
 			return nil, nil, err
 		}
+		if err := g(&t); err != nil {
+			return nil, nil, err
+		}
 		return Status(t), nil, nil
 	case contract.OpTicketAccept:
-		return ticket(s.Accept(n, worker))
+		return ticket(s.act(VerbAccept, n, w.ID, "", g))
 	case contract.OpTicketStart:
-		return ticket(s.Start(n, worker))
+		return ticket(s.act(VerbStart, n, w.ID, "", g))
 	case contract.OpTicketResolve:
-		return ticket(s.Resolve(n, worker, arg("note")))
+		return ticket(s.act(VerbResolve, n, w.ID, arg("note"), g))
 	case contract.OpTicketReturn:
-		return ticket(s.Return(n, worker, arg("note")))
+		return ticket(s.act(VerbReturn, n, w.ID, arg("note"), g))
 	case contract.OpTicketDuplicate:
 		if err := need("of"); err != nil {
 			return nil, nil, err
 		}
-		return ticket(s.Duplicate(n, arg("of"), worker))
+		return ticket(s.act(VerbDuplicate, n, w.ID, arg("of"), g))
 	default: // contract.OpTicketClose
-		return ticket(s.Close(n, worker, arg("note")))
+		return ticket(s.act(VerbClose, n, w.ID, arg("note"), g))
 	}
 }
 
 // HandleDeviceMessage takes a kiosk's Report, Rating or Wish received on
 // device's report topic. grid maps a report's location to the grid that
 // owns it (nil: the report's own Location.Grid). It returns the messages
-// to publish: the ticket's retained status, or the community's wish list.
-// Resends are no-ops that publish the same again. Other messages fail with
-// ErrUnknownOp.
+// the caller must publish: the ticket's retained status, or the
+// community's wish list (none when Options.PublishTx is set: they were
+// queued with the change). Resends are no-ops that publish the same
+// again. Other messages fail with ErrUnknownOp.
 func (s *Store) HandleDeviceMessage(device string, m contract.Message, grid func(contract.Location) string) ([]Publication, error) {
 	switch m := m.(type) {
 	case *contract.Report:
@@ -185,7 +240,7 @@ func (s *Store) HandleDeviceMessage(device string, m contract.Message, grid func
 		if err != nil {
 			return nil, err
 		}
-		return []Publication{StatusPublication(t)}, nil
+		return s.left(StatusPublication(t)), nil
 	case *contract.Rating:
 		if m.Device != device {
 			return nil, fmt.Errorf("%w: rating %s names device %q, sent by %q", ErrInvalid, m.ID, m.Device, device)
@@ -194,7 +249,7 @@ func (s *Store) HandleDeviceMessage(device string, m contract.Message, grid func
 		if err != nil {
 			return nil, err
 		}
-		return []Publication{StatusPublication(t)}, nil
+		return s.left(StatusPublication(t)), nil
 	case *contract.Wish:
 		if m.Device == "" {
 			m.Device = device
@@ -206,7 +261,7 @@ func (s *Store) HandleDeviceMessage(device string, m contract.Message, grid func
 		if err != nil {
 			return nil, err
 		}
-		return s.wishesPublication(w.Location.Community)
+		return s.wishesLeft(w.Location.Community)
 	}
 	return nil, fmt.Errorf("%w: %T from %s", ErrUnknownOp, m, device)
 }

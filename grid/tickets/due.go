@@ -43,7 +43,8 @@ func (s *Store) warnBefore(limit time.Duration) time.Duration {
 // Due looks at every open ticket at time now, returns the warnings and
 // escalations that fell due since the last call, and records them so that
 // each is emitted once. Escalations are applied (state escalated, Level
-// raised, a timeline step by "system"). When a limit has already passed,
+// raised, a timeline step by "system") and, with Options.PublishTx set,
+// their new status queued in the same transaction. When a limit has already passed,
 // only the escalation is emitted, not a late warning. Call it from a
 // ticker; its cost is a scan of the tickets.
 func (s *Store) Due(now time.Time) ([]Action, error) {
@@ -51,6 +52,7 @@ func (s *Store) Due(now time.Time) ([]Action, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTickets)
 		var changed []*Ticket
+		escalated := map[*Ticket]bool{}
 		err := b.ForEach(func(k, v []byte) error {
 			var t Ticket
 			if err := json.Unmarshal(v, &t); err != nil {
@@ -100,6 +102,11 @@ func (s *Store) Due(now time.Time) ([]Action, error) {
 			}
 			if dirty {
 				changed = append(changed, &t)
+				for _, a := range acts[first:] {
+					if a.Kind == KindEscalate {
+						escalated[&t] = true
+					}
+				}
 			}
 			return nil
 		})
@@ -109,6 +116,11 @@ func (s *Store) Due(now time.Time) ([]Action, error) {
 		for _, t := range changed {
 			if err := putTicket(tx, t); err != nil {
 				return err
+			}
+			if escalated[t] {
+				if err := s.announce(tx, StatusPublication(*t)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

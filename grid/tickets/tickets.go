@@ -93,7 +93,8 @@ var (
 	// HandleDeviceMessage does not take the message: the hub should try
 	// its other handlers.
 	ErrUnknownOp = errors.New("tickets: unknown operation")
-	// ErrForbidden means Options.Authorize refused the operation.
+	// ErrForbidden means Options.Authorize refused the operation; the
+	// message says who may do it.
 	ErrForbidden = errors.New("tickets: forbidden")
 )
 
@@ -141,10 +142,21 @@ type Options struct {
 	WishDoneKeep time.Duration
 	// Clock returns the hub's time. Default time.Now.
 	Clock func() time.Time
-	// Authorize, if set, is asked before each HandleRequest operation;
-	// false refuses it with ErrForbidden. Nil allows every operation (the
-	// hub then checks roles itself).
-	Authorize func(role, op string) bool
+	// Authorize is asked before each HandleRequest operation, with the
+	// ticket it acts on read in the transaction that changes it; an error
+	// refuses the operation (HandleRequest makes it wrap ErrForbidden).
+	// tickets.list shows only the tickets Authorize lets the worker
+	// ticket.get. Default Permit.
+	Authorize func(w Worker, a Access) error
+	// PublishTx, if set, queues a publication inside the writable
+	// transaction that made the change it announces, so that the change
+	// and its announcement are committed together or not at all (the
+	// hub's PublishTx, on the same bbolt file); an error rolls the change
+	// back. Every change publishes: a ticket's new Status (File, each move,
+	// Rate, Due's escalations), a community's wishes, its notices.
+	// HandleRequest and HandleDeviceMessage then return no publications.
+	// Nil: nothing is queued, and the caller publishes what they return.
+	PublishTx func(tx *bolt.Tx, p Publication) error
 	// Logger receives notes on conflicts and escalations. Default: discard.
 	Logger *slog.Logger
 }
@@ -170,6 +182,9 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
+	}
+	if o.Authorize == nil {
+		o.Authorize = Permit
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -312,7 +327,7 @@ func (s *Store) File(r *contract.Report, grid string) (t Ticket, created bool, e
 				return fmt.Errorf("%w: %s (from %s, now from %s)", ErrConflict, r.Number, old.Report.Device, r.Device)
 			}
 			t = *old
-			return nil
+			return s.announce(tx, StatusPublication(t)) // as the resend may be after a lost publication
 		}
 		if !errors.Is(err, ErrNotFound) {
 			return err
@@ -331,7 +346,10 @@ func (s *Store) File(r *contract.Report, grid string) (t Ticket, created bool, e
 			Timeline:  []contract.TicketStep{{Status: string(Submitted), By: r.Device, At: now}},
 		}
 		created = true
-		return putTicket(tx, &t)
+		if err := putTicket(tx, &t); err != nil {
+			return err
+		}
+		return s.announce(tx, StatusPublication(t))
 	})
 	if err != nil {
 		if errors.Is(err, ErrConflict) {
@@ -396,23 +414,49 @@ func (s *Store) List(f Filter) ([]Ticket, error) {
 	return out, err
 }
 
-// apply runs one move on ticket number in a transaction: it checks the
-// table, lets fn adjust the ticket, sets the status and appends the step.
-func (s *Store) apply(number string, v Verb, by, note string, fn func(t *Ticket, now time.Time) error) (Ticket, error) {
+// guard vets a ticket before a move, in the move's transaction; nil lets
+// every move through.
+type guard func(t *Ticket) error
+
+// apply runs one move on ticket number in a transaction: g sees the ticket
+// first, then it checks the table, lets fn adjust the ticket, sets the
+// status, appends the step, and announces the new status.
+func (s *Store) apply(number string, v Verb, by, note string, g guard, fn func(t *Ticket, now time.Time) error) (Ticket, error) {
 	var out Ticket
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		t, err := getTicket(tx, number)
 		if err != nil {
 			return err
 		}
+		if g != nil {
+			if err := g(t); err != nil {
+				return err
+			}
+		}
 		now := s.opts.Clock()
 		if err := s.step(t, v, by, note, now, fn); err != nil {
 			return err
 		}
 		out = *t
-		return putTicket(tx, t)
+		if err := putTicket(tx, t); err != nil {
+			return err
+		}
+		return s.announce(tx, StatusPublication(*t))
 	})
 	return out, err
+}
+
+// announce queues pubs through Options.PublishTx, if set, in tx.
+func (s *Store) announce(tx *bolt.Tx, pubs ...Publication) error {
+	if s.opts.PublishTx == nil {
+		return nil
+	}
+	for _, p := range pubs {
+		if err := s.opts.PublishTx(tx, p); err != nil {
+			return fmt.Errorf("tickets: publish %s: %w", p.Topic, err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) step(t *Ticket, v Verb, by, note string, now time.Time, fn func(t *Ticket, now time.Time) error) error {
@@ -433,64 +477,102 @@ func (s *Store) step(t *Ticket, v Verb, by, note string, now time.Time, fn func(
 
 // Accept records that worker by signed for the ticket and now owns it.
 func (s *Store) Accept(number, by string) (Ticket, error) {
-	return s.apply(number, VerbAccept, by, "", func(t *Ticket, now time.Time) error {
-		t.Assigned = by
-		t.AcceptedAt = now
-		return nil
-	})
+	return s.act(VerbAccept, number, by, "", nil)
 }
 
 // Start records that work on the ticket began. Starting a reopened ticket
 // accepts it again.
 func (s *Store) Start(number, by string) (Ticket, error) {
-	return s.apply(number, VerbStart, by, "", func(t *Ticket, now time.Time) error {
-		if t.AcceptedAt.IsZero() {
-			t.AcceptedAt = now
-		}
-		if t.Assigned == "" {
-			t.Assigned = by
-		}
-		return nil
-	})
+	return s.act(VerbStart, number, by, "", nil)
 }
 
 // Resolve records that the problem was dealt with; note says how (public).
 func (s *Store) Resolve(number, by, note string) (Ticket, error) {
-	return s.apply(number, VerbResolve, by, note, func(t *Ticket, now time.Time) error {
-		if t.AcceptedAt.IsZero() {
-			t.AcceptedAt = now
-		}
-		if t.Assigned == "" {
-			t.Assigned = by
-		}
-		return nil
-	})
+	return s.act(VerbResolve, number, by, note, nil)
 }
 
 // Return hands the ticket back to the community pool (see the package
 // documentation); note gives the reason and is required.
 func (s *Store) Return(number, by, note string) (Ticket, error) {
-	if note == "" {
-		return Ticket{}, fmt.Errorf("%w: returning %s needs a reason", ErrInvalid, number)
-	}
-	return s.apply(number, VerbReturn, by, note, func(t *Ticket, now time.Time) error {
-		t.Assigned = ""
-		s.restartAccept(t, now)
-		return nil
-	})
+	return s.act(VerbReturn, number, by, note, nil)
 }
 
 // Assign moves the ticket to grid and waits for someone there to accept it.
 func (s *Store) Assign(number, grid, by string) (Ticket, error) {
-	if grid == "" {
-		return Ticket{}, fmt.Errorf("%w: assign %s to no grid", ErrInvalid, number)
+	return s.act(VerbAssign, number, by, grid, nil)
+}
+
+// Duplicate marks the ticket as a duplicate of ticket of, which must exist
+// and not itself be a duplicate.
+func (s *Store) Duplicate(number, of, by string) (Ticket, error) {
+	return s.act(VerbDuplicate, number, by, of, nil)
+}
+
+// Escalate raises the ticket one level (community, then subdistrict).
+func (s *Store) Escalate(number, by, note string) (Ticket, error) {
+	return s.act(VerbEscalate, number, by, note, nil)
+}
+
+// Close archives the ticket; note says why (public).
+func (s *Store) Close(number, by, note string) (Ticket, error) {
+	return s.act(VerbClose, number, by, note, nil)
+}
+
+// act applies verb v (not VerbRate) to ticket number for worker by, after
+// g approved the ticket in the same transaction. arg is the note, or
+// Assign's grid, or Duplicate's original.
+func (s *Store) act(v Verb, number, by, arg string, g guard) (Ticket, error) {
+	switch v {
+	case VerbAccept:
+		return s.apply(number, v, by, "", g, func(t *Ticket, now time.Time) error {
+			t.Assigned = by
+			t.AcceptedAt = now
+			return nil
+		})
+	case VerbStart, VerbResolve:
+		note := arg
+		if v == VerbStart {
+			note = ""
+		}
+		return s.apply(number, v, by, note, g, func(t *Ticket, now time.Time) error {
+			if t.AcceptedAt.IsZero() {
+				t.AcceptedAt = now
+			}
+			if t.Assigned == "" {
+				t.Assigned = by
+			}
+			return nil
+		})
+	case VerbReturn:
+		if arg == "" {
+			return Ticket{}, fmt.Errorf("%w: returning %s needs a reason", ErrInvalid, number)
+		}
+		return s.apply(number, v, by, arg, g, func(t *Ticket, now time.Time) error {
+			t.Assigned = ""
+			s.restartAccept(t, now)
+			return nil
+		})
+	case VerbAssign:
+		if arg == "" {
+			return Ticket{}, fmt.Errorf("%w: assign %s to no grid", ErrInvalid, number)
+		}
+		return s.apply(number, v, by, "grid "+arg, g, func(t *Ticket, now time.Time) error {
+			t.Grid = arg
+			t.Assigned = ""
+			s.restartAccept(t, now)
+			return nil
+		})
+	case VerbDuplicate:
+		return s.duplicate(number, arg, by, g)
+	case VerbEscalate:
+		return s.apply(number, v, by, arg, g, func(t *Ticket, _ time.Time) error {
+			t.Level++
+			return nil
+		})
+	case VerbClose:
+		return s.apply(number, v, by, arg, g, nil)
 	}
-	return s.apply(number, VerbAssign, by, "grid "+grid, func(t *Ticket, now time.Time) error {
-		t.Grid = grid
-		t.Assigned = ""
-		s.restartAccept(t, now)
-		return nil
-	})
+	return Ticket{}, fmt.Errorf("%w: verb %q", ErrInvalid, v)
 }
 
 func (s *Store) restartAccept(t *Ticket, now time.Time) {
@@ -499,24 +581,27 @@ func (s *Store) restartAccept(t *Ticket, now time.Time) {
 	t.Flags.WarnedAccept, t.Flags.EscalatedAccept = false, false
 }
 
-// Duplicate marks the ticket as a duplicate of ticket of, which must exist
-// and not itself be a duplicate.
-func (s *Store) Duplicate(number, of, by string) (Ticket, error) {
+func (s *Store) duplicate(number, of, by string, g guard) (Ticket, error) {
 	if of == "" || of == number {
 		return Ticket{}, fmt.Errorf("%w: %s cannot duplicate %q", ErrInvalid, number, of)
 	}
 	var out Ticket
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		t, err := getTicket(tx, number)
+		if err != nil {
+			return err
+		}
+		if g != nil {
+			if err := g(t); err != nil {
+				return err
+			}
+		}
 		orig, err := getTicket(tx, of)
 		if err != nil {
 			return err
 		}
 		if orig.Status == Duplicate {
 			return fmt.Errorf("%w: %s is itself a duplicate of %s", ErrInvalid, of, orig.DuplicateOf)
-		}
-		t, err := getTicket(tx, number)
-		if err != nil {
-			return err
 		}
 		err = s.step(t, VerbDuplicate, by, "of "+of, s.opts.Clock(), func(t *Ticket, _ time.Time) error {
 			t.DuplicateOf = of
@@ -526,22 +611,12 @@ func (s *Store) Duplicate(number, of, by string) (Ticket, error) {
 			return err
 		}
 		out = *t
-		return putTicket(tx, t)
+		if err := putTicket(tx, t); err != nil {
+			return err
+		}
+		return s.announce(tx, StatusPublication(*t))
 	})
 	return out, err
-}
-
-// Escalate raises the ticket one level (community, then subdistrict).
-func (s *Store) Escalate(number, by, note string) (Ticket, error) {
-	return s.apply(number, VerbEscalate, by, note, func(t *Ticket, _ time.Time) error {
-		t.Level++
-		return nil
-	})
-}
-
-// Close archives the ticket; note says why (public).
-func (s *Store) Close(number, by, note string) (Ticket, error) {
-	return s.apply(number, VerbClose, by, note, nil)
 }
 
 // Rate applies a resident's rating to a resolved ticket. It is idempotent
@@ -564,7 +639,7 @@ func (s *Store) Rate(r *contract.Rating) (t Ticket, applied bool, err error) {
 				return err
 			}
 			t = *old
-			return nil
+			return s.announce(tx, StatusPublication(t)) // as the resend may be after a lost publication
 		}
 		tk, err := getTicket(tx, r.Number)
 		if err != nil {
@@ -593,7 +668,10 @@ func (s *Store) Rate(r *contract.Rating) (t Ticket, applied bool, err error) {
 			return err
 		}
 		t, applied = *tk, true
-		return putTicket(tx, tk)
+		if err := putTicket(tx, tk); err != nil {
+			return err
+		}
+		return s.announce(tx, StatusPublication(t))
 	})
 	if err != nil {
 		return Ticket{}, false, err

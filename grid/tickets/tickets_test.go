@@ -548,37 +548,46 @@ func req(op string, args ...string) *contract.Request {
 	return r
 }
 
+// Workers of the tests: tickets are filed in community hl, grid g1.
+var (
+	gridOwn   = Worker{ID: "w1", Role: RoleGridWorker, Grid: "g1", Community: "hl"}
+	gridOther = Worker{ID: "w2", Role: RoleGridWorker, Grid: "g2", Community: "hl"}
+	gridAway  = Worker{ID: "w3", Role: RoleGridWorker, Grid: "x1", Community: "west"}
+	commOwn   = Worker{ID: "c1", Role: RoleCommunity, Community: "hl"}
+	commOther = Worker{ID: "c2", Role: RoleCommunity, Community: "west"}
+	subd      = Worker{ID: "s1", Role: RoleSubdistrict}
+	maint     = Worker{ID: "m1", Role: RoleMaintenance}
+)
+
 func TestHandleRequest(t *testing.T) {
-	e := newEnv(t, &Options{Authorize: func(role, op string) bool {
-		return role == "admin" || op != contract.OpNotice
-	}})
+	e := newEnv(t, nil)
 	ctx := context.Background()
 	n := "A-261127-00011"
 	e.file(t, n)
 	e.file(t, "A-261127-00028")
 	steps := []struct {
 		req    *contract.Request
-		role   string
+		who    Worker
 		status string // of the body, for ticket ops
 		pubs   int
 		err    error
 	}{
-		{req(contract.OpTicketAccept, "number", n), "worker", "accepted", 1, nil},
-		{req(contract.OpTicketAccept, "number", n), "worker", "", 0, ErrTransition},
-		{req(contract.OpTicketStart, "number", n), "worker", "in-progress", 1, nil},
-		{req(contract.OpTicketResolve, "number", n, "note", "换了阀门"), "worker", "resolved", 1, nil},
-		{req(contract.OpTicketGet, "number", n), "worker", "resolved", 0, nil},
-		{req(contract.OpTicketGet), "worker", "", 0, ErrInvalid},
-		{req(contract.OpTicketGet, "number", "NOPE"), "worker", "", 0, ErrNotFound},
-		{req(contract.OpTicketDuplicate, "number", "A-261127-00028"), "worker", "", 0, ErrInvalid},
-		{req(contract.OpTicketReturn, "number", "A-261127-00028", "note", "不属本网格"), "worker", "returned", 1, nil},
-		{req(contract.OpTicketDuplicate, "number", "A-261127-00028", "of", n), "worker", "duplicate", 1, nil},
-		{req(contract.OpTicketClose, "number", "A-261127-00028", "note", "重复"), "worker", "closed", 1, nil},
-		{req("alerts.list"), "worker", "", 0, ErrUnknownOp},
-		{req(contract.OpNotice, "community", "hl"), "worker", "", 0, ErrForbidden},
+		{req(contract.OpTicketAccept, "number", n), gridOwn, "accepted", 1, nil},
+		{req(contract.OpTicketAccept, "number", n), gridOwn, "", 0, ErrTransition},
+		{req(contract.OpTicketStart, "number", n), gridOwn, "in-progress", 1, nil},
+		{req(contract.OpTicketResolve, "number", n, "note", "换了阀门"), gridOwn, "resolved", 1, nil},
+		{req(contract.OpTicketGet, "number", n), gridOwn, "resolved", 0, nil},
+		{req(contract.OpTicketGet), gridOwn, "", 0, ErrInvalid},
+		{req(contract.OpTicketGet, "number", "NOPE"), gridOwn, "", 0, ErrNotFound},
+		{req(contract.OpTicketDuplicate, "number", "A-261127-00028"), gridOwn, "", 0, ErrInvalid},
+		{req(contract.OpTicketReturn, "number", "A-261127-00028", "note", "不属本网格"), gridOwn, "returned", 1, nil},
+		{req(contract.OpTicketDuplicate, "number", "A-261127-00028", "of", n), gridOwn, "duplicate", 1, nil},
+		{req(contract.OpTicketClose, "number", "A-261127-00028", "note", "重复"), gridOwn, "closed", 1, nil},
+		{req("alerts.list"), gridOwn, "", 0, ErrUnknownOp},
+		{req(contract.OpNotice, "community", "hl"), gridOwn, "", 0, ErrForbidden},
 	}
 	for i, s := range steps {
-		body, pubs, err := e.s.HandleRequest(ctx, "w1", s.role, s.req)
+		body, pubs, err := e.s.HandleRequest(ctx, s.who, s.req)
 		if !errors.Is(err, s.err) {
 			t.Fatalf("step %d %s: err = %v, want %v", i, s.req.Op, err, s.err)
 		}
@@ -597,14 +606,14 @@ func TestHandleRequest(t *testing.T) {
 			}
 		}
 	}
-	body, _, err := e.s.HandleRequest(ctx, "w1", "worker", req(contract.OpTicketsList, "status", "closed"))
+	body, _, err := e.s.HandleRequest(ctx, gridOwn, req(contract.OpTicketsList, "status", "closed"))
 	if list, ok := body.([]contract.TicketStatus); err != nil || !ok || len(list) != 1 || list[0].Number != "A-261127-00028" {
 		t.Errorf("tickets.list closed = %#v, %v", body, err)
 	}
 
 	nreq := req(contract.OpNotice, "community", "hl")
 	nreq.Body = json.RawMessage(`{"id":"n1","title":"停电通知","body":"周六 9:00-12:00","level":"warning"}`)
-	body, pubs, err := e.s.HandleRequest(ctx, "a1", "admin", nreq)
+	body, pubs, err := e.s.HandleRequest(ctx, commOwn, nreq)
 	if err != nil || len(pubs) != 1 || pubs[0].Topic != contract.AreaTopic("hl", "notices") || !pubs[0].Retain {
 		t.Fatalf("notice.publish = %v, %+v", err, pubs)
 	}
@@ -615,15 +624,15 @@ func TestHandleRequest(t *testing.T) {
 	if _, _, err := e.s.PostWish(&contract.Wish{ID: "w-1", Device: "kiosk-1", Text: "陪老人聊天", Location: contract.Location{Community: "hl"}}); err != nil {
 		t.Fatal(err)
 	}
-	body, pubs, err = e.s.HandleRequest(ctx, "w1", "worker", req(contract.OpWishClaim, "id", "w-1"))
+	body, pubs, err = e.s.HandleRequest(ctx, gridOwn, req(contract.OpWishClaim, "id", "w-1"))
 	if err != nil || body.(contract.Wish).ClaimedBy != "w1" || len(pubs) != 1 || pubs[0].Topic != contract.AreaTopic("hl", "wishes") {
 		t.Errorf("wish.claim = %#v, %+v, %v", body, pubs, err)
 	}
-	body, _, err = e.s.HandleRequest(ctx, "w1", "worker", req(contract.OpWishDone, "id", "w-1"))
+	body, _, err = e.s.HandleRequest(ctx, gridOwn, req(contract.OpWishDone, "id", "w-1"))
 	if err != nil || !body.(contract.Wish).Done {
 		t.Errorf("wish.done = %#v, %v", body, err)
 	}
-	body, _, err = e.s.HandleRequest(ctx, "w1", "worker", req(contract.OpWishesList, "community", "hl"))
+	body, _, err = e.s.HandleRequest(ctx, gridOwn, req(contract.OpWishesList, "community", "hl"))
 	if ws, ok := body.([]contract.Wish); err != nil || !ok || len(ws) != 1 {
 		t.Errorf("wishes.list = %#v, %v", body, err)
 	}

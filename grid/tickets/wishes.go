@@ -57,7 +57,7 @@ func (s *Store) PostWish(w *contract.Wish) (out contract.Wish, created bool, err
 		old, err := getWish(tx, w.ID)
 		if err == nil {
 			out = old.Wish
-			return nil
+			return s.announceWishes(tx, out.Location.Community) // as the resend may be after a lost publication
 		}
 		if !errors.Is(err, ErrNotFound) {
 			return err // unreadable: not overwritten as if it were new
@@ -66,7 +66,10 @@ func (s *Store) PostWish(w *contract.Wish) (out contract.Wish, created bool, err
 		// A posted wish is open, whatever the kiosk said.
 		sw.Wish.ClaimedBy, sw.Wish.ClaimedAt, sw.Wish.Done = "", time.Time{}, false
 		out, created = sw.Wish, true
-		return putWish(tx, &sw)
+		if err := putWish(tx, &sw); err != nil {
+			return err
+		}
+		return s.announceWishes(tx, out.Location.Community)
 	})
 	return out, created, err
 }
@@ -118,9 +121,25 @@ func (s *Store) updateWish(id string, fn func(w *storedWish, now time.Time) erro
 			return err
 		}
 		out = w.Wish
-		return putWish(tx, w)
+		if err := putWish(tx, w); err != nil {
+			return err
+		}
+		return s.announceWishes(tx, out.Location.Community)
 	})
 	return out, err
+}
+
+// announceWishes queues community's public wish list through
+// Options.PublishTx, if set.
+func (s *Store) announceWishes(tx *bolt.Tx, community string) error {
+	if s.opts.PublishTx == nil {
+		return nil
+	}
+	ws, err := s.publicWishesTx(tx, community, s.opts.Clock())
+	if err != nil {
+		return err
+	}
+	return s.announce(tx, wishesPublication(ws))
 }
 
 // Wish returns the wish with id, or ErrNotFound.
@@ -140,23 +159,30 @@ func (s *Store) Wish(id string) (contract.Wish, error) {
 // Wishes returns the wishes of community ("" for all), oldest first: the
 // open and claimed ones, and those done within Options.WishDoneKeep.
 func (s *Store) Wishes(community string) ([]contract.Wish, error) {
-	now := s.opts.Clock()
-	var ws []storedWish
+	var out []contract.Wish
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketWishes).ForEach(func(k, v []byte) error {
-			var w storedWish
-			if err := json.Unmarshal(v, &w); err != nil {
-				return fmt.Errorf("tickets: read wish %s: %w", k, err)
-			}
-			if community != "" && w.Wish.Location.Community != community {
-				return nil
-			}
-			if w.Wish.Done && now.Sub(w.DoneAt) > s.opts.WishDoneKeep {
-				return nil
-			}
-			ws = append(ws, w)
+		var err error
+		out, err = s.wishesTx(tx, community, s.opts.Clock())
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) wishesTx(tx *bolt.Tx, community string, now time.Time) ([]contract.Wish, error) {
+	var ws []storedWish
+	err := tx.Bucket(bucketWishes).ForEach(func(k, v []byte) error {
+		var w storedWish
+		if err := json.Unmarshal(v, &w); err != nil {
+			return fmt.Errorf("tickets: read wish %s: %w", k, err)
+		}
+		if community != "" && w.Wish.Location.Community != community {
 			return nil
-		})
+		}
+		if w.Wish.Done && now.Sub(w.DoneAt) > s.opts.WishDoneKeep {
+			return nil
+		}
+		ws = append(ws, w)
+		return nil
 	})
 	slices.SortStableFunc(ws, func(a, b storedWish) int { return a.Posted.Compare(b.Posted) })
 	out := make([]contract.Wish, len(ws))
@@ -169,14 +195,24 @@ func (s *Store) Wishes(community string) ([]contract.Wish, error) {
 // PublicWishes returns the retained list of community's wishes: Wishes
 // without the doors.
 func (s *Store) PublicWishes(community string) (*contract.Wishes, error) {
-	ws, err := s.Wishes(community)
+	var out *contract.Wishes
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = s.publicWishesTx(tx, community, s.opts.Clock())
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) publicWishesTx(tx *bolt.Tx, community string, now time.Time) (*contract.Wishes, error) {
+	ws, err := s.wishesTx(tx, community, now)
 	if err != nil {
 		return nil, err
 	}
 	for i := range ws {
 		ws[i].Location.Door = ""
 	}
-	return &contract.Wishes{Community: community, Wishes: ws, Updated: s.opts.Clock()}, nil
+	return &contract.Wishes{Community: community, Wishes: ws, Updated: now}, nil
 }
 
 // PublishNotice adds n to community's notices (replacing one with the same
@@ -221,7 +257,10 @@ func (s *Store) PublishNotice(community string, n contract.Notice) (contract.Not
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte(community), v)
+		if err := b.Put([]byte(community), v); err != nil {
+			return err
+		}
+		return s.announce(tx, noticesPublication(out))
 	})
 	return out, err
 }
