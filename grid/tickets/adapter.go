@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"linli/mqtt/contract"
 )
@@ -113,7 +114,9 @@ func (s *Store) HandleRequest(ctx context.Context, w Worker, req *contract.Reque
 	}
 	onTicket := func(op string) guard {
 		return func(t *Ticket) error {
-			return auth(Access{Op: op, Ticket: t, Community: t.Report.Location.Community})
+			c := *t // the move changes t after the check
+			c.Timeline = slices.Clone(t.Timeline)
+			return auth(Access{Op: op, Ticket: &c, Community: t.Report.Location.Community})
 		}
 	}
 	ticket := func(t Ticket, err error) (any, []Publication, error) {

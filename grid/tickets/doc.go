@@ -72,11 +72,36 @@
 // for the grid workers. Status, the retained public view, carries neither,
 // nor the door; the rating comment stays private too.
 //
+// # Permissions
+//
+// HandleRequest asks Options.Authorize (default Permit) before each
+// operation, handing it the worker's role, grid and community and, for a
+// move, the ticket as read in the transaction that changes it, so the
+// check and the move cannot be separated by another change. The rules
+// follow who answers for an alert at the same place: a ticket is worked on
+// by the grid workers of its current grid, the community workers of its
+// community and the subdistrict, never by maintenance staff; notices are
+// published by their community's workers and the subdistrict; lists,
+// wishes and volunteers' claims are open to every worker. A grid or
+// community worker lists and reads the tickets of their own community.
+// Assign and Escalate are no request operation (the contract has none):
+// Due escalates, and the Store's methods serve callers that checked
+// rights themselves. A refusal wraps ErrForbidden and names who may.
+//
 // # Hub wiring
 //
 // HandleRequest implements the request operations of contract/ops.go
 // (ticket.*, tickets.list, wishes.list, wish.*, notice.publish) and
-// HandleDeviceMessage the kiosks' Report, Rating and Wish; both return the
-// retained messages the hub must publish. Both are idempotent for resent
-// messages: a report is keyed by its number, a rating and a wish by id.
+// HandleDeviceMessage the kiosks' Report, Rating and Wish. Both are
+// idempotent for resent messages: a report is keyed by its number, a
+// rating and a wish by id.
+//
+// Every change announces itself: a ticket's retained Status, a
+// community's wish list or notices. With Options.PublishTx set (gridhub
+// passes the hub's PublishTx, whose outbox lives in the same bbolt file),
+// the announcement is queued inside the transaction of the change, so
+// that a hub killed at any point has either both or neither, and a
+// failure to queue rolls the change back. Without it, HandleRequest and
+// HandleDeviceMessage return the messages for the caller to publish after
+// the commit, and Publications those of Due.
 package tickets

@@ -44,9 +44,9 @@ func (s *Store) warnBefore(limit time.Duration) time.Duration {
 // escalations that fell due since the last call, and records them so that
 // each is emitted once. Escalations are applied (state escalated, Level
 // raised, a timeline step by "system") and, with Options.PublishTx set,
-// their new status queued in the same transaction. When a limit has already passed,
-// only the escalation is emitted, not a late warning. Call it from a
-// ticker; its cost is a scan of the tickets.
+// their new status is queued in the same transaction. When a limit has
+// already passed, only the escalation is emitted, not a late warning. Call
+// it from a ticker; its cost is a scan of the tickets.
 func (s *Store) Due(now time.Time) ([]Action, error) {
 	var acts []Action
 	err := s.db.Update(func(tx *bolt.Tx) error {

@@ -61,3 +61,15 @@ func Example() {
 	// rated kiosk-7 satisfied
 	// closed system
 }
+
+func ExamplePermit() {
+	t := &tickets.Ticket{Number: "K7-261127-00423", Grid: "east-2",
+		Report: contract.Report{Location: contract.Location{Community: "east", Building: "b4"}}}
+	wang := tickets.Worker{ID: "w-wang", Role: tickets.RoleGridWorker, Grid: "east-2", Community: "east"}
+	li := tickets.Worker{ID: "w-li", Role: tickets.RoleGridWorker, Grid: "east-1", Community: "east"}
+	fmt.Println(tickets.Permit(wang, tickets.Access{Op: contract.OpTicketAccept, Ticket: t}))
+	fmt.Println(tickets.Permit(li, tickets.Access{Op: contract.OpTicketAccept, Ticket: t}))
+	// Output:
+	// <nil>
+	// tickets: forbidden: K7-261127-00423 belongs to grid east-2; w-li (grid east-1) may not accept it (grid east-2's workers, community east's workers, the subdistrict may)
+}
