@@ -20,38 +20,55 @@ var ticketOps = []string{
 	contract.OpWishesList, contract.OpWishClaim, contract.OpWishDone, contract.OpNotice,
 }
 
+// ticketWorker is the part of a configured worker that decides what they
+// may do with tickets (tickets.Permit).
+func ticketWorker(w config.Worker) tickets.Worker {
+	return tickets.Worker{ID: w.ID, Role: w.Role, Grid: w.Grid, Community: w.Community}
+}
+
+// openTickets opens the ticket store on the hub's database, publishing
+// every change through the hub's outbox in the change's own transaction.
+// db must be the database h was created on.
+func openTickets(db *bolt.DB, h *hub.Hub, log *slog.Logger) (*tickets.Store, error) {
+	return tickets.Open(db, &tickets.Options{
+		Logger: log,
+		PublishTx: func(tx *bolt.Tx, p tickets.Publication) error {
+			return h.PublishTx(tx, p.Topic, p.Msg, p.Retain)
+		},
+	})
+}
+
+// ticketRequest serves a ticket, wish or notice operation for worker from.
+// Permissions are tickets.Permit's, checked against the ticket itself.
+func ticketRequest(ts *tickets.Store) hub.RequestFunc {
+	return func(ctx context.Context, from config.Worker, req *contract.Request) (any, error) {
+		body, _, err := ts.HandleRequest(ctx, ticketWorker(from), req) // published with the change
+		return body, err
+	}
+}
+
 // wireTickets plugs the ticket flow (reports from kiosks, ticket, wish and
 // notice operations from gridctl) into the hub, and returns the loop that
 // raises time-limit warnings and escalations.
 func wireTickets(db *bolt.DB, cfg *config.Config, h *hub.Hub, log *slog.Logger) (func(ctx context.Context), error) {
-	ts, err := tickets.Open(db, &tickets.Options{Logger: log})
+	ts, err := openTickets(db, h, log)
 	if err != nil {
 		return nil, err
 	}
-	publish := func(ctx context.Context, pubs []tickets.Publication) {
-		for _, p := range pubs {
-			if err := h.Publish(ctx, p.Topic, p.Msg, p.Retain); err != nil {
-				log.Error("publish ticket update", "topic", p.Topic, "err", err)
-			}
-		}
-	}
+	serve := ticketRequest(ts)
 	for _, op := range ticketOps {
-		h.HandleRequest(op, func(ctx context.Context, from config.Worker, req *contract.Request) (any, error) {
-			body, pubs, err := ts.HandleRequest(ctx, from.ID, from.Role, req)
-			publish(ctx, pubs)
-			return body, err
-		})
+		h.HandleRequest(op, serve)
 	}
 	gridOf := func(loc contract.Location) string { return cfg.Locate(loc).Grid }
-	h.HandleDeviceMessage("report", func(ctx context.Context, dev contract.DeviceInfo, m contract.Message) error {
-		pubs, err := ts.HandleDeviceMessage(dev.Device, m, gridOf)
-		publish(ctx, pubs)
-		return err // the hub logs and counts it
+	h.HandleDeviceMessage("report", func(_ context.Context, dev contract.DeviceInfo, m contract.Message) error {
+		_, err := ts.HandleDeviceMessage(dev.Device, m, gridOf) // published with the change
+		return err                                              // the hub logs and counts it
 	})
 	due := func(ctx context.Context) {
 		t := time.NewTicker(30 * time.Second)
 		defer t.Stop()
 		for {
+			// Escalations are published with the change.
 			acts, err := ts.Due(time.Now())
 			if err != nil {
 				log.Error("ticket time limits", "err", err)
@@ -59,7 +76,6 @@ func wireTickets(db *bolt.DB, cfg *config.Config, h *hub.Hub, log *slog.Logger) 
 			for _, a := range acts {
 				log.Info("ticket time limit", "kind", a.Kind, "phase", a.Phase, "ticket", a.Number, "grid", a.Grid)
 			}
-			publish(ctx, tickets.Publications(acts))
 			select {
 			case <-ctx.Done():
 				return
