@@ -142,6 +142,9 @@ func (o *Outbox) PutTx(tx *bolt.Tx, it Item) (uint64, error) {
 	if it.Topic == "" || len(it.Topic) > 0xffff {
 		return 0, fmt.Errorf("outbox: put: bad topic length %d", len(it.Topic))
 	}
+	if it.QoS > 2 {
+		return 0, fmt.Errorf("outbox: put: QoS %d", it.QoS)
+	}
 	b := tx.Bucket(o.bucket[it.Class])
 	meta := tx.Bucket(o.meta)
 	seq, err := b.NextSequence()
@@ -458,7 +461,7 @@ func (d *decoder) decode(class Class, k, v []byte) (Item, error) {
 	}
 	seq := binary.BigEndian.Uint64(k)
 	n := int(binary.BigEndian.Uint16(v[1:]))
-	if v[0]&^7 != 0 || n == 0 || 3+n > len(v) {
+	if v[0]&^7 != 0 || v[0]&3 == 3 || n == 0 || 3+n > len(v) { // QoS 3 does not exist
 		return Item{}, fmt.Errorf("%w: %s %d: flags %#x, topic length %d in %d bytes", ErrCorrupt, class, seq, v[0], n, len(v))
 	}
 	topic, ok := d.topics[string(v[3:3+n])]
