@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -668,5 +669,58 @@ func TestHandleDeviceMessage(t *testing.T) {
 	}
 	if _, err := e.s.HandleDeviceMessage("kiosk-1", rating("r1", r.Number, contract.RatingSatisfied), grid); !errors.Is(err, ErrTransition) {
 		t.Errorf("rating of a submitted ticket: %v", err)
+	}
+}
+
+// TestBusyCommunityStillPublishes posts more wishes and notices than one
+// retained message can hold: every post must still succeed, the published
+// lists must fit contract.MaxPayload, and open and newest entries win.
+func TestBusyCommunityStillPublishes(t *testing.T) {
+	e := newEnv(t, nil)
+	text := strings.Repeat("帮忙搬米上楼", 20)
+	for i := range 400 {
+		e.clk.Add(time.Minute)
+		w := &contract.Wish{ID: fmt.Sprintf("w-%03d", i), Device: "kiosk-1", Text: text, Location: contract.Location{Community: "hl"}}
+		if _, _, err := e.s.PostWish(w); err != nil {
+			t.Fatalf("PostWish %d: %v", i, err)
+		}
+		if i == 5 {
+			if _, err := e.s.ClaimWish(w.ID, "张阿姨"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pub, err := e.s.PublicWishes("hl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := contract.Encode(pub); err != nil || len(b) > contract.MaxPayload {
+		t.Fatalf("public wishes do not fit: %d bytes, %v", len(b), err)
+	}
+	n := len(pub.Wishes)
+	if n < 50 || n >= 400 {
+		t.Fatalf("published %d of 400 wishes; want the list trimmed but useful", n)
+	}
+	if last := pub.Wishes[n-1].ID; last != "w-399" {
+		t.Errorf("newest published wish = %s, want w-399", last)
+	}
+	for _, w := range pub.Wishes {
+		if w.ClaimedBy != "" {
+			t.Errorf("claimed wish %s published while open ones were left out", w.ID)
+		}
+	}
+	long := strings.Repeat("停水通知，", 400)
+	var ns contract.Notices
+	for i := range 60 {
+		e.clk.Add(time.Minute)
+		if ns, err = e.s.PublishNotice("hl", contract.Notice{ID: fmt.Sprintf("n-%02d", i), Title: "通知", Body: long}); err != nil {
+			t.Fatalf("PublishNotice %d: %v", i, err)
+		}
+	}
+	if b, err := contract.Encode(&ns); err != nil || len(b) > contract.MaxPayload {
+		t.Fatalf("notices do not fit: %d bytes, %v", len(b), err)
+	}
+	if len(ns.Notices) == 0 || ns.Notices[0].ID != "n-59" {
+		t.Errorf("newest notice not first: %d notices", len(ns.Notices))
 	}
 }

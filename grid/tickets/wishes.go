@@ -212,7 +212,54 @@ func (s *Store) publicWishesTx(tx *bolt.Tx, community string, now time.Time) (*c
 	for i := range ws {
 		ws[i].Location.Door = ""
 	}
-	return &contract.Wishes{Community: community, Wishes: ws, Updated: now}, nil
+	return &contract.Wishes{Community: community, Wishes: fitWishes(ws, publicBudget), Updated: now}, nil
+}
+
+// publicBudget bounds the encoded size of a retained list, well inside
+// contract.MaxPayload, so that a busy community's list can always be
+// published (a list that cannot be published would block every change).
+const publicBudget = 48 << 10
+
+// fitWishes keeps what residents most need to see within budget bytes of
+// JSON: open wishes first, then claimed ones, then done ones, each newest
+// first; the result stays in posting order.
+func fitWishes(ws []contract.Wish, budget int) []contract.Wish {
+	rank := func(w contract.Wish) int {
+		switch {
+		case w.Done:
+			return 2
+		case w.ClaimedBy != "":
+			return 1
+		}
+		return 0
+	}
+	idx := make([]int, len(ws))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		if ra, rb := rank(ws[a]), rank(ws[b]); ra != rb {
+			return ra - rb
+		}
+		return b - a // newer (posted later) first
+	})
+	keep := make([]bool, len(ws))
+	used := 0
+	for _, i := range idx {
+		b, err := json.Marshal(ws[i])
+		if err != nil || used+len(b)+1 > budget {
+			continue
+		}
+		used += len(b) + 1
+		keep[i] = true
+	}
+	out := ws[:0:0]
+	for i, w := range ws {
+		if keep[i] {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // PublishNotice adds n to community's notices (replacing one with the same
@@ -252,6 +299,16 @@ func (s *Store) PublishNotice(community string, n contract.Notice) (contract.Not
 		}
 		list = slices.DeleteFunc(list, func(x contract.Notice) bool { return !x.Expires.IsZero() && !now.Before(x.Expires) })
 		slices.SortStableFunc(list, func(a, b contract.Notice) int { return b.Published.Compare(a.Published) })
+		// Newest first: the oldest notices give way when the list would not
+		// fit in one retained message.
+		used := 0
+		for i, x := range list {
+			b, _ := json.Marshal(x)
+			if used += len(b) + 1; used > publicBudget {
+				list = list[:i]
+				break
+			}
+		}
 		out = contract.Notices{Community: community, Notices: list, Updated: now}
 		v, err := json.Marshal(out)
 		if err != nil {
