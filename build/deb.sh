@@ -2,7 +2,10 @@
 # Builds a .deb per architecture into dist/deb from the release binaries
 # (run `make release` first). The package installs the binaries into
 # /opt/linli/slots/a with /opt/linli/current pointing at it — the layout the
-# A/B updater works on — and the systemd units for sensord and kiosk.
+# A/B updater works on — the release's public key as /opt/linli/roots.pub
+# (without it sensord runs with updates off), and the systemd units for
+# sensord and kiosk. The device's own /etc/linli/sensord.json (its id and
+# place) is provisioned per device, not packaged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=${1:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
@@ -12,10 +15,13 @@ mkdir -p dist/deb
 for pair in linux-armv6:armel linux-armv7:armhf linux-arm64:arm64 linux-amd64:amd64; do
   src=dist/release/${pair%%:*} arch=${pair##*:}
   [ -x "$src/sensord" ] || { echo "deb: $src/sensord missing: run make release first" >&2; exit 1; }
+  [ -f dist/release/roots.pub ] || { echo "deb: dist/release/roots.pub missing: run make release first" >&2; exit 1; }
   root=$(mktemp -d)
+  chmod 755 "$root" # mktemp's 0700 would be the package's /
   install -d "$root/DEBIAN" "$root/opt/linli/slots/a" "$root/lib/systemd/system" "$root/etc/linli"
   install -m 755 "$src/sensord" "$src/kiosk" "$root/opt/linli/slots/a/"
   ln -s slots/a "$root/opt/linli/current"
+  install -m 644 dist/release/roots.pub "$root/opt/linli/roots.pub"
   install -m 644 build/systemd/sensord.service build/systemd/kiosk.service "$root/lib/systemd/system/"
   cat > "$root/DEBIAN/control" <<CTL
 Package: linli
