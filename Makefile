@@ -21,7 +21,7 @@ export CGO_ENABLED ?= 0
 export LANG := en_US.UTF-8
 
 .PHONY: help build run test test-race test-e2e bench cross qemu-smoke check fmt vet lint tidy-check \
-        release deb desktop clean deps
+        release release-check deb desktop clean deps
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z0-9_-]*:.*## ' $(MAKEFILE_LIST) | \
@@ -86,6 +86,9 @@ tidy-check: ## fail if go mod tidy would change go.mod or go.sum
 
 release: ## signed, reproducible release bundles per target into dist/release (needs LINLI_SIGNING_KEY)
 	build/release.sh $(VERSION)
+
+release-check: ## build HEAD's release twice (two clones, the second with an empty build cache) and fail unless the bundles are byte-identical
+	build/release.sh check
 
 deb: ## .deb packages per arch into dist/deb
 	build/deb.sh $(VERSION)
