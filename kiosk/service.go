@@ -1,6 +1,7 @@
 package kiosk
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,11 @@ var (
 	ErrAlreadyRated = errors.New("kiosk: ticket already rated")
 	// ErrWish means a wish is empty or too long.
 	ErrWish = errors.New("kiosk: invalid wish")
+	// ErrCorrupt means a record the kiosk stored cannot be read back (a
+	// damaged database file). Readers that return lists skip such records,
+	// log them at Error and count them in Health.StoreErrors; Rate refuses
+	// with it rather than guess.
+	ErrCorrupt = errors.New("kiosk: stored record unreadable")
 )
 
 // Limits on what a resident enters.
@@ -127,6 +133,7 @@ type Health struct {
 	Tickets     int          // ticket statuses cached
 	Alerts      int          // active alerts cached
 	BadMessages uint64       // messages that did not decode, since Open
+	StoreErrors uint64       // failed reads of the kiosk's own database (ErrCorrupt and others), since Open
 	Ignored     uint64       // messages not for this kiosk, since Open
 	LastMessage time.Time    // when the last message arrived (zero: none since Open)
 }
@@ -144,6 +151,7 @@ type Service struct {
 	listeners []func(kind string)
 
 	bad, ignored atomic.Uint64
+	storeErrs    atomic.Uint64
 	lastMsg      atomic.Int64 // unix nanos
 }
 
@@ -354,12 +362,25 @@ func putJSON(tx *bolt.Tx, bucket []byte, key string, v any) error {
 	return tx.Bucket(bucket).Put([]byte(key), b)
 }
 
+// getJSON decodes the record at key into v. false, nil means there is
+// none; a record that does not decode is reported as true and an error
+// wrapping ErrCorrupt.
 func getJSON(tx *bolt.Tx, bucket []byte, key string, v any) (bool, error) {
 	b := tx.Bucket(bucket).Get([]byte(key))
 	if b == nil {
 		return false, nil
 	}
-	return true, json.Unmarshal(b, v)
+	if err := json.Unmarshal(b, v); err != nil {
+		return true, fmt.Errorf("%w: %s/%s: %w", ErrCorrupt, bucket, key, err)
+	}
+	return true, nil
+}
+
+// readFailed logs and counts a failed read of the kiosk's database; the
+// caller goes on with what it could read.
+func (s *Service) readFailed(what string, err error, args ...any) {
+	s.storeErrs.Add(1)
+	s.log.Error(what+": database read failed", append(args, "err", err)...)
 }
 
 // Track returns what the kiosk knows of ticket number (as typed; see
@@ -379,7 +400,11 @@ func (s *Service) Track(number string) (contract.TicketStatus, bool) {
 		if ok {
 			found = true
 			var r storedRating
-			if ok, _ := getJSON(tx, bucketRatings, number, &r); ok && st.Status == StatusResolved && r.Resolved.Equal(lastResolved(st)) {
+			ok, err := getJSON(tx, bucketRatings, number, &r)
+			if err != nil {
+				// Show the ticket without the rating; Rate refuses it.
+				s.readFailed("track", err, "number", number)
+			} else if ok && st.Status == StatusResolved && r.Resolved.Equal(lastResolved(st)) {
 				st.Rating = r.Rating.Rating
 			}
 			return nil
@@ -401,7 +426,7 @@ func (s *Service) Track(number string) (contract.TicketStatus, bool) {
 		return nil
 	})
 	if err != nil {
-		s.log.Error("track", "number", number, "err", err)
+		s.readFailed("track", err, "number", number)
 		return contract.TicketStatus{}, false
 	}
 	return st, found
@@ -411,17 +436,23 @@ func (s *Service) Track(number string) (contract.TicketStatus, bool) {
 // (everything after the kiosk code) are typed, as from the digit keypad.
 func (s *Service) Find(typed string) []string {
 	var out []string
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketReports, bucketTickets} {
-			_ = tx.Bucket(b).ForEach(func(k, _ []byte) error {
+			err := tx.Bucket(b).ForEach(func(k, _ []byte) error {
 				if n := string(k); ticketno.Match(n, typed) && !slices.Contains(out, n) {
 					out = append(out, n)
 				}
 				return nil
 			})
+			if err != nil {
+				return err
+			}
 		}
 		return nil
 	})
+	if err != nil {
+		s.readFailed("find", err)
+	}
 	slices.Sort(out)
 	return out
 }
@@ -434,15 +465,20 @@ func (s *Service) Reports() []string {
 		at time.Time
 	}
 	var rs []rec
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketReports).ForEach(func(k, v []byte) error {
 			var r storedReport
-			if json.Unmarshal(v, &r) == nil {
-				rs = append(rs, rec{string(k), r.Report.Time.At})
+			if err := json.Unmarshal(v, &r); err != nil {
+				s.readFailed("reports", fmt.Errorf("%w: %s/%s: %w", ErrCorrupt, bucketReports, k, err), "number", string(k))
+				return nil // skip it, list the others
 			}
+			rs = append(rs, rec{string(k), r.Report.Time.At})
 			return nil
 		})
 	})
+	if err != nil {
+		s.readFailed("reports", err)
+	}
 	slices.SortStableFunc(rs, func(a, b rec) int { return a.at.Compare(b.at) })
 	out := make([]string, len(rs))
 	for i, r := range rs {
@@ -470,9 +506,11 @@ func (s *Service) nextID(tx *bolt.Tx, kind string) (string, error) {
 
 // Rate sends the resident's rating (contract.Rating*) of a resolved ticket,
 // with an optional comment. It fails with ErrUnknownTicket, ErrNotResolved
-// (the hub's status is not "resolved") or ErrAlreadyRated (this resolution
+// (the hub's status is not "resolved"), ErrAlreadyRated (this resolution
 // was rated here already; a reopened and again resolved ticket can be
-// rated again).
+// rated again) or ErrCorrupt (the ticket's status or the rating stored
+// here cannot be read, so whether it was rated is unknown: it is not rated
+// again).
 func (s *Service) Rate(ctx context.Context, number, rating, comment string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -503,7 +541,13 @@ func (s *Service) Rate(ctx context.Context, number, rating, comment string) erro
 		}
 		resolved := lastResolved(st)
 		var prev storedRating
-		if ok, _ := getJSON(tx, bucketRatings, number, &prev); ok && prev.Resolved.Equal(resolved) {
+		ok, err = getJSON(tx, bucketRatings, number, &prev)
+		if err != nil {
+			// Unknown whether this resolution was rated: refuse rather
+			// than send a second rating of it.
+			return err
+		}
+		if ok && prev.Resolved.Equal(resolved) {
 			return fmt.Errorf("%w: %s", ErrAlreadyRated, number)
 		}
 		id, err := s.nextID(tx, "r")
@@ -522,6 +566,9 @@ func (s *Service) Rate(ctx context.Context, number, rating, comment string) erro
 		return err
 	})
 	if err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			s.readFailed("rate", err, "number", number)
+		}
 		return fmt.Errorf("kiosk: rate: %w", err)
 	}
 	s.ob.Notify()
@@ -573,18 +620,24 @@ func (s *Service) PostWish(ctx context.Context, text string, loc contract.Locati
 func (s *Service) Wishes() []contract.Wish {
 	var list contract.Wishes
 	var own []contract.Wish
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		if _, err := getJSON(tx, bucketArea, "wishes", &list); err != nil {
-			s.log.Error("read wishes", "err", err)
+			s.readFailed("wishes", err)
+			list = contract.Wishes{}
 		}
-		return tx.Bucket(bucketWishes).ForEach(func(_, v []byte) error {
+		return tx.Bucket(bucketWishes).ForEach(func(k, v []byte) error {
 			var w contract.Wish
-			if json.Unmarshal(v, &w) == nil {
-				own = append(own, w)
+			if err := json.Unmarshal(v, &w); err != nil {
+				s.readFailed("wishes", fmt.Errorf("%w: %s/%s: %w", ErrCorrupt, bucketWishes, k, err), "id", string(k))
+				return nil // skip it, list the others
 			}
+			own = append(own, w)
 			return nil
 		})
 	})
+	if err != nil {
+		s.readFailed("wishes", err)
+	}
 	out := list.Wishes
 	slices.SortStableFunc(own, func(a, b contract.Wish) int { return a.Time.At.Compare(b.Time.At) })
 	for _, w := range own {
@@ -607,38 +660,51 @@ func (s *Service) Wish(id string) (contract.Wish, bool) {
 }
 
 // Notices returns the community's notices that have not expired, as the
-// hub last published them.
+// hub last published them. A cached copy that cannot be read is logged and
+// counted (Health.StoreErrors) and shows as no notices.
 func (s *Service) Notices() []contract.Notice {
 	var ns contract.Notices
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		_, err := getJSON(tx, bucketArea, "notices", &ns)
 		return err
 	})
+	if err != nil {
+		s.readFailed("notices", err)
+		return nil
+	}
 	now := s.opts.Clock()
 	return slices.DeleteFunc(ns.Notices, func(n contract.Notice) bool { return !n.Expires.IsZero() && !now.Before(n.Expires) })
 }
 
 // Directory returns the public-service directory as the hub last published
-// it.
+// it. A cached copy that cannot be read is logged and counted
+// (Health.StoreErrors) and shows as an empty directory.
 func (s *Service) Directory() []contract.Service {
 	var d contract.Directory
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		_, err := getJSON(tx, bucketArea, "directory", &d)
 		return err
 	})
+	if err != nil {
+		s.readFailed("directory", err)
+		return nil
+	}
 	return d.Services
 }
 
 // Alerts returns the active (not cleared) hazard alerts of the kiosk's
-// buildings, most severe first, then newest first.
+// buildings, most severe first, then newest first. A building whose cached
+// alerts cannot be read is logged and counted (Health.StoreErrors); the
+// others are returned.
 func (s *Service) Alerts() []contract.Alert {
 	var out []contract.Alert
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketArea).Cursor()
 		prefix := []byte("alerts/")
-		for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var aa contract.AreaAlerts
-			if json.Unmarshal(v, &aa) != nil {
+			if err := json.Unmarshal(v, &aa); err != nil {
+				s.readFailed("alerts", fmt.Errorf("%w: %s/%s: %w", ErrCorrupt, bucketArea, k, err), "key", string(k))
 				continue
 			}
 			for _, a := range aa.Alerts {
@@ -649,6 +715,9 @@ func (s *Service) Alerts() []contract.Alert {
 		}
 		return nil
 	})
+	if err != nil {
+		s.readFailed("alerts", err)
+	}
 	slices.SortStableFunc(out, func(a, b contract.Alert) int {
 		if d := b.State.Severity() - a.State.Severity(); d != 0 {
 			return d
@@ -681,6 +750,7 @@ func (s *Service) Health() (Health, error) {
 	}
 	h.Alerts = len(s.Alerts())
 	h.BadMessages = s.bad.Load()
+	h.StoreErrors = s.storeErrs.Load()
 	h.Ignored = s.ignored.Load()
 	if n := s.lastMsg.Load(); n != 0 {
 		h.LastMessage = time.Unix(0, n)
