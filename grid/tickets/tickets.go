@@ -679,6 +679,30 @@ func (s *Store) Rate(r *contract.Rating) (t Ticket, applied bool, err error) {
 	return t, applied, nil
 }
 
+// publicTimeline is the timeline residents see: the first step (when it
+// was filed) and the latest steps that fit publicBudget, notes cut to
+// maxPublicNote runes, so that a ticket reopened again and again can
+// always be published.
+func publicTimeline(steps []contract.TicketStep) []contract.TicketStep {
+	out := slices.Clone(steps)
+	for i := range out {
+		if r := []rune(out[i].Note); len(r) > maxPublicNote {
+			out[i].Note = string(r[:maxPublicNote]) + "…"
+		}
+	}
+	used := 0
+	for i := len(out) - 1; i > 0; i-- {
+		b, _ := json.Marshal(out[i])
+		if used += len(b) + 1; used > publicBudget {
+			return append(out[:1], out[i+1:]...)
+		}
+	}
+	return out
+}
+
+// maxPublicNote bounds a worker's note in the public timeline, in runes.
+const maxPublicNote = 500
+
 // Status returns the public view of t: no phone, no free text, no door, no
 // rating comment.
 func Status(t Ticket) contract.TicketStatus {
@@ -692,7 +716,7 @@ func Status(t Ticket) contract.TicketStatus {
 		Status:   string(t.Status),
 		Assigned: t.Assigned,
 		Rating:   t.Rating,
-		Timeline: slices.Clone(t.Timeline),
+		Timeline: publicTimeline(t.Timeline),
 	}
 	if !t.Status.Final() {
 		if t.AcceptedAt.IsZero() {

@@ -724,3 +724,21 @@ func TestBusyCommunityStillPublishes(t *testing.T) {
 		t.Errorf("newest notice not first: %d notices", len(ns.Notices))
 	}
 }
+
+// TestLongTimelineStillPublishes reopens a ticket many times with long
+// notes: its public status must still fit one message, keep the first step
+// and the latest ones.
+func TestLongTimelineStillPublishes(t *testing.T) {
+	steps := []contract.TicketStep{{Status: "submitted", At: t0}}
+	for i := range 300 {
+		steps = append(steps, contract.TicketStep{Status: "resolved", By: "w1", Note: strings.Repeat("已处理", 400), At: t0.Add(time.Duration(i) * time.Minute)})
+	}
+	st := Status(Ticket{Number: "K1-261127-00011", Status: Resolved, Timeline: steps, Report: contract.Report{Category: "light"}})
+	if b, err := contract.Encode(&st); err != nil || len(b) > contract.MaxPayload {
+		t.Fatalf("status does not fit: %d bytes, %v", len(b), err)
+	}
+	n := len(st.Timeline)
+	if n < 10 || st.Timeline[0].Status != "submitted" || !st.Timeline[n-1].At.Equal(steps[len(steps)-1].At) {
+		t.Errorf("timeline kept %d steps, first %q, last at %v", n, st.Timeline[0].Status, st.Timeline[n-1].At)
+	}
+}
