@@ -201,7 +201,7 @@ func norm(v, lo, hi int32) float64 {
 	if hi <= lo {
 		return 0
 	}
-	f := float64(v-lo) / float64(hi-lo)
+	f := (float64(v) - float64(lo)) / (float64(hi) - float64(lo)) // int32 v-lo overflows for ranges past 2^31
 	return min(max(f, 0), 1)
 }
 
