@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"linli/firmware/device"
+	"linli/mqtt/uplink"
 )
 
 // cliConfig is everything the command line says.
@@ -32,6 +33,9 @@ type cliConfig struct {
 	jsonOut    bool
 	verbose    bool
 	drain      time.Duration
+
+	// The uplink's timers (see package mqtt/uplink); tests shorten them.
+	keepAlive, ackTimeout, maxBackoff time.Duration
 
 	// Firmware updates (see package firmware/device).
 	updateRoot    string
@@ -68,6 +72,12 @@ func parse(args []string) (*cliConfig, error) {
 		fs.StringVar(&c.broker, "broker", "", "MQTT broker `URL` (tcp://host:1883, ssl://…); empty = store only")
 		fs.StringVar(&c.user, "user", "", "MQTT user name")
 		fs.StringVar(&c.pass, "pass", "", "MQTT password")
+		fs.DurationVar(&c.keepAlive, "keepalive", uplink.DefaultOptions.KeepAlive,
+			"with --broker: MQTT keep-alive, whole seconds, at least 1s; the broker declares the device dead after 1.5× this much silence")
+		fs.DurationVar(&c.ackTimeout, "ack-timeout", uplink.DefaultOptions.AckTimeout,
+			"with --broker: how long to wait for the broker's acknowledgement before dropping the connection and making it again")
+		fs.DurationVar(&c.maxBackoff, "max-backoff", uplink.DefaultOptions.MaxBackoff,
+			"with --broker: the longest wait between two connection attempts")
 		fs.BoolVar(&c.verbose, "v", false, "log at debug level")
 		fs.StringVar(&c.updateListen, "update-listen", "", "serve LAN firmware pushes (gridctl flash --local) on `addr`, e.g. :8470; empty = off")
 		fs.StringVar(&c.updateToken, "update-token", "", "with --update-listen: shared token pushes must carry (the bundle's signature is checked anyway)")
@@ -104,6 +114,16 @@ func parse(args []string) (*cliConfig, error) {
 	}
 	if c.cmd == "run" && (c.speed <= 0 || c.speed > 100_000) {
 		return nil, fmt.Errorf("--speed %g outside (0, 100000]", c.speed)
+	}
+	if c.cmd == "run" {
+		// paho counts the keep-alive in whole seconds: below one it would
+		// be zero, which turns keep-alive off.
+		if c.keepAlive < time.Second || c.keepAlive%time.Second != 0 {
+			return nil, fmt.Errorf("--keepalive %v: want a whole number of seconds, at least 1s", c.keepAlive)
+		}
+		if c.ackTimeout <= 0 || c.maxBackoff <= 0 {
+			return nil, fmt.Errorf("--ack-timeout %v, --max-backoff %v: want both above 0", c.ackTimeout, c.maxBackoff)
+		}
 	}
 	if c.data == "" && c.cmd != "version" && c.cmd != "install" {
 		if c.cmd != "run" {

@@ -214,6 +214,7 @@ func runAgent(ctx context.Context, c *cliConfig, out io.Writer) (err error) {
 		u, err := uplink.New(db.Bolt(), db.Outbox(), &uplink.Options{
 			Broker: c.broker, ClientID: cfg.Device, Username: c.user, Password: c.pass,
 			Birth: a.Birth, State: a.State, Logger: logger,
+			KeepAlive: c.keepAlive, AckTimeout: c.ackTimeout, MaxBackoff: c.maxBackoff,
 			Subscriptions: dev.Subscriptions(),
 			OnCommand: func(ctx context.Context, cmd *contract.Command) *contract.CommandAck {
 				if cmd.Name == contract.CmdUpdate {
