@@ -3,9 +3,9 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +14,7 @@ import (
 
 	"linli/devices/store"
 	"linli/mqtt/contract"
+	"linli/mqtt/hubclient"
 	"linli/mqtt/mqtttest"
 )
 
@@ -26,19 +27,18 @@ import (
 // event sensord committed exactly once, in sequence order, with no gap, and
 // raised exactly one alert per alarm.
 //
-// The network cut is 5 s, not issue 3's 10 minutes: a cut of any length is
-// the same to the device (events wait in its durable outbox, the uplink
-// reconnects with a back-off capped at 30 s). The proxy closes the
-// connections and refuses new ones, as a router that went away does; a cut
-// that silently drops packets is noticed only by the keep-alive (30 s),
-// which would make this test slow for nothing.
+// The network cut here is 5 s and loud: the proxy closes the connections
+// and refuses new ones, as a router that went away does, so both ends learn
+// at once. Issue 3's 10-minute cut, where packets are silently dropped and
+// only the timers notice, is TestLongSilentCut.
 //
 // With mosquitto as the broker (gridhub --broker) the test also restarts
 // mosquitto (SIGTERM, persistence on) in the middle of the stream; with the
 // embedded broker, killing gridhub is the broker's crash.
 func TestFaults(t *testing.T) {
-	// In parallel: the processes mostly wait, and each run has its own
-	// ports and directories.
+	// In parallel, also with TestLongSilentCut: the processes mostly wait,
+	// and each run has its own ports and directories.
+	t.Parallel()
 	t.Run("embedded", func(t *testing.T) { t.Parallel(); testFaults(t, nil) })
 	t.Run("mosquitto", func(t *testing.T) {
 		t.Parallel()
@@ -72,21 +72,7 @@ func testFaults(t *testing.T, m *mqtttest.MosquittoServer) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	// lastSeq asks the hub how far it has applied e2e-1's events.
-	lastSeq := func() contract.DeviceInfo {
-		var devs []contract.DeviceInfo
-		cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
-		defer ccancel()
-		if err := w.Call(cctx, contract.OpDevices, nil, nil, &devs); err != nil {
-			return contract.DeviceInfo{}
-		}
-		for _, d := range devs {
-			if d.Device == "e2e-1" {
-				return d
-			}
-		}
-		return contract.DeviceInfo{}
-	}
+	lastSeq := func() contract.DeviceInfo { return deviceInfo(ctx, w) }
 	// grows waits until the hub has applied n more events than now.
 	grows := func(what string, n uint64) {
 		t.Helper()
@@ -99,31 +85,8 @@ func testFaults(t *testing.T, m *mqtttest.MosquittoServer) {
 			time.Sleep(100 * time.Millisecond) // polling other processes
 		}
 	}
-
-	// The resetter re-arms the residual alarm, as a worker would.
-	var wg sync.WaitGroup
-	stopReset := make(chan struct{})
-	wg.Go(func() {
-		for {
-			select {
-			case <-stopReset:
-				return
-			case <-time.After(300 * time.Millisecond):
-			}
-			cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
-			// Fails while sensord or gridhub is down, or the network cut.
-			_ = w.Call(cctx, contract.OpDeviceCmd, map[string]string{"device": "e2e-1", "name": contract.CmdReset}, nil, nil)
-			ccancel()
-		}
-	})
-	defer func() {
-		select {
-		case <-stopReset:
-		default:
-			close(stopReset)
-		}
-		wg.Wait()
-	}()
+	stopReset := resetLoop(ctx, w)
+	defer stopReset()
 
 	grows("start", 20)
 	t.Log("kill -9 sensord")
@@ -149,11 +112,62 @@ func testFaults(t *testing.T, m *mqtttest.MosquittoServer) {
 	px.cut(5 * time.Second)
 	grows("after the network cut", 20)
 
-	close(stopReset)
-	wg.Wait()
+	stopReset()
 	s.stop()
-	// A last calm run sends what the outbox still holds, then exits.
-	s = sensord("testdata/quiet.json", "--speed", "1", "--drain", "30s")
+	checkDelivered(t, h, w, data, sensord)
+}
+
+// deviceInfo asks the hub, as worker w, for e2e-1's row; the zero value
+// when the hub does not answer within 2 s.
+func deviceInfo(ctx context.Context, w *hubclient.Client) contract.DeviceInfo {
+	var devs []contract.DeviceInfo
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := w.Call(ctx, contract.OpDevices, nil, nil, &devs); err != nil {
+		return contract.DeviceInfo{}
+	}
+	for _, d := range devs {
+		if d.Device == "e2e-1" {
+			return d
+		}
+	}
+	return contract.DeviceInfo{}
+}
+
+// resetLoop re-arms e2e-1's latched residual alarm every 300 ms, as a
+// worker would, so that alarms keep coming. stop ends it and waits for it;
+// it may be called more than once.
+func resetLoop(ctx context.Context, w *hubclient.Client) (stop func()) {
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+			cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+			// Fails while sensord or gridhub is down, or the network cut.
+			_ = w.Call(cctx, contract.OpDeviceCmd, map[string]string{"device": "e2e-1", "name": contract.CmdReset}, nil, nil)
+			ccancel()
+		}
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done) })
+		wg.Wait()
+	}
+}
+
+// checkDelivered ends a fault test once sensord is stopped: a last calm run
+// of sensord (started by run with a scenario, a speed and extra flags)
+// sends what the outbox still holds and exits; then it stops gridhub and
+// checks that the hub applied every event sensord committed exactly once,
+// in sequence order, with no gap, and raised exactly one alert per alarm.
+func checkDelivered(t *testing.T, h *hub, w *hubclient.Client, data string, run func(scenario string, extra ...string) *proc) {
+	t.Helper()
+	s := run("testdata/quiet.json", "--speed", "1", "--drain", "30s")
 	if err := s.wait(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +184,7 @@ func testFaults(t *testing.T, m *mqtttest.MosquittoServer) {
 	last := uint64(len(sent))
 	deadline := time.Now().Add(30 * time.Second)
 	var info contract.DeviceInfo
-	for info = lastSeq(); info.LastEventSeq < last; info = lastSeq() {
+	for info = deviceInfo(context.Background(), w); info.LastEventSeq < last; info = deviceInfo(context.Background(), w) {
 		if time.Now().After(deadline) {
 			break
 		}
@@ -196,8 +210,8 @@ func testFaults(t *testing.T, m *mqtttest.MosquittoServer) {
 			alarms++
 		}
 	}
-	if alerts != alarms {
-		t.Errorf("hub raised %d alarm alerts for e2e-1, sensord decided %d alarms", alerts, alarms)
+	if len(alerts) != alarms {
+		t.Errorf("hub raised %d alarm alerts for e2e-1, sensord decided %d alarms:\n%s", len(alerts), alarms, alarmLog(sent, alerts))
 	}
 	t.Logf("%d events, %d alarms, each applied once and in order", len(sent), alarms)
 	if alarms < 5 {
@@ -205,10 +219,31 @@ func testFaults(t *testing.T, m *mqtttest.MosquittoServer) {
 	}
 }
 
+// alarmLog lists the events into, out of and within alarm, each with the
+// alert it raised, to tell which alarm raised no alert or which alert no
+// alarm.
+func alarmLog(evs []contract.Event, alerts []contract.Alert) string {
+	byEvent := map[string]string{}
+	for _, a := range alerts {
+		byEvent[a.EventID] = a.ID
+	}
+	var b strings.Builder
+	for _, e := range evs {
+		if e.From != contract.StateAlarm && e.To != contract.StateAlarm {
+			continue
+		}
+		fmt.Fprintf(&b, "  #%d %s %s → %s %s %s %s\n", e.Seq, e.Channel, e.From, e.To, e.Cause, e.ID, byEvent[e.ID])
+		delete(byEvent, e.ID)
+	}
+	for ev, a := range byEvent {
+		fmt.Fprintf(&b, "  alert %s for event %s, which is no alarm\n", a, ev)
+	}
+	return b.String()
+}
+
 // hubEvents reads a stopped gridhub's database: the events it applied for
-// device, in the order applied, and the number of alarm alerts it raised
-// for it.
-func hubEvents(t *testing.T, path, device string) ([]contract.Event, int) {
+// device, in the order applied, and the alarm alerts it raised for it.
+func hubEvents(t *testing.T, path, device string) ([]contract.Event, []contract.Alert) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {
@@ -216,7 +251,7 @@ func hubEvents(t *testing.T, path, device string) ([]contract.Event, int) {
 	}
 	defer db.Close()
 	var evs []contract.Event
-	alerts := 0
+	var alerts []contract.Alert
 	err = db.View(func(tx *bolt.Tx) error {
 		if err := tx.Bucket([]byte("hub.events")).ForEach(func(_, v []byte) error {
 			var e contract.Event
@@ -236,7 +271,7 @@ func hubEvents(t *testing.T, path, device string) ([]contract.Event, int) {
 				return err
 			}
 			if a.Device == device && a.State == contract.StateAlarm {
-				alerts++
+				alerts = append(alerts, a)
 			}
 			return nil
 		})
@@ -245,88 +280,4 @@ func hubEvents(t *testing.T, path, device string) ([]contract.Event, int) {
 		t.Fatalf("read %s: %v", path, err)
 	}
 	return evs, alerts
-}
-
-// proxy forwards TCP connections to a target, and can cut them.
-type proxy struct {
-	t      *testing.T
-	l      net.Listener
-	target string
-
-	mu    sync.Mutex
-	conns map[net.Conn]bool
-	down  bool
-	wg    sync.WaitGroup
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{t: t, l: l, target: target, conns: map[net.Conn]bool{}}
-	p.wg.Go(p.serve)
-	t.Cleanup(func() {
-		l.Close()
-		p.closeAll()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *proxy) addr() string { return p.l.Addr().String() }
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.l.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		down := p.down
-		p.mu.Unlock()
-		if down {
-			c.Close() // refused while the network is cut
-			continue
-		}
-		up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[c], p.conns[up] = true, true
-		p.mu.Unlock()
-		pipe := func(dst, src net.Conn) {
-			_, _ = io.Copy(dst, src)
-			dst.Close()
-			src.Close()
-			p.mu.Lock()
-			delete(p.conns, dst)
-			delete(p.conns, src)
-			p.mu.Unlock()
-		}
-		p.wg.Go(func() { pipe(up, c) })
-		p.wg.Go(func() { pipe(c, up) })
-	}
-}
-
-func (p *proxy) closeAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-	}
-}
-
-// cut closes every connection and refuses new ones for d.
-func (p *proxy) cut(d time.Duration) {
-	p.mu.Lock()
-	p.down = true
-	p.mu.Unlock()
-	p.closeAll()
-	time.Sleep(d) // the length of the outage
-	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
 }
