@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -114,6 +115,9 @@ func parseConfig(b []byte) (*Config, error) {
 			return nil, fmt.Errorf("config: %s: want %s, got %s", te.Field, te.Type, te.Value)
 		}
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("config: data after the JSON object")
 	}
 	if err := c.check(); err != nil {
 		return nil, err
