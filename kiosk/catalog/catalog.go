@@ -85,6 +85,9 @@ func Load(r io.Reader) (*Catalog, error) {
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("catalog: load: %w", err)
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: load: data after the JSON object", ErrInvalid)
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -262,6 +265,9 @@ func LoadSite(r io.Reader) (*Site, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("catalog: load site: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: load site: data after the JSON object", ErrInvalid)
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
