@@ -35,6 +35,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(`{"categories":[{"id":"a","zh":"甲","urgency":"normal","colour":"red"}]}`))
 	f.Add([]byte(`{"categories":null}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"categories":[{"id":"a","zh":"甲","urgency":"normal"}]}]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Load(bytes.NewReader(b))
 		if err != nil {
@@ -42,6 +43,9 @@ func FuzzLoad(f *testing.F) {
 				t.Fatalf("Load(%q) = %v, %v", b, c, err)
 			}
 			return
+		}
+		if !json.Valid(b) {
+			t.Fatalf("Load accepted %q, which is not one JSON value", b)
 		}
 		if err := c.Validate(); err != nil {
 			t.Fatalf("Load(%q) accepted an invalid catalog: %v", b, err)
@@ -76,6 +80,7 @@ func FuzzLoadSite(f *testing.F) {
 	f.Add([]byte(`{"community":"hl","buildings":[{"id":"3","units":[{"id":"1","floors":-1}]}]}`))
 	f.Add([]byte(`{"community":"hl","buildings":[{"id":"3","units":[{"id":"1","doors":["101",""]}]}]}`))
 	f.Add([]byte(`{"community":"a b"}`))
+	f.Add([]byte(`{"community":"hl"} {"community":"x"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := LoadSite(bytes.NewReader(b))
 		if err != nil {
@@ -83,6 +88,9 @@ func FuzzLoadSite(f *testing.F) {
 				t.Fatalf("LoadSite(%q) = %v, %v", b, s, err)
 			}
 			return
+		}
+		if !json.Valid(b) {
+			t.Fatalf("LoadSite accepted %q, which is not one JSON value", b)
 		}
 		if err := s.Validate(); err != nil {
 			t.Fatalf("LoadSite(%q) accepted an invalid site: %v", b, err)
