@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,6 +64,9 @@ func loadConfig(path string, c *cliConfig) (*Config, error) {
 		if err := dec.Decode(cfg); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, fmt.Errorf("%s: data after the JSON object", path)
+		}
 	}
 	set := func(dst *string, v string) {
 		if v != "" {
@@ -79,6 +83,9 @@ func loadConfig(path string, c *cliConfig) (*Config, error) {
 	}
 	if !contract.ValidID(cfg.Device) {
 		return nil, fmt.Errorf("device id %q: want 1–64 characters without / + # or spaces", cfg.Device)
+	}
+	if !contract.ValidID(cfg.Location.Community) {
+		return nil, fmt.Errorf("community id %q: want 1–64 characters without / + # or spaces", cfg.Location.Community)
 	}
 	if cfg.Code == "" {
 		cfg.Code = codeFor(cfg.Device)
