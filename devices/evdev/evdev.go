@@ -316,6 +316,10 @@ func (t *Tracker) report(out []Touch) []Touch {
 		t.stMoved = false
 		return out
 	}
+	if t.stReported { // multi-touch events began while a single-touch contact was down
+		out = append(out, t.touch(Up, 0, t.stX, t.stY))
+		t.stReported = false
+	}
 	for i := range t.slots {
 		s := &t.slots[i]
 		switch {
