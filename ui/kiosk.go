@@ -263,6 +263,31 @@ func (k *Kiosk) render() {
 		root.Add(k.alertOverlay())
 	}
 	k.win.SetContent(root)
+	relayout(root)
+}
+
+// relayout lays o's tree out again at the sizes it has. A label that wraps
+// learns how many lines it needs only when the first layout gives it its
+// width, after its container has placed it with the height of one line:
+// without a second pass the next object is drawn over its last line (the
+// embedded driver, unlike the desktop one, never re-checks minimum sizes).
+func relayout(o fyne.CanvasObject) {
+	switch v := o.(type) {
+	case *fyne.Container:
+		if v.Layout != nil {
+			v.Layout.Layout(v.Objects, v.Size())
+		}
+		for _, c := range v.Objects {
+			relayout(c)
+		}
+	case *tap:
+		v.content.Resize(v.Size())
+		relayout(v.content)
+	case *container.Scroll:
+		v.Content.Resize(v.Content.MinSize().Max(v.Size()))
+		relayout(v.Content)
+		v.Refresh() // the scroll bar, for the content's new height
+	}
 }
 
 func (k *Kiosk) body() fyne.CanvasObject {
