@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"strings"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
@@ -192,13 +194,7 @@ func (k *Kiosk) sendRating() {
 			why = append(why, zh(key)) // the grid reads Chinese
 		}
 	}
-	comment := ""
-	for i, w := range why {
-		if i > 0 {
-			comment += "，"
-		}
-		comment += w
-	}
+	comment := strings.Join(why, "，")
 	ctx, cancel := k.ctx()
 	defer cancel()
 	if err := k.b.Rate(ctx, k.s.number, k.s.rating, comment); err != nil {
