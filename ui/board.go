@@ -44,7 +44,7 @@ func (k *Kiosk) wishScreen() fyne.CanvasObject {
 			container.NewBorder(nil, k.message(), nil, nil, k.grid(240, tiles...)))
 	case WishDone:
 		home := k.button(k.t("app.home"), nil, accent, k.goHome)
-		return container.NewBorder(nil, container.NewCenter(home), nil, nil, vcenter(heading(k.t("wish.posted"))))
+		return container.NewBorder(nil, container.NewCenter(home), nil, nil, vcenter(headline(k.t("wish.posted"))))
 	}
 	list := container.NewVBox()
 	for _, w := range k.b.Wishes() {
@@ -75,13 +75,13 @@ func (k *Kiosk) noticeScreen() fyne.CanvasObject {
 		title.TextStyle.Bold = true
 		head := []fyne.CanvasObject{title}
 		if n.Level == "warning" || n.Level == "typhoon" {
-			tag := widget.NewLabel(k.t("notice." + n.Level))
-			tag.Importance = widget.DangerImportance
+			tag := canvas.NewText(k.t("notice."+n.Level), k.col(theme.ColorNameError))
+			tag.TextSize = k.size(theme.SizeNameText)
 			head = append([]fyne.CanvasObject{tag}, head...)
 		}
 		date := canvas.NewText(k.when(n.Published), k.col(skin.ColorSecondary))
 		date.TextSize = k.size(theme.SizeNameCaptionText)
-		list.Add(k.card(container.NewBorder(nil, nil, container.NewHBox(head...), date), para(n.Body)))
+		list.Add(k.card(k.inset(container.NewBorder(nil, nil, container.NewHBox(head...), date)), para(n.Body)))
 	}
 	if len(list.Objects) == 0 {
 		list.Add(text(k.t("notice.none")))
@@ -105,7 +105,7 @@ func (k *Kiosk) directoryScreen() fyne.CanvasObject {
 		if s.Hours != "" {
 			rest = append(rest, para(k.t("dir.hours")+": "+s.Hours))
 		}
-		list.Add(k.card(append([]fyne.CanvasObject{container.NewBorder(nil, nil, name, phone)}, rest...)...))
+		list.Add(k.card(append([]fyne.CanvasObject{k.inset(container.NewBorder(nil, nil, name, phone))}, rest...)...))
 	}
 	if len(list.Objects) == 0 {
 		list.Add(text(k.t("dir.none")))

@@ -387,9 +387,10 @@ func (k *Kiosk) stepHeader(title string, n, of int) fyne.CanvasObject {
 
 // stepHead is stepHeader in smaller type when narrow, for the half-width
 // column beside a keypad: the heading in bold body text, the step in
-// caption size.
+// caption size, on a line of its own above the heading when both do not
+// fit on one (large text), so that the heading does not break mid-word.
 func (k *Kiosk) stepHead(title string, n, of int, narrow bool) fyne.CanvasObject {
-	h := heading(title)
+	var h fyne.CanvasObject = heading(title)
 	if narrow {
 		h = rich(title, theme.ColorNameForeground, theme.SizeNameText, true, fyne.TextAlignLeading)
 	}
@@ -400,6 +401,13 @@ func (k *Kiosk) stepHead(title string, n, of int, narrow bool) fyne.CanvasObject
 	step.TextSize = k.size(theme.SizeNameText)
 	if narrow {
 		step.TextSize = k.size(theme.SizeNameCaptionText)
+		pad := k.size(theme.SizeNamePadding)
+		col := (k.win.Canvas().Size().Width - 3*pad) / 2 // keypadPage's left column
+		need := fyne.MeasureText(title, k.size(theme.SizeNameText), fyne.TextStyle{Bold: true}).Width +
+			2*k.size(theme.SizeNameInnerPadding) + pad + step.MinSize().Width
+		if need > col {
+			return container.NewVBox(container.NewHBox(layout.NewSpacer(), step), h)
+		}
 	}
 	return container.NewBorder(nil, nil, nil, step, h)
 }

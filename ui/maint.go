@@ -47,6 +47,13 @@ func (k *Kiosk) maintScreen() fyne.CanvasObject {
 		{"maint.storage", fmt.Sprintf("%d KiB", st.Health.StorageUsed/1024)},
 		{"maint.screen", fmt.Sprintf("%.0f×%.0f", sz.Width, sz.Height)},
 	}
+	// One name column for all rows, wide enough for the longest name and a
+	// gap: a name wider than a fixed column ran into its value.
+	nameW := 170 * k.scale()
+	for _, r := range rows {
+		w := fyne.MeasureText(k.t(r[0]), k.size(theme.SizeNameText), fyne.TextStyle{}).Width
+		nameW = max(nameW, w+k.size(theme.SizeNameInnerPadding))
+	}
 	grid := container.NewGridWithColumns(2)
 	for _, r := range rows {
 		name := canvas.NewText(k.t(r[0]), k.col(skin.ColorSecondary))
@@ -54,7 +61,7 @@ func (k *Kiosk) maintScreen() fyne.CanvasObject {
 		val := canvas.NewText(r[1], k.col(theme.ColorNameForeground))
 		val.TextSize = k.size(theme.SizeNameText)
 		val.TextStyle.Bold = true
-		grid.Add(container.NewBorder(nil, nil, container.New(&minLayout{min: fyne.NewSize(170*k.scale(), 0)}, name), nil, val))
+		grid.Add(container.NewBorder(nil, nil, container.New(&minLayout{min: fyne.NewSize(nameW, 0)}, name), nil, val))
 	}
 	exit := k.button(k.t("maint.exit"), nil, accent, k.goHome)
 	return container.NewBorder(heading(k.t("maint.title")), k.navBar(nil, exit), nil, nil, k.card(grid))

@@ -276,7 +276,7 @@ func (k *Kiosk) reportDone() fyne.CanvasObject {
 	num.TextSize = k.size(skin.SizeBigText)
 	num.TextStyle.Bold = true
 	num.Alignment = fyne.TextAlignCenter
-	info := container.NewVBox(heading(k.t("report.done")), num, text(k.t("report.keep")))
+	info := container.NewVBox(headline(k.t("report.done")), num, text(k.t("report.keep")))
 	if k.s.draft.Urgency == "emergency" {
 		info.Add(k.emergencyLine())
 	}

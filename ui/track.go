@@ -62,7 +62,7 @@ func (k *Kiosk) timeline(ts contract.TicketStatus) fyne.CanvasObject {
 	status := canvas.NewText(k.statusText(ts.Status), k.col(theme.ColorNameForeground))
 	status.TextSize = k.size(theme.SizeNameSubHeadingText)
 	status.TextStyle.Bold = true
-	head := []fyne.CanvasObject{container.NewHBox(num, status)}
+	head := []fyne.CanvasObject{k.inset(container.NewHBox(num, status))}
 	if ts.Assigned != "" {
 		head = append(head, para(k.t("track.assigned")+": "+ts.Assigned))
 	}
@@ -156,7 +156,7 @@ func (k *Kiosk) rateScreen() fyne.CanvasObject {
 		return container.NewBorder(heading(k.t("rate.why")), k.navBar(func() { k.keep(RateChoose) }, send),
 			nil, nil, container.NewVBox(container.NewGridWithColumns(2, chips...), k.message()))
 	case RateDone:
-		msg := []fyne.CanvasObject{heading(k.t("rate.thanks"))}
+		msg := []fyne.CanvasObject{headline(k.t("rate.thanks"))}
 		if k.s.rating == contract.RatingUnsatisfied {
 			msg = append(msg, text(k.t("rate.reopen")))
 		}

@@ -95,11 +95,26 @@ func para(s string) *widget.Label {
 }
 
 // heading is a bold-sized single line in the foreground colour.
-func heading(s string) fyne.CanvasObject {
+func heading(s string) *widget.Label {
 	l := widget.NewLabel(s)
 	l.SizeName = theme.SizeNameSubHeadingText
 	l.Wrapping = fyne.TextWrapWord
 	return l
+}
+
+// headline is a centred heading, for the screens that end a flow, where
+// everything under it is centred too.
+func headline(s string) *widget.Label {
+	l := heading(s)
+	l.Alignment = fyne.TextAlignCenter
+	return l
+}
+
+// inset indents o at both sides as far as a label indents its text, so
+// that a row of canvas.Text lines up with the labels under it.
+func (k *Kiosk) inset(o fyne.CanvasObject) fyne.CanvasObject {
+	p := k.size(theme.SizeNameInnerPadding)
+	return container.New(layout.NewCustomPaddedLayout(0, 0, p, p), o)
 }
 
 // vcenter stacks objs vertically centred, each the full width.
