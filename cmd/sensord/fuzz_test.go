@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,6 +37,8 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(`{"device":"d","interval":"-1s","channels":[]}`))
 	f.Add([]byte(`{"device":"d","heartbeat":"-1s","channels":[{"name":"s","kind":"smoke","sensor":"smoke","alarm_pin":"GPIO4"}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		hang := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("parseConfig(%q) took over 10 s", b)) })
+		defer hang.Stop()
 		c, err := parseConfig(b)
 		if err != nil {
 			if c != nil {
