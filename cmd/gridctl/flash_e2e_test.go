@@ -35,10 +35,10 @@ import (
 //     after the first group, and the hub then lists v2 for each.
 //   - What can go wrong, each ending with every device on a good version
 //     and the reason in the report: a bundle signed by an unknown key
-//     (refused, "possible attack"); an older security version (refused);
-//     a v3 whose self-test fails (rolled back by the device, with the
-//     reason), which pauses the campaign with the other devices not
-//     started.
+//     (refused, "possible attack"); an older security version and a
+//     bundle for another target (refused); a v3 whose self-test fails
+//     (rolled back by the device, with the reason), which pauses the
+//     campaign with the other devices not started.
 //   - On site: gridctl flash --local pushes to one device's LAN endpoint;
 //     a forged bundle is refused with the reason, v4 is installed, runs on
 //     trial and is committed.
@@ -102,6 +102,9 @@ func TestFlashThroughHub(t *testing.T) {
 	}
 	forged := mk("v9-forged", 3, filepath.Join(keys, "stranger.key"), small)
 	older := mk("v9-older", 1, key, small)
+	otherArch := filepath.Join(work, "linli-v9-arm.bundle")
+	e.ok("bundle", "create", "--key", key, "--out", otherArch, "--version", "v9-arm", "--security", "3",
+		"--target", "linux/arm/7", "sensord="+small+":755")
 	phase("bundles signed")
 
 	// The hub: the example community, with only the three meter boxes
@@ -163,6 +166,7 @@ func TestFlashThroughHub(t *testing.T) {
 	for _, c := range []struct{ name, bundle, want string }{
 		{"unknown key", forged, "unknown key — possible attack"},
 		{"older security version", older, "older security version"},
+		{"another target", otherArch, "another target"},
 	} {
 		rep, r := e.flash("--bundle", c.bundle, "--device", "mb-0001", "--yes")
 		if r.code != 1 || !strings.Contains(r.stderr, "1 of 1 devices did not update") {
@@ -177,7 +181,7 @@ func TestFlashThroughHub(t *testing.T) {
 		}
 	}
 	e.waitFirmware("v2", "mb-0001")
-	phase("forged and older bundles refused")
+	phase("forged, older and other-target bundles refused")
 
 	// 3. v3 fails its self-test on the first device: rolled back to v2
 	// with the reason; the campaign pauses with the other two not started.
