@@ -8,4 +8,8 @@
 // round trip plus one fsync. TestFaults kills sensord and gridhub with
 // SIGKILL and cuts the device's network in the middle of a stream of alarms,
 // then checks that the hub applied every event exactly once, in order.
+// TestLongSilentCut does the same across issue 3's 10-minute cut: a link
+// that silently drops every packet, long next to every keep-alive, ack,
+// connect and back-off timer in play, with the hub showing the device
+// offline during it and online again after.
 package e2e

@@ -49,6 +49,7 @@ type cliConfig struct {
 
 const usage = `usage:
   sensord run --config FILE [--sim NAME|FILE] [--speed N] [--data DIR] [--broker URL --user U --pass P]
+              [--keepalive D] [--ack-timeout D] [--max-backoff D]
               [--update-root DIR [--root-keys FILE] [--update-listen ADDR] [--usb-dirs GLOBS]]
   sensord install --update-root DIR [--root-keys FILE] BUNDLE
   sensord events --data DIR [--json]
