@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Builds a .deb per architecture into dist/deb from the release binaries
-# (run `make release` first). The package installs the binaries into
-# /opt/linli/slots/a with /opt/linli/current pointing at it — the layout the
-# A/B updater works on — the release's public key as /opt/linli/roots.pub
-# (without it sensord runs with updates off), and the systemd units for
-# sensord and kiosk. The device's own /etc/linli/sensord.json (its id and
-# place) is provisioned per device, not packaged.
+# (run `make release` first). The package ships the binaries in
+# /usr/lib/linli/, the release's public key as /opt/linli/roots.pub (without
+# it the devices run with updates off), and the systemd units for sensord
+# and kiosk. On first install, postinst seeds the A/B layouts the updaters
+# work on — /opt/linli (sensord) and /opt/linli-kiosk (kiosk: its own
+# update root, since each program's update.db is locked while it runs) —
+# with slot a and a current link. Later .deb upgrades leave the slots alone:
+# after the first install a device is updated by signed bundles (over the
+# air, LAN or USB), which keep their trial and rollback. The device's own
+# /etc/linli/sensord.json (its id and place) is provisioned per device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=${1:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
@@ -18,9 +22,8 @@ for pair in linux-armv6:armel linux-armv7:armhf linux-arm64:arm64 linux-amd64:am
   [ -f dist/release/roots.pub ] || { echo "deb: dist/release/roots.pub missing: run make release first" >&2; exit 1; }
   root=$(mktemp -d)
   chmod 755 "$root" # mktemp's 0700 would be the package's /
-  install -d "$root/DEBIAN" "$root/opt/linli/slots/a" "$root/lib/systemd/system" "$root/etc/linli"
-  install -m 755 "$src/sensord" "$src/kiosk" "$root/opt/linli/slots/a/"
-  ln -s slots/a "$root/opt/linli/current"
+  install -d "$root/DEBIAN" "$root/usr/lib/linli" "$root/opt/linli" "$root/lib/systemd/system" "$root/etc/linli"
+  install -m 755 "$src/sensord" "$src/kiosk" "$root/usr/lib/linli/"
   install -m 644 dist/release/roots.pub "$root/opt/linli/roots.pub"
   install -m 644 build/systemd/sensord.service build/systemd/kiosk.service "$root/lib/systemd/system/"
   cat > "$root/DEBIAN/control" <<CTL
@@ -38,7 +41,17 @@ CTL
 set -e
 getent group linli >/dev/null || addgroup --system linli
 getent passwd linli >/dev/null || adduser --system --ingroup linli --no-create-home --home /var/lib/linli linli
-chown -R linli:linli /opt/linli
+# Seed each program's update root once; never touch slots the updater manages.
+seed() { # root program
+  if [ ! -e "$1/current" ]; then
+    install -d "$1/slots/a"
+    install -m 755 "/usr/lib/linli/$2" "$1/slots/a/$2"
+    ln -s slots/a "$1/current"
+  fi
+  chown -R linli:linli "$1"
+}
+seed /opt/linli sensord
+seed /opt/linli-kiosk kiosk
 systemctl daemon-reload >/dev/null 2>&1 || true
 POST
   chmod 755 "$root/DEBIAN/postinst"
