@@ -41,7 +41,7 @@ func (k *Kiosk) wishScreen() fyne.CanvasObject {
 			}))
 		}
 		return container.NewBorder(heading(k.t("wish.choose")), k.navBar(func() { k.show(WishList) }), nil, nil,
-			container.NewBorder(nil, k.message(), nil, nil, k.grid(240, tiles...)))
+			container.NewBorder(nil, k.message(), nil, nil, k.pages(180, 0, k.t("wish.more"), tiles...)))
 	case WishDone:
 		home := k.button(k.t("app.home"), nil, accent, k.goHome)
 		return container.NewBorder(nil, container.NewCenter(home), nil, nil, vcenter(headline(k.t("wish.posted"))))

@@ -13,8 +13,8 @@ import (
 // walk calls f on every object of the window's tree, descending into the
 // containers and widgets the screens use.
 func walk(o fyne.CanvasObject, f func(fyne.CanvasObject)) {
-	if o == nil {
-		return
+	if o == nil || !o.Visible() {
+		return // a resident cannot see or tap it
 	}
 	f(o)
 	switch v := o.(type) {
@@ -101,3 +101,36 @@ func (k *Kiosk) Draft() Draft { return k.s.draft }
 
 // Digits returns the keypad value.
 func (k *Kiosk) Digits() string { return k.s.digits }
+
+// Cut lists the buttons a resident sees only in part: past the window's
+// edge, or past the edge of the scroll they are in.
+func (k *Kiosk) Cut() []string {
+	var out []string
+	var visit func(o fyne.CanvasObject, at fyne.Position, clip fyne.Size, clipAt fyne.Position)
+	visit = func(o fyne.CanvasObject, at fyne.Position, clip fyne.Size, clipAt fyne.Position) {
+		if o == nil || !o.Visible() {
+			return
+		}
+		at = at.Add(o.Position())
+		if t, ok := o.(*tap); ok {
+			end := at.Add(t.Size())
+			inside := func(p fyne.Position) bool {
+				return p.X >= clipAt.X-0.5 && p.Y >= clipAt.Y-0.5 && p.X <= clipAt.X+clip.Width+0.5 && p.Y <= clipAt.Y+clip.Height+0.5
+			}
+			if inside(at) != inside(end) {
+				out = append(out, t.label)
+			}
+			return
+		}
+		switch v := o.(type) {
+		case *fyne.Container:
+			for _, c := range v.Objects {
+				visit(c, at, clip, clipAt)
+			}
+		case *container.Scroll:
+			visit(v.Content, at, v.Size(), at) // the content sits at -Offset
+		}
+	}
+	visit(k.win.Content(), fyne.Position{}, k.win.Canvas().Size(), fyne.Position{})
+	return out
+}

@@ -59,6 +59,7 @@ type session struct {
 	digits  string // the keypad's value on the current screen
 	number  string // ticket number being tracked or rated, or just issued
 	rating  string
+	page    int    // page of a paged grid asked for (pager)
 	reasons map[string]bool
 	msg     string // an error or notice shown on the current screen
 }
@@ -137,6 +138,7 @@ func (k *Kiosk) show(s Screen) {
 	k.screen = s
 	k.s.digits = ""
 	k.s.msg = ""
+	k.s.page = 0
 	k.render()
 }
 

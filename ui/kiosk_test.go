@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -517,6 +518,9 @@ func TestScreenshots(t *testing.T) {
 					if got := r.w.Content().MinSize(); got.Width > sz.Width || got.Height > sz.Height {
 						t.Errorf("content needs %v, the panel is %v: it would be clipped", got, sz)
 					}
+					if cut := r.k.Cut(); len(cut) > 0 {
+						t.Errorf("buttons cut by the panel or their scroll: %q", cut)
+					}
 					img := r.w.Canvas().Capture()
 					golden(t, filepath.Join("testdata", name+".png"), img)
 				})
@@ -630,4 +634,47 @@ func TestGoldenDetects(t *testing.T) {
 func newApp(t testing.TB) {
 	test.NewApp()
 	t.Cleanup(func() { test.NewApp() })
+}
+
+// TestCategoryPages checks that on a panel too short for every category
+// the grid pages instead of cutting a row: each page fits, "more" leads
+// through every category exactly once, and "previous page" goes back.
+func TestCategoryPages(t *testing.T) {
+	newApp(t)
+	r := newRig(t, nil, fyne.NewSize(800, 480), i18n.EN)
+	r.tap("app.large", "home.report")
+	var names []string
+	for _, c := range ui.DefaultCatalogue() {
+		names = append(names, c.NameEN)
+	}
+	seen := map[string]int{}
+	pages := 0
+	for {
+		pages++
+		if cut := r.k.Cut(); len(cut) > 0 {
+			t.Fatalf("page %d: buttons cut: %q", pages, cut)
+		}
+		for _, b := range r.k.Buttons() {
+			seen[b]++
+		}
+		if err := r.k.Tap(r.k.Lang().T("report.more")); err != nil || pages > len(names) {
+			break
+		}
+	}
+	if pages < 2 {
+		t.Fatalf("large text at 800×480 shows every category on one page: %q", r.k.Buttons())
+	}
+	for _, n := range names {
+		if seen[n] != 1 {
+			t.Errorf("category %q shown on %d pages, want 1", n, seen[n])
+		}
+	}
+	for range pages - 1 {
+		r.tap("app.prevpage")
+	}
+	if b := r.k.Buttons(); !slices.Contains(b, names[0]) || slices.Contains(b, r.k.Lang().T("app.prevpage")) {
+		t.Errorf("back on the first page: buttons %q", b)
+	}
+	r.tap(names[0])
+	r.wantScreen(ui.ReportBldg)
 }

@@ -59,17 +59,30 @@ func (k *Kiosk) reportScreen() fyne.CanvasObject {
 }
 
 func (k *Kiosk) pickCategory() fyne.CanvasObject {
+	// Smaller icons on a short panel leave room for a third row of tiles;
+	// in large text there is room only for the words.
+	is := k.size(skin.SizeIcon)
+	if k.win.Canvas().Size().Height < 560 {
+		is = is * 2 / 3
+		if k.s.large {
+			is = 0
+		}
+	}
 	var tiles []fyne.CanvasObject
 	for i := range k.o.Catalogue {
 		c := &k.o.Catalogue[i]
-		tiles = append(tiles, k.button(k.s.lang.Pick(c.Name, c.NameEN), icon(c.Icon), plain, func() {
+		var ic fyne.Resource
+		if is > 0 {
+			ic = icon(c.Icon)
+		}
+		tiles = append(tiles, k.iconButton(k.s.lang.Pick(c.Name, c.NameEN), ic, is, plain, func() {
 			k.s.cat = c
 			k.s.draft = Draft{Category: c.ID, Urgency: c.Urgency, Location: contract.Location{Community: k.o.Places.Community}}
 			k.show(ReportBldg)
 		}))
 	}
 	return container.NewBorder(k.stepHeader(k.t("report.category"), 1, reportSteps), k.navBar(nil), nil, nil,
-		k.grid(190, tiles...))
+		k.pages(180, is, k.t("report.more"), tiles...))
 }
 
 func (k *Kiosk) pickBuilding() fyne.CanvasObject {

@@ -127,6 +127,11 @@ func vcenter(objs ...fyne.CanvasObject) fyne.CanvasObject {
 // button builds a touch target: a rounded face, an optional icon above the
 // label, both coloured for st.
 func (k *Kiosk) button(label string, icon fyne.Resource, st style, onTap func()) *tap {
+	return k.iconButton(label, icon, k.size(skin.SizeIcon), st, onTap)
+}
+
+// iconButton is button with an icon of edge iconSize.
+func (k *Kiosk) iconButton(label string, icon fyne.Resource, iconSize float32, st style, onTap func()) *tap {
 	face, edge, fgName := k.col(skin.ColorTile), k.col(skin.ColorTileEdge), skin.ColorTileText
 	switch st {
 	case accent:
@@ -163,8 +168,7 @@ func (k *Kiosk) button(label string, icon fyne.Resource, st style, onTap func())
 	if icon != nil {
 		img := canvas.NewImageFromResource(theme.NewColoredResource(icon, fgName))
 		img.FillMode = canvas.ImageFillContain
-		s := k.size(skin.SizeIcon)
-		img.SetMinSize(fyne.NewSize(s, s))
+		img.SetMinSize(fyne.NewSize(iconSize, iconSize))
 		inner = vcenter(img, l)
 	}
 	// Outside a grid a button is as wide as its label on one line; grid

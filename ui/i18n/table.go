@@ -13,6 +13,7 @@ var table = map[string][2]string{
 	"app.next":       {"下一步", "Next"},
 	"app.skip":       {"跳过", "Skip"},
 	"app.ok":         {"确定", "OK"},
+	"app.prevpage":   {"上一页", "Previous page"},
 	"idle.countdown": {"%d 秒后返回首页并清除输入", "Returning home in %d s; your input will be cleared"},
 	"idle.stay":      {"继续使用", "I'm still here"},
 
@@ -52,6 +53,7 @@ var table = map[string][2]string{
 	"report.failed":     {"提交失败，请稍后再试或联系网格员", "Could not submit. Please try again later or ask your grid worker"},
 	"report.emergency":  {"紧急危险请立即拨打 119 或 110！", "If anyone is in danger, call 119 or 110 now!"},
 	"report.invalidtel": {"请输入 11 位手机号或不填", "Enter an 11-digit mobile number, or leave it empty"},
+	"report.more":       {"更多类型", "More kinds"},
 	"place.building":    {"%s号楼", "Building %s"},
 	"place.unit":        {"%s单元", "Unit %s"},
 	"place.door":        {"%s室", "Room %s"},
@@ -122,6 +124,7 @@ var table = map[string][2]string{
 	"wish.title":    {"微心愿", "Micro-wishes"},
 	"wish.post":     {"我有一个心愿", "Post a wish"},
 	"wish.choose":   {"请选择您的心愿", "Choose your wish"},
+	"wish.more":     {"更多心愿", "More wishes"},
 	"wish.posted":   {"心愿已发布，志愿者认领后会联系您", "Wish posted. A volunteer will get in touch"},
 	"wish.failed":   {"发布失败，请稍后再试", "Could not post. Please try again later"},
 	"wish.open":     {"待认领", "Waiting"},
