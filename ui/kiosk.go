@@ -59,7 +59,7 @@ type session struct {
 	digits  string // the keypad's value on the current screen
 	number  string // ticket number being tracked or rated, or just issued
 	rating  string
-	page    int    // page of a paged grid asked for (pager)
+	page    int // page of a paged grid asked for (pager)
 	reasons map[string]bool
 	msg     string // an error or notice shown on the current screen
 }
