@@ -60,12 +60,38 @@ func (h *Hub) alertsForEvent(tx *bolt.Tx, ev *contract.Event, r *devRecord, now 
 		}
 		return effects, h.saveAlerts(tx, changed, now)
 	}
-	switch ev.To {
-	case contract.StateAlarm, contract.StateFault:
+	// Leaving a state ends its alert: a latched alarm is left only by a
+	// reset on the device (whatever state the reset lands in, e.g. fault
+	// when the sensor is broken too), a fault when the sensor answers
+	// again. A reset back to normal ends every alert of the channel.
+	resetAll := ev.To == contract.StateNormal && ev.Cause == "reset"
+	if ev.From != ev.To || resetAll {
 		for _, a := range h.alerts {
-			if a.Device == ev.Device && a.Channel == ev.Channel && a.State == ev.To {
+			if a.Device != ev.Device || a.Channel != ev.Channel {
+				continue
+			}
+			if a.State != ev.From && !resetAll {
+				continue
+			}
+			c := *a
+			c.Cleared, c.ClearedAt, c.EscalateAt = true, now, time.Time{}
+			changed[c.ID] = &c
+			effects = append(effects, func() {
+				delete(h.alerts, c.ID)
+				h.c.cleared.Add(1)
+				h.log.Info("alert cleared", "alert", c.ID, "grid", gridOf(&c), "device", c.Device, "channel", c.Channel,
+					"cause", ev.Cause, "acked_by", c.AckedBy)
+			})
+		}
+	}
+	if ev.To == contract.StateAlarm || ev.To == contract.StateFault {
+		for _, a := range h.alerts {
+			if a.Device == ev.Device && a.Channel == ev.Channel && a.State == ev.To && changed[a.ID] == nil {
 				h.log.Info("alert already active", "alert", a.ID, "device", ev.Device, "channel", ev.Channel, "event", ev.ID)
-				return nil, nil
+				if len(changed) == 0 {
+					return nil, nil
+				}
+				return effects, h.saveAlerts(tx, changed, now)
 			}
 		}
 		n, err := tx.Bucket(bAlerts).NextSequence()
@@ -86,24 +112,6 @@ func (h *Hub) alertsForEvent(tx *bolt.Tx, ev *contract.Event, r *devRecord, now 
 				"state", a.State, "value", a.Value, "unit", a.Unit, "where", a.Location.String(),
 				"level", a.Level, "assigned", strings.Join(a.Assigned, ","), "escalate_at", a.EscalateAt)
 		})
-	case contract.StateNormal:
-		for _, a := range h.alerts {
-			if a.Device != ev.Device || a.Channel != ev.Channel {
-				continue
-			}
-			if ev.Cause != "reset" && a.State != contract.StateFault {
-				continue // an alarm stays until the device is reset
-			}
-			c := *a
-			c.Cleared, c.ClearedAt, c.EscalateAt = true, now, time.Time{}
-			changed[c.ID] = &c
-			effects = append(effects, func() {
-				delete(h.alerts, c.ID)
-				h.c.cleared.Add(1)
-				h.log.Info("alert cleared", "alert", c.ID, "grid", gridOf(&c), "device", c.Device, "channel", c.Channel,
-					"cause", ev.Cause, "acked_by", c.AckedBy)
-			})
-		}
 	}
 	if len(changed) == 0 {
 		return nil, nil

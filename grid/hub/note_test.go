@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +81,57 @@ func TestWithNote(t *testing.T) {
 		if got := withNote(tt.desc, tt.note); got != tt.want {
 			t.Errorf("withNote(%q, %q) = %q, want %q", tt.desc, tt.note, got, tt.want)
 		}
+	}
+}
+
+// TestResetIntoFault resets a latched alarm whose sensor is broken too: the
+// device goes alarm → fault (cause reset). The alarm alert must end and a
+// fault alert take its place; when the sensor answers again (fault →
+// normal) that ends too, and the next alarm raises a new alert — before,
+// the stale alarm alert swallowed it.
+func TestResetIntoFault(t *testing.T) {
+	e := newEnv(t, "")
+	_, e.url = embedded(t, e.cfg, t.TempDir())
+	h := e.start().h
+	d := e.device("dev-1")
+	step := func(from, to contract.State, cause string) {
+		d.seq++
+		d.send(&contract.Event{ID: fmt.Sprintf("%s-%d", d.id, d.seq), Device: d.id, Session: 1, Seq: d.seq, Channel: "residual",
+			Kind: "residual", From: from, To: to, Cause: cause}, "event", false)
+		n := d.seq
+		e.eventually(fmt.Sprintf("event %d applied", n), func() bool {
+			evs, _ := h.Events("dev-1")
+			return uint64(len(evs)) == n
+		})
+	}
+	active := func() []contract.State {
+		as, err := h.Alerts(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st []contract.State
+		for _, a := range as {
+			st = append(st, a.State)
+		}
+		return st
+	}
+	step(contract.StateNormal, contract.StateAlarm, "threshold")
+	if got := active(); len(got) != 1 || got[0] != contract.StateAlarm {
+		t.Fatalf("after alarm: active %v, want [alarm]", got)
+	}
+	step(contract.StateAlarm, contract.StateFault, "reset")
+	if got := active(); len(got) != 1 || got[0] != contract.StateFault {
+		t.Fatalf("after reset into fault: active %v, want [fault]", got)
+	}
+	step(contract.StateFault, contract.StateNormal, "sensor-recovered")
+	if got := active(); len(got) != 0 {
+		t.Fatalf("after recovery: active %v, want none", got)
+	}
+	step(contract.StateNormal, contract.StateAlarm, "threshold")
+	if got := active(); len(got) != 1 || got[0] != contract.StateAlarm {
+		t.Fatalf("second alarm: active %v, want [alarm]", got)
+	}
+	if st := h.Stats(); st.AlertsRaised != 3 || st.AlertsCleared != 2 {
+		t.Errorf("raised %d cleared %d, want 3 and 2", st.AlertsRaised, st.AlertsCleared)
 	}
 }
