@@ -96,11 +96,16 @@ func (a *app) hub(ctx context.Context) (*hubclient.Client, error) {
 
 // call calls op on the hub within the --timeout.
 func (a *app) call(ctx context.Context, op string, args map[string]string, body, out any) error {
+	return a.callWithin(ctx, a.cfg.timeout, op, args, body, out)
+}
+
+// callWithin calls op on the hub and waits for the answer up to timeout.
+func (a *app) callWithin(ctx context.Context, timeout time.Duration, op string, args map[string]string, body, out any) error {
 	c, err := a.hub(ctx)
 	if err != nil {
 		return err
 	}
-	cctx, cancel := context.WithTimeout(ctx, a.cfg.timeout)
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err = c.Call(cctx, op, args, body, out)
 	var he *hubclient.HubError
@@ -108,7 +113,7 @@ func (a *app) call(ctx context.Context, op string, args map[string]string, body,
 	case err == nil:
 		return nil
 	case errors.Is(err, hubclient.ErrNoAnswer) && ctx.Err() == nil:
-		return errNoAnswer{a.cfg.timeout}
+		return errNoAnswer{timeout}
 	case errors.As(err, &he):
 		return fmt.Errorf("hub refused %s: %s", he.Op, clean(he.Message))
 	}

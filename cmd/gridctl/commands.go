@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"slices"
@@ -27,7 +28,7 @@ func init() {
 		&command{name: "reset", args: "DEVICE [--channel C]", summary: "reset the latched alarms of a device (one channel with --channel)",
 			setup: setupReset},
 		&command{name: "cmd", args: "DEVICE NAME [KEY=VALUE ...]", summary: "send a command to a device (ack, reset, test, set-thresholds, rebirth, …)",
-			setup: func(*flag.FlagSet) runFunc { return runCmd }},
+			setup: setupCmd},
 		&command{name: "tickets", args: "[--status S] [--grid G]", summary: "list tickets",
 			setup: setupTickets},
 		&command{name: "ticket", args: "NUMBER", summary: "show a ticket and its timeline",
@@ -230,8 +231,16 @@ func channels(cs []contract.ChannelState) string {
 	return strings.Join(parts, ", ")
 }
 
+// deviceWaitFlag registers --device-timeout: the hub waits for the device's
+// answer (gridhub: up to 15 s) before it answers, so a device command may
+// take that much longer than --timeout.
+func deviceWaitFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("device-timeout", 15*time.Second, "how long the hub may wait for the device, on top of --timeout")
+}
+
 func setupReset(fs *flag.FlagSet) runFunc {
 	channel := fs.String("channel", "", "reset only this `channel` (default: all)")
+	wait := deviceWaitFlag(fs)
 	return func(ctx context.Context, a *app, args []string) error {
 		if err := needArgs(args, "DEVICE"); err != nil {
 			return err
@@ -240,11 +249,16 @@ func setupReset(fs *flag.FlagSet) runFunc {
 		if *channel != "" {
 			cargs["channel"] = *channel
 		}
-		return a.deviceCmd(ctx, args[0], contract.CmdReset, cargs)
+		return a.deviceCmd(ctx, *wait, args[0], contract.CmdReset, cargs)
 	}
 }
 
-func runCmd(ctx context.Context, a *app, args []string) error {
+func setupCmd(fs *flag.FlagSet) runFunc {
+	wait := deviceWaitFlag(fs)
+	return func(ctx context.Context, a *app, args []string) error { return runCmd(ctx, a, *wait, args) }
+}
+
+func runCmd(ctx context.Context, a *app, wait time.Duration, args []string) error {
 	if len(args) < 2 {
 		return usagef("need DEVICE and NAME")
 	}
@@ -259,12 +273,12 @@ func runCmd(ctx context.Context, a *app, args []string) error {
 		}
 		cargs[k] = v
 	}
-	return a.deviceCmd(ctx, args[0], args[1], cargs)
+	return a.deviceCmd(ctx, wait, args[0], args[1], cargs)
 }
 
 // deviceCmd sends a command through the hub and reports the device's
 // answer; a refusal is an error.
-func (a *app) deviceCmd(ctx context.Context, device, name string, cargs map[string]string) error {
+func (a *app) deviceCmd(ctx context.Context, wait time.Duration, device, name string, cargs map[string]string) error {
 	if !contract.ValidID(device) {
 		return usagef("%q is not a device id", device)
 	}
@@ -273,7 +287,10 @@ func (a *app) deviceCmd(ctx context.Context, device, name string, cargs map[stri
 		args[k] = v
 	}
 	var ack contract.CommandAck
-	if err := a.call(ctx, contract.OpDeviceCmd, args, nil, &ack); err != nil {
+	if err := a.callWithin(ctx, a.cfg.timeout+wait, contract.OpDeviceCmd, args, nil, &ack); err != nil {
+		if errors.As(err, new(errNoAnswer)) {
+			return fmt.Errorf("%w (or %s is not answering)", err, device)
+		}
 		return err
 	}
 	if a.cfg.json {

@@ -366,6 +366,16 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
+func TestDeviceTimeout(t *testing.T) {
+	url := mqtttest.Embedded(t)
+	hub := hubclienttest.New(t, url)
+	hub.SetSilent(true)
+	r := gridctl(t, url, "--timeout", "200ms", "reset", "mb-0001", "--device-timeout", "100ms")
+	if want := "gridctl: hub did not answer within 300ms — is gridhub running? (or mb-0001 is not answering)\n"; r.code != 1 || r.stderr != want {
+		t.Errorf("got exit %d, stderr %q; want 1, %q", r.code, r.stderr, want)
+	}
+}
+
 func TestDefaultTimeoutMessage(t *testing.T) {
 	if got := (errNoAnswer{5 * time.Second}).Error(); got != "hub did not answer within 5s — is gridhub running?" {
 		t.Errorf("got %q", got)
