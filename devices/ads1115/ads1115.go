@@ -6,9 +6,10 @@ import (
 	"sync"
 	"time"
 
-	"linli/devices"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
+
+	"linli/devices"
 )
 
 // Registers (address pointer values, datasheet §9.6).

@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"linli/devices"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
+
+	"linli/devices"
 )
 
 func init() {

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"log"
 
-	"linli/devices/ads1115"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
+
+	"linli/devices/ads1115"
 )
 
 func Example() {

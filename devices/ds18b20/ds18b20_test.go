@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"linli/devices"
 	"periph.io/x/conn/v3/physic"
+
+	"linli/devices"
 )
 
 const id = "28-000000000001"

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"time"
 
-	"linli/devices"
 	"periph.io/x/conn/v3/onewire"
+
+	"linli/devices"
 )
 
 // DS18B20 function commands (datasheet, "DS18B20 function commands").

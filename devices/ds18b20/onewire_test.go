@@ -5,10 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"linli/devices"
 	"periph.io/x/conn/v3/onewire"
 	"periph.io/x/conn/v3/onewire/onewiretest"
 	"periph.io/x/conn/v3/physic"
+
+	"linli/devices"
 )
 
 // addr is family 0x28, serial 0316a2795aff, ROM CRC 0x46: the kernel names

@@ -6,8 +6,9 @@ import (
 	"log"
 	"time"
 
-	"linli/devices/indicator"
 	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"linli/devices/indicator"
 )
 
 func Example() {

@@ -9,14 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/physic"
+
 	"linli/devices"
 	"linli/devices/ads1115"
 	"linli/devices/ds18b20"
 	"linli/devices/indicator"
 	"linli/devices/sim"
 	"linli/devices/smoke"
-	"periph.io/x/conn/v3/gpio"
-	"periph.io/x/conn/v3/physic"
 )
 
 // rig is sensord's default hardware on a simulated board, through the real

@@ -5,10 +5,11 @@ import (
 	"log"
 	"time"
 
+	"periph.io/x/conn/v3/physic"
+
 	"linli/devices/ads1115"
 	"linli/devices/sim"
 	"linli/devices/tmp117"
-	"periph.io/x/conn/v3/physic"
 )
 
 func Example() {

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"log"
 
-	"linli/devices/smoke"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"linli/devices/smoke"
 )
 
 func Example() {

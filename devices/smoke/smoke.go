@@ -7,8 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"linli/devices"
 	"periph.io/x/conn/v3/gpio"
+
+	"linli/devices"
 )
 
 // sleep is the time seam for debouncing.

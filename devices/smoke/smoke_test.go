@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"linli/devices"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"linli/devices"
 )
 
 // change sets pin to level at time at (from the first sleep of a Read).

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"log"
 
-	"linli/devices/tmp117"
 	"periph.io/x/conn/v3/i2c/i2ctest"
+
+	"linli/devices/tmp117"
 )
 
 func Example() {

@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"linli/devices"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
+
+	"linli/devices"
 )
 
 // Register values below come from the datasheet (SNOSD82E): Device_ID 0x0117,

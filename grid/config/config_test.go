@@ -2,10 +2,11 @@ package config
 
 import (
 	"errors"
-	"linli/mqtt/broker"
 	"strings"
 	"testing"
 	"time"
+
+	"linli/mqtt/broker"
 )
 
 func TestExampleLoads(t *testing.T) {
