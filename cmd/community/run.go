@@ -83,11 +83,11 @@ func (c *community) stopAll() {
 			continue
 		default:
 		}
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM) // ESRCH: already gone
 		select {
 		case <-p.done:
 		case <-time.After(5 * time.Second):
-			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 			<-p.done
 		}
 	}
@@ -104,7 +104,7 @@ func waitPort(ctx context.Context, addr string, p *proc) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-p.done:
-			return fmt.Errorf("%s exited before listening on %s: %v", p.name, addr, p.err)
+			return fmt.Errorf("%s exited before listening on %s: %w", p.name, addr, p.err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -184,7 +184,7 @@ func run(ctx context.Context, cfg config) error {
 	select {
 	case <-ctx.Done():
 	case <-hub.done:
-		return fmt.Errorf("community: gridhub exited: %v", hub.err)
+		return fmt.Errorf("community: gridhub exited: %w", hub.err)
 	}
 	c.printf("community", "1", "stopping") // Ctrl-C or --duration: a normal end
 	return nil

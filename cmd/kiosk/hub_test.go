@@ -65,7 +65,7 @@ func gridhubBinary(t testing.TB) string {
 		cmd := exec.Command("go", "build", "-o", binDir+"/", "linli/cmd/gridhub")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build gridhub: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build gridhub: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

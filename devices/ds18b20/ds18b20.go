@@ -11,8 +11,9 @@ import (
 	"sync"
 	"time"
 
-	"linli/devices"
 	"periph.io/x/conn/v3/physic"
+
+	"linli/devices"
 )
 
 // DefaultRoot is where the kernel lists 1-Wire devices.
@@ -140,7 +141,7 @@ func (d *Dev) read(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	n, err := io.ReadFull(f, d.buf[:])
-	if err == io.ErrUnexpectedEOF || err == io.EOF {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		err = nil
 	}
 	return d.buf[:n], err

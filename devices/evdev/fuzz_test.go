@@ -64,7 +64,7 @@ func FuzzStream(f *testing.F) {
 				switch {
 				case n != whole:
 					t.Fatalf("read %d events of %d bytes, want %d", n, len(b), whole)
-				case len(b)%EventSize(word) == 0 && err != io.EOF:
+				case len(b)%EventSize(word) == 0 && !errors.Is(err, io.EOF):
 					t.Fatalf("end of a whole stream: %v, want io.EOF", err)
 				case len(b)%EventSize(word) != 0 && !errors.Is(err, io.ErrUnexpectedEOF):
 					t.Fatalf("end of a torn stream: %v, want io.ErrUnexpectedEOF", err)

@@ -169,9 +169,9 @@ func openTar(r io.Reader) (*tar.Reader, *gzip.Reader, error) {
 	zr, err := gzip.NewReader(bufio.NewReader(r))
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, nil, fmt.Errorf("%w: %v", ErrTruncated, err)
+			return nil, nil, fmt.Errorf("%w: %w", ErrTruncated, err)
 		}
-		return nil, nil, fmt.Errorf("%w: %v", ErrFormat, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 	return tar.NewReader(zr), zr, nil
 }
@@ -198,7 +198,7 @@ func streamErr(err error, what string) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: %s", ErrTruncated, what)
 	}
-	return fmt.Errorf("%w: %s: %v", ErrFormat, what, err)
+	return fmt.Errorf("%w: %s: %w", ErrFormat, what, err)
 }
 
 func readManifest(tr *tar.Reader, p Policy) (*Manifest, error) {
@@ -212,7 +212,7 @@ func readManifest(tr *tar.Reader, p Policy) (*Manifest, error) {
 	}
 	var sig signature
 	if err := json.Unmarshal(sb, &sig); err != nil {
-		return nil, fmt.Errorf("%w: manifest.sig: %v", ErrFormat, err)
+		return nil, fmt.Errorf("%w: manifest.sig: %w", ErrFormat, err)
 	}
 	var key ed25519.PublicKey
 	for _, k := range p.Roots {
@@ -229,7 +229,7 @@ func readManifest(tr *tar.Reader, p Policy) (*Manifest, error) {
 	// Only a verified manifest is parsed.
 	var m Manifest
 	if err := json.Unmarshal(mb, &m); err != nil {
-		return nil, fmt.Errorf("%w: manifest.json: %v", ErrFormat, err)
+		return nil, fmt.Errorf("%w: manifest.json: %w", ErrFormat, err)
 	}
 	if p.Target != "" && m.Target != p.Target {
 		return nil, fmt.Errorf("%w: bundle is for %s, this device is %s", ErrWrongTarget, m.Target, p.Target)

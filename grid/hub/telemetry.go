@@ -97,7 +97,7 @@ func decodeTelemetry(topic string, payload []byte) (*telemetryHeader, error) {
 	}
 	var m telemetryHeader
 	if err := json.Unmarshal(payload, &m); err != nil {
-		return nil, fmt.Errorf("%w: %v", contract.ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", contract.ErrMalformed, err)
 	}
 	switch {
 	case m.V != contract.Version:

@@ -164,7 +164,7 @@ func (s *Store) HandleRequest(ctx context.Context, w Worker, req *contract.Reque
 		}
 		var n contract.Notice
 		if err := json.Unmarshal(req.Body, &n); err != nil {
-			return nil, nil, fmt.Errorf("%w: notice body: %v", ErrInvalid, err)
+			return nil, nil, fmt.Errorf("%w: notice body: %w", ErrInvalid, err)
 		}
 		ns, err := s.PublishNotice(arg("community"), n)
 		if err != nil {
