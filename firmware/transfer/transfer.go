@@ -502,7 +502,9 @@ func (r *Receiver) Run(ctx context.Context) (string, Offer, error) {
 		case <-ctx.Done():
 			r.mu.Lock()
 			if r.cur != nil {
-				r.commit()
+				if err := r.commit(); err != nil {
+					r.log.Warn("firmware progress not saved", "err", err)
+				}
 			}
 			r.mu.Unlock()
 			return "", Offer{}, ctx.Err()
@@ -526,7 +528,9 @@ func (r *Receiver) Run(ctx context.Context) (string, Offer, error) {
 				return "", Offer{}, err
 			}
 			if r.cur != nil {
-				r.commit()
+				if err := r.commit(); err != nil {
+					r.log.Warn("firmware progress not saved", "err", err)
+				}
 				r.requested = make([]bool, r.cur.Offer.Blocks())
 				r.asked = 0
 			}
@@ -567,7 +571,9 @@ func (r *Receiver) reset() {
 		os.Remove(r.partPath(r.cur.Offer))
 	}
 	r.cur = nil
-	r.db.Update(r.save)
+	if err := r.db.Update(r.save); err != nil {
+		r.log.Warn("firmware transfer state not cleared", "err", err)
+	}
 }
 
 // Finish forgets the finished transfer and removes its file; call it once

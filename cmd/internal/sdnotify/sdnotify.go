@@ -65,7 +65,7 @@ func Watchdog(ctx context.Context, healthy func() bool) {
 			return
 		case <-t.C:
 			if healthy == nil || healthy() {
-				Send("WATCHDOG=1")
+				_, _ = Send("WATCHDOG=1") // best effort: a missed ping shows as a watchdog restart
 			}
 		}
 	}
