@@ -232,7 +232,6 @@ type e2e struct {
 	work   string
 	broker string // tcp://ADDR of the hub's embedded broker
 	hubLog *e2eBuffer
-	procs  []*exec.Cmd
 }
 
 // e2eBuild builds pkg into dir/name, with version and extra -X settings.

@@ -21,7 +21,7 @@ func BenchmarkResponse(b *testing.B) {
 		}
 		onset := clk.Now()
 		for toAlarm == 0 || toFault == 0 {
-			evs := e.Observe([]Sample{{Channel: "r", Value: 450}, {Channel: "t", Err: noAnswer}})
+			evs := e.Observe([]Sample{{Channel: "r", Value: 450}, {Channel: "t", Err: errNoAnswer}})
 			for _, ev := range evs {
 				if ev.Channel == "r" && toAlarm == 0 {
 					toAlarm = clk.Now().Sub(onset)

@@ -88,7 +88,7 @@ func cat(parts ...[]step) []step {
 	return out
 }
 
-var noAnswer = fmt.Errorf("tmp117: read: %w: i2c nack", devices.ErrNoAnswer)
+var errNoAnswer = fmt.Errorf("tmp117: read: %w: i2c nack", devices.ErrNoAnswer)
 
 func TestOnsetToAlarmWithinBudget(t *testing.T) {
 	tests := []struct {
@@ -154,12 +154,12 @@ func TestSensorFailureFaults(t *testing.T) {
 	clk := newClock()
 	e := newEngine(t, clk, Config{Name: "t", Kind: Temperature})
 	// One missed sample that recovers must not fault.
-	evs, _ := feed(e, clk, "t", cat(repeat(30, 5), errs(noAnswer, 1), repeat(30, 5), errs(noAnswer, 2), repeat(30, 3)))
+	evs, _ := feed(e, clk, "t", cat(repeat(30, 5), errs(errNoAnswer, 1), repeat(30, 5), errs(errNoAnswer, 2), repeat(30, 3)))
 	if len(evs) != 0 {
 		t.Fatalf("short gaps gave %s, want nothing", transitions(evs))
 	}
 	// The sensor stops answering: fault within 5 s.
-	evs, at := feed(e, clk, "t", cat(errs(noAnswer, 8), repeat(31, 2)))
+	evs, at := feed(e, clk, "t", cat(errs(errNoAnswer, 8), repeat(31, 2)))
 	if got, want := transitions(evs), "t:normal>fault(no-answer) t:fault>normal(recovered)"; got != want {
 		t.Fatalf("events %s, want %s", got, want)
 	}
@@ -208,7 +208,7 @@ func TestAlarmLatchesUntilReset(t *testing.T) {
 		t.Fatalf("status %+v, want latched alarm", st)
 	}
 	// A failing sensor does not mask the latch.
-	evs, _ = feed(e, clk, "r", cat(errs(noAnswer, 4), repeat(100, 1)))
+	evs, _ = feed(e, clk, "r", cat(errs(errNoAnswer, 4), repeat(100, 1)))
 	if got, want := transitions(evs), "r:alarm>alarm(sensor-fault:no-answer) r:alarm>alarm(sensor-recovered)"; got != want {
 		t.Fatalf("events %s, want %s", got, want)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"linli/mqtt/contract"
 	"linli/mqtt/outbox"
@@ -54,7 +55,7 @@ func check(t testing.TB, d *DB) {
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if err != nil && !errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		t.Errorf("consistency: %v", err)
 	}
 }
@@ -389,7 +390,7 @@ func TestReadErrorsNameThePackage(t *testing.T) {
 	_, rerr := d.Readings(0)
 	_, eerr := d.Events(0, 0)
 	for name, err := range map[string]error{"Config": cerr, "ReadingStats": serr, "Readings": rerr, "Events": eerr} {
-		if err == nil || !strings.HasPrefix(err.Error(), "store: ") || !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		if err == nil || !strings.HasPrefix(err.Error(), "store: ") || !errors.Is(err, berrors.ErrDatabaseNotOpen) {
 			t.Errorf("%s on a closed store: %v, want a store: error wrapping ErrDatabaseNotOpen", name, err)
 		}
 	}

@@ -351,12 +351,12 @@ func (u *Updater) switchTo(slot string) error {
 type BootStatus int
 
 const (
-	// Normal: no trial; run.
+	// Normal means no trial; run.
 	Normal BootStatus = iota
-	// OnTrial: this start is a trial of a new version; run, and call Commit
+	// OnTrial means this start is a trial of a new version; run, and call Commit
 	// once healthy (or Rollback if the self-test fails).
 	OnTrial
-	// RolledBack: the trial failed; the current link points at the previous
+	// RolledBack means the trial failed; the current link points at the previous
 	// version again. The caller must restart into CurrentDir now.
 	RolledBack
 )

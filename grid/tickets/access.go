@@ -25,12 +25,12 @@ type Worker struct {
 }
 
 func (w Worker) String() string {
-	switch {
-	case w.Role == RoleGridWorker:
+	switch w.Role {
+	case RoleGridWorker:
 		return fmt.Sprintf("%s (grid %s)", w.ID, w.Grid)
-	case w.Role == RoleCommunity:
+	case RoleCommunity:
 		return fmt.Sprintf("%s (community %s)", w.ID, w.Community)
-	case w.Role == RoleMaintenance:
+	case RoleMaintenance:
 		return w.ID + " (maintenance staff)"
 	}
 	return fmt.Sprintf("%s (%s)", w.ID, w.Role)
