@@ -95,6 +95,9 @@ type Options struct {
 	Now func() time.Time `json:"-"`
 	// Logger; default slog.Default().
 	Logger *slog.Logger `json:"-"`
+	// StepHook is passed to updater.Options.StepHook: a test and
+	// diagnostic seam called at each step of an install. Leave it nil.
+	StepHook func(step string) `json:"-"`
 }
 
 func (o *Options) ensureDefaults() {
@@ -176,7 +179,8 @@ func New(opts *Options) (*Device, error) {
 		d.keys = k
 	}
 	up, err := updater.Open(&updater.Options{Root: o.Root, Roots: d.keys, Target: o.Target,
-		TrialDeadline: o.TrialDeadline, MaxTrialStarts: o.MaxTrialStarts, Now: o.Now, Logger: o.Logger})
+		TrialDeadline: o.TrialDeadline, MaxTrialStarts: o.MaxTrialStarts, Now: o.Now, Logger: o.Logger,
+		StepHook: o.StepHook})
 	if err != nil {
 		return nil, fmt.Errorf("device: %w", err)
 	}

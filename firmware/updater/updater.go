@@ -49,6 +49,12 @@ type Options struct {
 	Now func() time.Time
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// StepHook, when not nil, is called with the name of each step of
+	// Install just before it is taken: "extract", "remove-old",
+	// "rename-slot", "record-trial" and "switch". It is a seam for tests
+	// and diagnostics (e.g. a test build that pauses there so the process
+	// can be killed at that exact point); production code leaves it nil.
+	StepHook func(step string)
 }
 
 func (o *Options) ensureDefaults() {
@@ -120,6 +126,9 @@ type Updater struct {
 }
 
 func (u *Updater) step(name string) error {
+	if u.opts.StepHook != nil {
+		u.opts.StepHook(name)
+	}
 	if u.crash != nil {
 		return u.crash(name)
 	}

@@ -230,3 +230,29 @@ func TestPowerLossAtEveryStep(t *testing.T) {
 		})
 	}
 }
+
+// TestStepHook checks that Options.StepHook sees every step of Install, in
+// order, and sees none for a refused bundle.
+func TestStepHook(t *testing.T) {
+	f := newFixture(t)
+	var got []string
+	u, err := Open(&Options{Root: f.root, Roots: f.roots, Target: "linux/arm/7", Now: func() time.Time { return f.now },
+		StepHook: func(step string) { got = append(got, step) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if _, err := u.Install(f.bundleOf("v1", 1, "linux/amd64")); err == nil {
+		t.Fatal("Install of a bundle for another target succeeded")
+	}
+	if len(got) != 0 {
+		t.Errorf("steps of a refused install = %q, want none", got)
+	}
+	if _, err := u.Install(f.bundleOf("v1", 1, "linux/arm/7")); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprint([]string{"extract", "remove-old", "rename-slot", "record-trial", "switch"})
+	if fmt.Sprint(got) != want {
+		t.Errorf("steps = %v, want %v", got, want)
+	}
+}
