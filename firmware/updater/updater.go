@@ -253,6 +253,14 @@ func (u *Updater) Install(bundlePath string) (*bundle.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.Trial != nil && u.currentSlot() != s.Trial.Slot {
+		// An install was cut between recording the trial and the switch,
+		// and nothing has started since (Boot would have done this).
+		if err := u.abandon(s.Trial); err != nil {
+			return nil, err
+		}
+		s.Trial = nil
+	}
 	if s.Trial != nil {
 		return nil, fmt.Errorf("%w: %s", ErrTrialInProgress, s.Trial.Version)
 	}
@@ -386,15 +394,8 @@ func (u *Updater) Boot() (BootStatus, *Trial, error) {
 	if t == nil {
 		return Normal, nil, nil
 	}
-	if cur := u.currentSlot(); cur != t.Slot {
-		// Power was lost before the switch: the old version runs. The
-		// trial never started.
-		err := u.update(func(s *State) error {
-			s.Trial = nil
-			s.History = append(s.History, Record{At: u.opts.Now(), Version: t.Version, Step: "abandoned", Reason: "switch did not happen (power loss during install)"})
-			return nil
-		})
-		return Normal, nil, err
+	if u.currentSlot() != t.Slot {
+		return Normal, nil, u.abandon(t)
 	}
 	now := u.opts.Now()
 	switch {
@@ -408,6 +409,17 @@ func (u *Updater) Boot() (BootStatus, *Trial, error) {
 		return Normal, nil, err
 	}
 	return OnTrial, t, nil
+}
+
+// abandon drops trial t whose switch never happened (power was lost, or
+// the process killed, during Install): the old version runs, and the
+// trial never started.
+func (u *Updater) abandon(t *Trial) error {
+	return u.update(func(s *State) error {
+		s.Trial = nil
+		s.History = append(s.History, Record{At: u.opts.Now(), Version: t.Version, Step: "abandoned", Reason: "switch did not happen (power loss during install)"})
+		return nil
+	})
 }
 
 // Expired reports whether the trial in progress is past its deadline; a

@@ -256,3 +256,41 @@ func TestStepHook(t *testing.T) {
 		t.Errorf("steps = %v, want %v", got, want)
 	}
 }
+
+// TestInstallAfterCutBeforeSwitch: an install cut after the trial was
+// recorded but before the switch leaves a trial that never started; a
+// second Install (no Boot in between, as with `sensord install` run twice)
+// must not be refused with ErrTrialInProgress.
+func TestInstallAfterCutBeforeSwitch(t *testing.T) {
+	f := newFixture(t)
+	u := f.open()
+	f.installCommitted(u, "v1", 1)
+	u.crash = func(s string) error {
+		if s == "switch" {
+			return errors.New("power cut at switch")
+		}
+		return nil
+	}
+	if _, err := u.Install(f.bundleOf("v2", 2, "linux/arm/7")); err == nil {
+		t.Fatal("Install did not stop")
+	}
+	u.Close()
+	u = f.open()
+	if _, err := u.Install(f.bundleOf("v2", 2, "linux/arm/7")); err != nil {
+		t.Fatalf("Install after a cut before the switch: %v", err)
+	}
+	if got := f.running(); got != "sensord v2" {
+		t.Errorf("runs %q, want sensord v2", got)
+	}
+	s, _ := u.State()
+	if s.Trial == nil || s.Trial.Version != "v2" {
+		t.Errorf("trial = %+v, want v2", s.Trial)
+	}
+	var steps []string
+	for _, r := range s.History {
+		steps = append(steps, r.Version+" "+r.Step)
+	}
+	if want := "[v1 installed v1 committed v2 installed v2 abandoned v2 installed]"; fmt.Sprint(steps) != want {
+		t.Errorf("history = %v, want %s", steps, want)
+	}
+}
