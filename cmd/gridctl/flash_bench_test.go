@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,32 +16,6 @@ import (
 	"linli/mqtt/contract"
 	"linli/mqtt/mqtttest"
 )
-
-// BenchmarkFlashCampaign50 is the figure: a staged campaign to 50
-// simulated devices, with its report, in one command (gridctl flash --all
-// --yes). It reports the seconds per campaign.
-//
-// What is real and what is not: gridctl's campaign code, the embedded
-// broker, and on every simulated device a real transfer.Receiver (bbolt
-// bitmap, fsync'd blocks) downloading a 64 KiB bundle over MQTT. The hub
-// is a fake (hubclienttest) that answers devices.list and forwards
-// device.cmd to the simulated device in-process; the devices do not verify
-// a signature, install, restart or run a trial — they report installing,
-// trial and committed at once. TestFlashThroughHub runs the real gridhub
-// and sensord, with three devices.
-func BenchmarkFlashCampaign50(b *testing.B) {
-	fl := newFleet(b, 50, nil)
-	bundlePath := makeBundle(b, "2.0.0", 64<<10)
-	b.ResetTimer()
-	start := time.Now()
-	for range b.N {
-		r := flashRun2(b, fl.url, "flash", "--bundle", bundlePath, "--all", "--yes", "--parallel", "25")
-		if r.code != 0 || !strings.Contains(r.stdout, "50 committed") {
-			b.Fatalf("exit %d, stderr %q\n%s", r.code, r.stderr, r.stdout)
-		}
-	}
-	b.ReportMetric(time.Since(start).Seconds()/float64(b.N), "s/campaign")
-}
 
 // shmDir returns a folder on tmpfs when the machine has one, so that the
 // transfer figure measures the protocol and the broker, not this disk's
