@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,37 @@ import (
 // makes the hardware self-test fail with that reason: a deliberately
 // broken build for rollback drills and tests.
 var failSelfTest string
+
+// pauseInstallAt, when set at build time (-ldflags "-X
+// main.pauseInstallAt=STEP"), makes an install stop just before STEP (one
+// of firmware/updater's steps: extract, remove-old, rename-slot,
+// record-trial, switch): it writes STEP to ROOT/install-paused and sleeps
+// for an hour, so a test can kill -9 the process exactly there. With "*"
+// the step is read from ROOT/pause-install-at at each step, so one build
+// serves every step. A test build only; release builds leave it empty.
+var pauseInstallAt string
+
+// installPause returns the step hook pauseInstallAt asks for under root,
+// or nil.
+func installPause(root string) func(step string) {
+	if pauseInstallAt == "" || root == "" {
+		return nil
+	}
+	return func(step string) {
+		at := pauseInstallAt
+		if at == "*" {
+			b, _ := os.ReadFile(filepath.Join(root, "pause-install-at"))
+			at = strings.TrimSpace(string(b))
+		}
+		if step != at {
+			return
+		}
+		if err := os.WriteFile(filepath.Join(root, "install-paused"), []byte(step), 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "sensord: pause at %s: %v\n", step, err)
+		}
+		time.Sleep(time.Hour)
+	}
+}
 
 // restartError asks main to exec path: a new version was installed, or a
 // trial was rolled back. run returns it after a clean shutdown.
@@ -42,7 +75,8 @@ func openUpdates(c *cliConfig, logger *slog.Logger, exec func(string, []string) 
 		}
 	}
 	opts := &device.Options{Root: c.updateRoot, RootKeysFile: c.rootKeys, Program: "sensord", Exec: exec,
-		TrialDeadline: c.trialDeadline, USBDirs: dirs, Listen: c.updateListen, Token: c.updateToken, Logger: logger}
+		TrialDeadline: c.trialDeadline, USBDirs: dirs, Listen: c.updateListen, Token: c.updateToken, Logger: logger,
+		StepHook: installPause(c.updateRoot)}
 	d, err := device.New(opts)
 	if err != nil {
 		logger.Error("firmware updates are off", "err", err)
@@ -56,7 +90,7 @@ func openUpdates(c *cliConfig, logger *slog.Logger, exec func(string, []string) 
 // inactive slot; the next start runs it on trial.
 func install(c *cliConfig, out io.Writer) error {
 	d, err := device.New(&device.Options{Root: c.updateRoot, RootKeysFile: c.rootKeys, Program: "sensord",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), StepHook: installPause(c.updateRoot)})
 	if err != nil {
 		return err
 	}

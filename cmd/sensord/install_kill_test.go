@@ -1,0 +1,117 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"linli/firmware/bundle"
+	"linli/firmware/updater"
+)
+
+// TestKillNineAtEveryInstallStep kills `sensord install` with SIGKILL at
+// each step of the install (a build with pauseInstallAt=* stops there),
+// then checks that ROOT/current/sensord starts and is the old version (the
+// hook runs just before each step, the switch included, so every kill
+// point is before the switch), and that a normal install of the same
+// bundle right after — no restart in between — succeeds, runs, and starts
+// on trial.
+func TestKillNineAtEveryInstallStep(t *testing.T) {
+	buildSensord(t) // skips under -short
+	work := t.TempDir()
+	v1 := buildVersion(t, work, "v1")
+	v2 := buildVersion(t, work, "v2")
+	v1pause := buildVersion(t, t.TempDir(), "v1", "main.pauseInstallAt=*")
+
+	privPEM, pubPEM, err := bundle.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := bundle.ParsePrivateKey(privPEM)
+	keys, _ := bundle.ParsePublicKeys(pubPEM)
+	s := &signer{t: t, dir: work, priv: priv}
+	keysFile := filepath.Join(work, "roots.pub")
+	if err := os.WriteFile(keysFile, pubPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	b0, b1, b2 := s.bundle("v0", 1, v1, ""), s.bundle("v1", 2, v1, ""), s.bundle("v2", 3, v2, "")
+
+	for _, step := range []string{"extract", "remove-old", "rename-slot", "record-trial", "switch"} {
+		t.Run(step, func(t *testing.T) {
+			// Both slots full, v1 committed and running: the install of v2
+			// replaces the older slot (v0, which is the v1 binary).
+			root := filepath.Join(t.TempDir(), "opt")
+			u, err := updater.Open(&updater.Options{Root: root, Roots: keys, Logger: quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range []string{b0, b1} {
+				if _, err := u.Install(b); err != nil {
+					t.Fatal(err)
+				}
+				u.Commit()
+			}
+			u.Close()
+			os.WriteFile(filepath.Join(root, "pause-install-at"), []byte(step), 0o644)
+
+			cmd := command(t, v1pause, "install", "--update-root", root, "--root-keys", keysFile, b2)
+			var out syncBuffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			marker := filepath.Join(root, "install-paused")
+			for {
+				if b, err := os.ReadFile(marker); err == nil && string(b) == step {
+					break
+				}
+				select {
+				case err := <-exited:
+					t.Fatalf("install exited before pausing at %s: %v\n%s", step, err, out.String())
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-exited; err == nil || !strings.Contains(err.Error(), "killed") {
+				t.Fatalf("install after SIGKILL: %v, want killed", err)
+			}
+
+			current := filepath.Join(root, "current", "sensord")
+			got, err := command(t, current, "version").CombinedOutput()
+			if err != nil || !strings.HasPrefix(string(got), "sensord v1 (") {
+				t.Fatalf("after kill -9 at %s, ROOT/current/sensord version: %v %q; want v1", step, err, got)
+			}
+
+			// A normal install of the same bundle, with nothing started in
+			// between, works and leaves v2 on trial.
+			got, err = command(t, v1, "install", "--update-root", root, "--root-keys", keysFile, b2).CombinedOutput()
+			if err != nil || !strings.Contains(string(got), "installed v2") {
+				t.Fatalf("install after kill -9 at %s: %v\n%s", step, err, got)
+			}
+			got, err = command(t, current, "version").CombinedOutput()
+			if err != nil || !strings.HasPrefix(string(got), "sensord v2 (") {
+				t.Errorf("after reinstall, ROOT/current/sensord version: %v %q; want v2", err, got)
+			}
+			u, err = updater.Open(&updater.Options{Root: root, Roots: keys, Logger: quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer u.Close()
+			if st, tr, err := u.Boot(); err != nil || st != updater.OnTrial || tr.Version != "v2" {
+				t.Fatalf("Boot after reinstall = %v, %+v, %v; want v2 on trial", st, tr, err)
+			}
+			if err := u.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
