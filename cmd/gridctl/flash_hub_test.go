@@ -178,6 +178,9 @@ func newHubFleet(t testing.TB, n int) *hubFleet {
 			fl.connect(dev)
 		}
 	}
+	// Stop the devices' goroutines before their connections close (the
+	// cleanups run last registered first).
+	t.Cleanup(func() { cancel(); fl.wg.Wait() })
 	fl.waitListed("1.0.0")
 	return fl
 }
@@ -235,8 +238,9 @@ func (fl *hubFleet) connect(d *hubDevice) {
 func (fl *hubFleet) publish(d *hubDevice, leaf string, retained bool, v contract.Message) {
 	ctx, cancel := context.WithTimeout(fl.ctx, 10*time.Second)
 	defer cancel()
-	if err := mqtttest.Wait(ctx, d.conn.Publish(contract.DeviceTopic(d.id, leaf), 1, retained, contract.MustEncode(v))); err != nil && fl.ctx.Err() == nil {
-		fl.t.Errorf("%s: publish %s: %v", d.id, leaf, err)
+	b := contract.MustEncode(v)
+	if err := mqtttest.Wait(ctx, d.conn.Publish(contract.DeviceTopic(d.id, leaf), 1, retained, b)); err != nil && fl.ctx.Err() == nil {
+		fl.t.Errorf("%s: publish %s %s: %v", d.id, leaf, b, err)
 	}
 }
 
