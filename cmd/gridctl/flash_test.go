@@ -278,8 +278,10 @@ func reportLines(out string) map[string]string {
 	return rows
 }
 
-// TestFlashCampaign50 is the figure: a staged campaign to 50
-// simulated devices completes, with its report, in one command.
+// TestFlashCampaign50: a staged campaign to 50 simulated devices behind
+// a fake hub, three of which fail or roll back, completes with their
+// reasons in the report and the kiosk left out. The clean campaign through
+// the real hub is TestFlashCampaign50ThroughHub.
 func TestFlashCampaign50(t *testing.T) {
 	modes := map[int]string{17: simRollback, 33: simFail, 41: simRollback}
 	fl := newFleet(t, 50, modes)
