@@ -394,7 +394,7 @@ func TestKeysExist(t *testing.T) {
 // scenes are the screens of the golden screenshots, each reached from home.
 var scenes = []struct {
 	name string
-	go_  func(r *rig)
+	goTo func(r *rig)
 }{
 	{"home", func(r *rig) {}},
 	{"report-category", func(r *rig) { r.tap("home.report") }},
@@ -510,7 +510,7 @@ func TestScreenshots(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					newApp(t)
 					r := newRig(t, nil, sz, lang)
-					sc.go_(r)
+					sc.goTo(r)
 					// The test canvas grows to the content's size before
 					// wrapped labels know their width; lay out at the panel's
 					// size, then ask again.

@@ -18,7 +18,7 @@ const noteAwaitingHub = "awaiting-hub"
 
 // numberEntry is the ticket-number keypad screen shared by track and rate.
 func (k *Kiosk) numberEntry(title string, search func()) fyne.CanvasObject {
-	go_ := k.button(k.t("track.search"), nil, accent, func() {
+	searchBtn := k.button(k.t("track.search"), nil, accent, func() {
 		if k.s.digits == "" {
 			return
 		}
@@ -26,7 +26,7 @@ func (k *Kiosk) numberEntry(title string, search func()) fyne.CanvasObject {
 		search()
 	})
 	pad := k.keypad(&k.s.digits, 16, func() { k.s.msg = ""; k.render() })
-	return k.keypadPage(heading(title), k.navBar(nil, go_), pad, k.display(k.s.digits, k.t("track.enter")), k.message())
+	return k.keypadPage(heading(title), k.navBar(nil, searchBtn), pad, k.display(k.s.digits, k.t("track.enter")), k.message())
 }
 
 func (k *Kiosk) trackScreen() fyne.CanvasObject {

@@ -270,8 +270,10 @@ func icon(name string) fyne.Resource {
 	if name == "" {
 		return theme.GridIcon()
 	}
-	if r := theme.Icon(fyne.ThemeIconName(name)); r != nil {
-		return r
+	// theme.Icon never returns nil (it logs and falls back); ask the theme
+	// itself so that an unknown name in a catalogue gets the grid icon.
+	if r := theme.Current().Icon(fyne.ThemeIconName(name)); r != nil {
+		return theme.NewThemedResource(r)
 	}
 	return theme.GridIcon()
 }

@@ -64,7 +64,7 @@ func binary(t testing.TB, name string) string {
 		cmd := exec.Command("go", "build", "-o", binDir+"/", "linli/cmd/gridhub", "linli/cmd/sensord")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

@@ -117,7 +117,11 @@ func runAgent(ctx context.Context, c *cliConfig, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	defer hw.close()
+	defer func() {
+		if err := hw.close(); err != nil {
+			logger.Warn("closing the hardware", "err", err)
+		}
+	}()
 
 	now := time.Now
 	clk := &simClock{start: time.Now().Truncate(time.Second)}
@@ -163,7 +167,9 @@ func runAgent(ctx context.Context, c *cliConfig, out io.Writer) (err error) {
 	}
 	defer func() {
 		for _, o := range outputs {
-			o.Halt()
+			if err := o.Halt(); err != nil {
+				logger.Warn("turning an output off", "err", err)
+			}
 		}
 	}()
 
@@ -249,7 +255,7 @@ func runAgent(ctx context.Context, c *cliConfig, out io.Writer) (err error) {
 	if err := sdnotify.Ready(); err != nil {
 		logger.Warn("systemd notify", "err", err)
 	}
-	defer sdnotify.Stopping()
+	defer func() { _ = sdnotify.Stopping() }() // best effort: systemd sees the exit anyway
 
 	if hw.setElapsed == nil {
 		err := a.Run(ctx)

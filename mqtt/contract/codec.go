@@ -167,7 +167,7 @@ func Decode(topic string, payload []byte) (Message, error) {
 	}
 	var h Header
 	if err := json.Unmarshal(payload, &h); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if h.V != Version {
 		return nil, fmt.Errorf("%w: v=%d (want %d)", ErrVersion, h.V, Version)
@@ -199,7 +199,7 @@ func Decode(topic string, payload []byte) (Message, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if err := dec.Decode(m); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, h.Type, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, h.Type, err)
 	}
 	if err := m.Validate(); err != nil {
 		return nil, err

@@ -182,7 +182,8 @@ type ChannelState struct {
 	Latched bool    `json:"latched,omitempty"`
 }
 
-// State is a device's current view, retained: its channels and its health.
+// DeviceState is a device's current view, retained: its channels and its
+// health.
 type DeviceState struct {
 	Header
 	Device   string         `json:"device"`
@@ -435,7 +436,7 @@ type Response struct {
 	Body  json.RawMessage `json:"body,omitempty"`
 }
 
-// TopicFor returns the topic of kind under device's subtree
+// DeviceTopic returns the topic of kind under device's subtree
 // (e.g. DeviceTopic("mb-0001", "event") = "linli/v1/dev/mb-0001/event").
 func DeviceTopic(device, kind string) string {
 	return Root + "/dev/" + device + "/" + kind
@@ -456,8 +457,10 @@ func AreaTopic(community, kind string) string { return Root + "/area/" + communi
 // TicketTopic is where the hub keeps the retained public status of a ticket.
 func TicketTopic(number string) string { return Root + "/ticket/" + number }
 
-// RequestTopic and ResponseTopic carry gridctl's calls to the hub.
-func RequestTopic(client string) string  { return Root + "/hub/req/" + client }
+// RequestTopic carries gridctl's calls to the hub from client.
+func RequestTopic(client string) string { return Root + "/hub/req/" + client }
+
+// ResponseTopic carries the hub's answers to client.
 func ResponseTopic(client string) string { return Root + "/hub/resp/" + client }
 
 // ValidID reports whether s can be used as a device, grid, community or
