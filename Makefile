@@ -75,8 +75,9 @@ vet: ## go vet, with and without the noos tag
 $(GOLANGCI):
 	$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
 
-lint: $(GOLANGCI) ## golangci-lint (pinned version)
+lint: $(GOLANGCI) ## golangci-lint (pinned version), with and without the noos tag
 	$(GOLANGCI) run ./...
+	$(GOLANGCI) run --build-tags noos $(NOOS_PKGS)
 
 tidy-check: ## fail if go mod tidy would change go.mod or go.sum
 	@cp go.mod /tmp/linli-go.mod.bak; cp go.sum /tmp/linli-go.sum.bak
