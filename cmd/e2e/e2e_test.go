@@ -1,18 +1,16 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"linli/cmd/internal/bintest"
 	"linli/mqtt/contract"
 	"linli/mqtt/hubclient"
 )
@@ -36,71 +34,13 @@ const hubConfig = `{
   "escalation": {"grid": "1h", "community": "1h"}
 }`
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
+// bins are gridhub and sensord, built once per test run.
+var bins = bintest.Binaries{Pkgs: []string{"linli/cmd/gridhub", "linli/cmd/sensord"}}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	bins.Remove()
 	os.Exit(code)
-}
-
-// binary returns the path of cmd/<name>, building gridhub and sensord once
-// per test run.
-func binary(t testing.TB, name string) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the binaries")
-	}
-	buildOnce.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "e2e-bin"); buildErr != nil {
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", binDir+"/", "linli/cmd/gridhub", "linli/cmd/sensord")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(binDir, name)
-}
-
-// freeAddr returns a free 127.0.0.1 address. Another process may take it
-// before it is used; the start then fails loudly.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's output and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // proc is a binary started by a test.
@@ -108,15 +48,15 @@ type proc struct {
 	t      testing.TB
 	name   string
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *bintest.Buffer
 	exited chan struct{}
 }
 
 func start(t testing.TB, name string, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary(t, name), args...)
+	cmd := exec.Command(bins.Path(t, name), args...)
 	cmd.Env = append(os.Environ(), env...)
-	p := &proc{t: t, name: name, cmd: cmd, out: new(syncBuffer), exited: make(chan struct{})}
+	p := &proc{t: t, name: name, cmd: cmd, out: new(bintest.Buffer), exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -181,7 +121,7 @@ func startHub(t testing.TB, broker string) *hub {
 		t.Fatal(err)
 	}
 	if broker == "" {
-		h.listen = freeAddr(t)
+		h.listen = bintest.FreeAddr(t)
 		h.url = "tcp://" + h.listen
 	}
 	h.start()

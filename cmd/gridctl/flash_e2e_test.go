@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"linli/cmd/internal/bintest"
 	"linli/firmware/bundle"
 	"linli/firmware/campaign"
 	"linli/firmware/updater"
@@ -114,7 +115,7 @@ func TestFlashThroughHub(t *testing.T) {
 
 	// Three meter boxes, v1 installed and committed; mb-0003 also serves
 	// on-site pushes.
-	lan := e2eFreeAddr(t)
+	lan := bintest.FreeAddr(t)
 	for i, id := range []string{"mb-0001", "mb-0002", "mb-0003"} {
 		var extra []string
 		if i == 2 {
@@ -231,66 +232,27 @@ type e2e struct {
 	t      *testing.T
 	work   string
 	broker string // tcp://ADDR of the hub's embedded broker
-	hubLog *e2eBuffer
+	hubLog *bintest.Buffer
 }
 
 // e2eBuild builds pkg into dir/name, with version and extra -X settings.
 func e2eBuild(t *testing.T, dir, name, pkg, version, extra string) string {
 	out := filepath.Join(dir, name)
-	ld := "-s -w"
-	if version != "" {
-		ld += " -X linli/firmware/version.Version=" + version
-	}
-	if extra != "" {
-		ld += " -X " + extra
-	}
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", ld, "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("go build %s: %v\n%s", name, err, b)
+	if err := bintest.GoBuild(nil, "-trimpath", "-ldflags", bintest.Ldflags(version, extra), "-o", out, pkg); err != nil {
+		t.Error(err)
 	}
 	return out
 }
 
-// e2eFreeAddr returns a free 127.0.0.1 address.
-func e2eFreeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// e2eBuffer is a bytes.Buffer safe for a process's writes and the test's
-// reads.
-type e2eBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *e2eBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *e2eBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // start starts a process that is stopped (SIGTERM, then waited for) at the
 // end of the test; its output is logged when the test failed.
-func (e *e2e) start(label, bin string, args ...string) *e2eBuffer {
+func (e *e2e) start(label, bin string, args ...string) *bintest.Buffer {
 	t := e.t
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Cancel = func() error { return cmd.Process.Kill() }
-	out := &e2eBuffer{}
+	out := &bintest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -346,7 +308,7 @@ func (e *e2e) startHub(bin string) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := e2eFreeAddr(t)
+	addr := bintest.FreeAddr(t)
 	e.broker = "tcp://" + addr
 	e.hubLog = e.start("gridhub", bin, "run", "--config", path, "--data", filepath.Join(e.work, "hub"), "--listen", addr)
 	deadline := time.Now().Add(20 * time.Second)

@@ -17,6 +17,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	bolt "go.etcd.io/bbolt"
 
+	"linli/cmd/internal/bintest"
 	"linli/firmware/campaign"
 	"linli/firmware/transfer"
 	gridconfig "linli/grid/config"
@@ -51,7 +52,7 @@ type hubFleet struct {
 	url    string // tcp://ADDR of the broker
 	hub    *hub.Hub
 	broker *broker.Server
-	hubLog *e2eBuffer
+	hubLog *bintest.Buffer
 	ctx    context.Context
 	wg     sync.WaitGroup
 	devs   []*hubDevice
@@ -120,7 +121,7 @@ func newHubFleet(t testing.TB, n int) *hubFleet {
 	t.Helper()
 	cfg := hubConfig(t, n)
 	ctx, cancel := context.WithCancel(context.Background())
-	fl := &hubFleet{t: t, ctx: ctx, hubLog: &e2eBuffer{}}
+	fl := &hubFleet{t: t, ctx: ctx, hubLog: &bintest.Buffer{}}
 	log := slog.New(slog.NewTextHandler(fl.hubLog, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	// As cmd/gridhub's run: the hub logs in with a secret of this run; the

@@ -4,12 +4,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"linli/cmd/internal/bintest"
 	"linli/mqtt/mqtttest"
 )
 
@@ -42,10 +42,8 @@ func BenchmarkKioskFootprint(b *testing.B) {
 	dir := b.TempDir()
 	build := func(out string, env ...string) {
 		b.Helper()
-		cmd := exec.Command("go", "build", "-tags", "noos", "-trimpath", "-ldflags", "-s -w", "-o", out, ".")
-		cmd.Env = append(os.Environ(), append([]string{"CGO_ENABLED=0"}, env...)...)
-		if o, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("go build %s: %v\n%s", out, err, o)
+		if err := bintest.GoBuild(env, "-tags", "noos", "-trimpath", "-ldflags", "-s -w", "-o", out, "."); err != nil {
+			b.Fatal(err)
 		}
 	}
 	bin := filepath.Join(dir, "kiosk")
@@ -65,7 +63,7 @@ func BenchmarkKioskFootprint(b *testing.B) {
 		cmd := exec.Command(bin, "run", "--config", cfg, "--data", b.TempDir(), "--display", "png:"+filepath.Join(dir, "screen.png"),
 			"--size", "800x480", "--broker", url, "--usb-dirs", "")
 		cmd.Env = append(os.Environ(), "HOME="+dir, "LANG=zh_CN.UTF-8")
-		var out syncBuffer
+		var out bintest.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
@@ -100,11 +98,11 @@ func BenchmarkKioskFootprint(b *testing.B) {
 			stop()
 			b.Fatalf("the kiosk drew nothing: %v\n%s", err, out.String())
 		}
-		t0, w0 := procCPUTicks(b, pid), time.Now()
+		t0, w0 := bintest.CPUTicks(b, pid), time.Now()
 		time.Sleep(span)
 		alive()
-		t1, w1 := procCPUTicks(b, pid), time.Now()
-		rss, peak = procStatusBytes(b, pid, "VmRSS"), procStatusBytes(b, pid, "VmHWM")
+		t1, w1 := bintest.CPUTicks(b, pid), time.Now()
+		rss, peak = bintest.StatusBytes(b, pid, "VmRSS"), bintest.StatusBytes(b, pid, "VmHWM")
 		stop()
 		// Linux reports utime and stime in clock ticks of 1/100 s (USER_HZ).
 		cpu = float64(t1-t0) / 100 / w1.Sub(w0).Seconds() * 100
@@ -123,43 +121,4 @@ func BenchmarkKioskFootprint(b *testing.B) {
 	b.ReportMetric(cpu/kioskCPUBudget, "x-cpu-budget")
 	b.ReportMetric(size/1e6, "MB-armv7")
 	b.ReportMetric(0, "ns/op")
-}
-
-// procCPUTicks returns utime+stime of pid from /proc/PID/stat.
-func procCPUTicks(b *testing.B, pid int) uint64 {
-	b.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		b.Fatal(err)
-	}
-	// The command name (field 2) may hold spaces: fields count from its ')'.
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	u, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("parse /proc/%d/stat: %q", pid, s)
-	}
-	return u + st
-}
-
-// procStatusBytes returns a "kB" field of /proc/PID/status in bytes.
-func procStatusBytes(b *testing.B, pid int, field string) float64 {
-	b.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			if err != nil {
-				b.Fatalf("parse %s: %q", field, line)
-			}
-			return kb * 1024
-		}
-	}
-	b.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
 }

@@ -5,18 +5,15 @@ package main
 // to it over MQTT, as gridctl does.
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"linli/cmd/internal/bintest"
 	"linli/mqtt/contract"
 	"linli/mqtt/hubclient"
 )
@@ -46,69 +43,14 @@ const kioskConfig = `{
   "idle_timeout": "10m"
 }`
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// gridhubBinary returns the path of a freshly built cmd/gridhub.
-func gridhubBinary(t testing.TB) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs gridhub")
-	}
-	buildOnce.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "kiosk-test-bin"); buildErr != nil {
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", binDir+"/", "linli/cmd/gridhub")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build gridhub: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(binDir, "gridhub")
-}
-
-// freeAddr returns a free 127.0.0.1 address. Another process may take it
-// before it is used; the start then fails loudly.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's output and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// bins is gridhub, built once per test run.
+var bins = bintest.Binaries{Pkgs: []string{"linli/cmd/gridhub"}}
 
 // gridhub is a running gridhub process.
 type gridhub struct {
 	url    string // where devices and workers connect
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *bintest.Buffer
 	exited chan struct{}
 }
 
@@ -122,14 +64,14 @@ func startGridhub(t testing.TB, listen, broker string) *gridhub {
 		t.Fatal(err)
 	}
 	args := []string{"run", "--config", config, "--data", filepath.Join(dir, "data"), "--log-level", "info"}
-	h := &gridhub{url: broker, out: new(syncBuffer), exited: make(chan struct{})}
+	h := &gridhub{url: broker, out: new(bintest.Buffer), exited: make(chan struct{})}
 	if broker == "" {
 		args = append(args, "--listen", listen)
 		h.url = "tcp://" + listen
 	} else {
 		args = append(args, "--broker", broker)
 	}
-	h.cmd = exec.Command(gridhubBinary(t), args...)
+	h.cmd = exec.Command(bins.Path(t, "gridhub"), args...)
 	// How gridhub logs in to an external broker: the hub account of the
 	// configuration, the password from the environment.
 	h.cmd.Env = append(os.Environ(), "GRIDHUB_BROKER_PASSWORD=hubpw")
@@ -211,7 +153,7 @@ func startKiosk(t testing.TB, url string) *deps {
 	if err := os.WriteFile(cfg, []byte(kioskConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logw := new(syncBuffer)
+	logw := new(bintest.Buffer)
 	c := &cliConfig{cmd: "run", configFile: cfg, data: filepath.Join(dir, "data"), broker: url,
 		user: "kiosk-01", pass: "kpw", logw: logw, maxBackoff: time.Second}
 	d, stop, err := start(context.Background(), c, nil)

@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
+	"linli/cmd/internal/bintest"
 	"linli/devices/evdev"
 	"linli/ui"
 	"linli/ui/i18n"
@@ -149,7 +150,7 @@ func TestTouchJourney(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logw := new(syncBuffer)
+	logw := new(bintest.Buffer)
 	c.logw = logw
 	d, stop, err := start(context.Background(), c, nil)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"linli/cmd/internal/bintest"
 	"linli/kiosk/ticketno"
 	"linli/mqtt/contract"
 	"linli/mqtt/mqtttest"
@@ -164,7 +165,7 @@ var numberRE = regexp.MustCompile(`K01-\d{6,8}-\d{4,5}`)
 // It runs with gridhub's embedded broker and with gridhub as a client of
 // mosquitto.
 func TestResidentJourney(t *testing.T) {
-	t.Run("embedded", func(t *testing.T) { testJourney(t, startGridhub(t, freeAddr(t), "")) })
+	t.Run("embedded", func(t *testing.T) { testJourney(t, startGridhub(t, bintest.FreeAddr(t), "")) })
 	t.Run("mosquitto", func(t *testing.T) { testJourney(t, startGridhub(t, "", mqtttest.Mosquitto(t, nil).URL())) })
 }
 

@@ -32,9 +32,7 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func TestMain(m *testing.M) {
 	fixLocale()
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	bins.Remove()
 	os.Exit(code)
 }
 

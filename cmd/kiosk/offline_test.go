@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"linli/cmd/internal/bintest"
 	"linli/kiosk"
 	"linli/mqtt/contract"
 	"linli/mqtt/mqtttest"
@@ -31,7 +32,7 @@ func TestOfflineReportsReachHub(t *testing.T) {
 			var url string
 			var up func() *gridhub
 			if b == "embedded" {
-				addr := freeAddr(t)
+				addr := bintest.FreeAddr(t)
 				url = "tcp://" + addr
 				up = func() *gridhub { return startGridhub(t, addr, "") }
 			} else {

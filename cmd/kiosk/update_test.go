@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"linli/cmd/internal/bintest"
 	"linli/firmware/bundle"
 	"linli/firmware/transfer"
 	"linli/firmware/updater"
@@ -26,14 +27,8 @@ import (
 func buildKiosk(t *testing.T, dir, version string, extra ...string) string {
 	t.Helper()
 	out := filepath.Join(dir, "kiosk-"+version)
-	ld := "-s -w -X linli/firmware/version.Version=" + version
-	for _, e := range extra {
-		ld += " -X " + e
-	}
-	cmd := exec.Command("go", "build", "-ldflags", ld, "-o", out, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", version, err, b)
+	if err := bintest.GoBuild(nil, "-ldflags", bintest.Ldflags(version, extra...), "-o", out, "."); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -121,7 +116,7 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 		}
 	})
 
-	var stderr syncBuffer
+	var stderr bintest.Buffer
 	run := exec.Command(filepath.Join(root, "current", "kiosk"), "run", "--device", dev, "--community", "c1",
 		"--data", filepath.Join(work, "data"), "--display", "png:"+filepath.Join(work, "screen.png"), "--size", "320x240",
 		"--broker", url, "--update-root", root, "--root-keys", keyFile, "--usb-dirs", "", "--trial-deadline", "10s")

@@ -1,17 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"linli/cmd/internal/bintest"
 	"linli/mqtt/mqtttest"
 )
 
@@ -46,10 +44,8 @@ func BenchmarkSensordFootprint(b *testing.B) {
 	dir := b.TempDir()
 	build := func(out string, env []string, args ...string) {
 		b.Helper()
-		cmd := exec.Command("go", append([]string{"build", "-trimpath", "-ldflags", "-s -w", "-o", out}, args...)...)
-		cmd.Env = append(os.Environ(), append([]string{"CGO_ENABLED=0"}, env...)...)
-		if o, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("go build %s: %v\n%s", out, err, o)
+		if err := bintest.GoBuild(env, append([]string{"-trimpath", "-ldflags", "-s -w", "-o", out}, args...)...); err != nil {
+			b.Fatal(err)
 		}
 	}
 	bin := filepath.Join(dir, "sensord")
@@ -104,7 +100,7 @@ func footprint(b *testing.B, warm, span time.Duration, bin string, args ...strin
 	b.Helper()
 	want := args[len(args)-1]
 	cmd := exec.Command(bin, args[:len(args)-1]...)
-	var out footprintOutput
+	var out bintest.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -130,71 +126,15 @@ func footprint(b *testing.B, warm, span time.Duration, bin string, args ...strin
 	}
 	time.Sleep(warm) // measuring a process in real time
 	alive()
-	t0, w0 := cpuTicks(b, pid), time.Now()
+	t0, w0 := bintest.CPUTicks(b, pid), time.Now()
 	time.Sleep(span)
 	alive()
-	t1, w1 := cpuTicks(b, pid), time.Now()
-	rss = statusBytes(b, pid, "VmHWM")
+	t1, w1 := bintest.CPUTicks(b, pid), time.Now()
+	rss = bintest.StatusBytes(b, pid, "VmHWM")
 	if !strings.Contains(out.String(), want) {
 		b.Fatalf("%s: no %q in its output:\n%s", filepath.Base(bin), want, out.String())
 	}
 	// Linux reports utime and stime in clock ticks of 1/100 s (USER_HZ).
 	cpu = float64(t1-t0) / 100 / w1.Sub(w0).Seconds() * 100
 	return rss, cpu
-}
-
-// cpuTicks returns utime+stime of pid from /proc/PID/stat.
-func cpuTicks(b *testing.B, pid int) uint64 {
-	b.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		b.Fatal(err)
-	}
-	// The command name (field 2) may hold spaces: fields count from its ')'.
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	u, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("parse /proc/%d/stat: %q", pid, s)
-	}
-	return u + st
-}
-
-// statusBytes returns a "kB" field of /proc/PID/status in bytes.
-func statusBytes(b *testing.B, pid int, field string) float64 {
-	b.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			if err != nil {
-				b.Fatalf("parse %s: %q", field, line)
-			}
-			return kb * 1024
-		}
-	}
-	b.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
-}
-
-type footprintOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *footprintOutput) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *footprintOutput) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"linli/cmd/internal/bintest"
 	"linli/firmware/bundle"
 	"linli/firmware/updater"
 )
@@ -60,7 +61,7 @@ func TestKillNineAtEveryInstallStep(t *testing.T) {
 			os.WriteFile(filepath.Join(root, "pause-install-at"), []byte(step), 0o644)
 
 			cmd := command(t, v1pause, "install", "--update-root", root, "--root-keys", keysFile, b2)
-			var out syncBuffer
+			var out bintest.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

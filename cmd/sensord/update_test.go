@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"linli/cmd/internal/bintest"
 	"linli/firmware/bundle"
 	"linli/firmware/transfer"
 	"linli/firmware/updater"
@@ -29,14 +30,8 @@ import (
 func buildVersion(t *testing.T, dir, version string, extra ...string) string {
 	t.Helper()
 	out := filepath.Join(dir, "sensord-"+version)
-	ld := "-s -w -X linli/firmware/version.Version=" + version
-	for _, e := range extra {
-		ld += " -X " + e
-	}
-	cmd := exec.Command("go", "build", "-ldflags", ld, "-o", out, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", version, err, b)
+	if err := bintest.GoBuild(nil, "-ldflags", bintest.Ldflags(version, extra...), "-o", out, "."); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -146,7 +141,7 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 		}
 	})
 
-	var stderr syncBuffer
+	var stderr bintest.Buffer
 	var run *exec.Cmd
 	start := func() {
 		run = command(t, filepath.Join(root, "current", "sensord"), "run", "--sim", "normal-day", "--speed", "20", "--exit-at-end=false",
@@ -379,25 +374,6 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 	if published.Load() != sentBefore {
 		t.Errorf("%d blocks of a rolled-back version sent", published.Load()-sentBefore)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writes and the
-// test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestInstallCommand is the on-site path: `sensord install` puts a bundle

@@ -1,0 +1,79 @@
+package bintest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func TestLdflags(t *testing.T) {
+	for _, c := range []struct {
+		version string
+		extra   []string
+		want    string
+	}{
+		{"", nil, "-s -w"},
+		{"v2", nil, "-s -w -X linli/firmware/version.Version=v2"},
+		{"v3", []string{"main.x=y", ""}, "-s -w -X linli/firmware/version.Version=v3 -X main.x=y"},
+	} {
+		if got := Ldflags(c.version, c.extra...); got != c.want {
+			t.Errorf("Ldflags(%q, %q) = %q, want %q", c.version, c.extra, got, c.want)
+		}
+	}
+}
+
+func TestFreeAddr(t *testing.T) {
+	addr := FreeAddr(t)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on FreeAddr %s: %v", addr, err)
+	}
+	l.Close()
+}
+
+func TestBuffer(t *testing.T) {
+	var b Buffer
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() { fmt.Fprintf(&b, "%d", i%2) })
+	}
+	wg.Wait()
+	if got := len(b.String()); got != 10 {
+		t.Errorf("len = %d, want 10", got)
+	}
+}
+
+func TestProcReaders(t *testing.T) {
+	pid := os.Getpid()
+	_ = CPUTicks(t, pid) // parses, or fails the test
+	if rss := StatusBytes(t, pid, "VmRSS"); rss < 1<<20 {
+		t.Errorf("VmRSS = %.0f bytes, want at least 1 MiB", rss)
+	}
+}
+
+func TestBinaries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go build")
+	}
+	src := filepath.Join(t.TempDir(), "hello.go")
+	if err := os.WriteFile(src, []byte("package main\n\nfunc main() { println(\"hello\") }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := &Binaries{Pkgs: []string{src}}
+	defer b.Remove()
+	p := b.Path(t, "hello")
+	if p2 := b.Path(t, "hello"); p2 != p {
+		t.Errorf("second Path = %s, want %s", p2, p)
+	}
+	out, err := exec.Command(p).CombinedOutput()
+	if err != nil || string(out) != "hello\n" {
+		t.Errorf("%s: %q, %v; want \"hello\\n\"", p, out, err)
+	}
+	if err := GoBuild(nil, "-o", t.TempDir()+"/", "linli/cmd/no-such-binary"); err == nil {
+		t.Error("GoBuild of a missing package: no error")
+	}
+}

@@ -1,0 +1,8 @@
+// Package bintest holds the helpers that the tests of the cmd/ binaries
+// share: building a binary with go build (once per test binary, or with
+// version ldflags), a free TCP address, a goroutine-safe output buffer for
+// a child process, and the /proc readers that measure a process's CPU time
+// and memory.
+//
+// It is a test-helper package: only _test.go files import it.
+package bintest
