@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"linli/cmd/internal/restart"
 	"linli/firmware/device"
 )
 
@@ -130,15 +131,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err = run(ctx, cfg, os.Stdout)
-	var re *restartError
-	if errors.As(err, &re) {
-		// A new version was installed, or a trial rolled back: become the
-		// version the current link points at. The process id stays, so
-		// systemd sees the same service.
-		stop()
-		log.Printf("restarting into %s", re.path)
-		err = syscall.Exec(re.path, re.args, os.Environ())
-	}
+	// A new version was installed, or a trial rolled back: become the
+	// version the current link points at. The process id stays, so
+	// systemd sees the same service.
+	err = restart.Into(err, stop, log.Printf)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2"
 	bolt "go.etcd.io/bbolt"
 
+	"linli/cmd/internal/restart"
 	"linli/cmd/internal/sdnotify"
 	"linli/devices/evdev"
 	"linli/devices/hazard"
@@ -64,21 +65,18 @@ func run(ctx context.Context, c *cliConfig, out io.Writer) (err error) {
 	// version.
 	ctx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
-	var restart atomic.Pointer[restartError]
+	latch := restart.NewLatch(cancelRun)
 	defer func() {
-		if r := restart.Load(); r != nil {
+		if r := latch.Err(); r != nil {
 			err = r
 		}
 	}()
-	d, stop, err := start(ctx, c, func(path string, args []string) {
-		restart.Store(&restartError{path: path, args: args})
-		cancelRun()
-	})
+	d, stop, err := start(ctx, c, func(path string, args []string) { _ = latch.Exec(path, args) })
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if restart.Load() == nil {
+		if latch.Err() == nil {
 			_ = sdnotify.Stopping()
 		}
 		stop()

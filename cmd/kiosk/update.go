@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"time"
 
+	"linli/cmd/internal/restart"
 	"linli/cmd/internal/sdnotify"
 	"linli/firmware/device"
 )
@@ -20,32 +20,12 @@ var neverHealthy string
 // kiosk counts as hung (no watchdog ping, no commit of a trial).
 const uiTimeout = 5 * time.Second
 
-// restartError asks main to exec path: a new version was installed, or a
-// trial was rolled back. run returns it after a clean shutdown.
-type restartError struct {
-	path string
-	args []string
-}
-
-func (e *restartError) Error() string { return "restart into " + e.path }
-
 // openUpdates opens the firmware updates of c, or a disabled Device. A
 // problem with the update root never stops the kiosk: residents can still
 // report.
 func openUpdates(c *cliConfig, logger *slog.Logger, exec func(string, []string) error) *device.Device {
-	var dirs []string
-	for _, d := range strings.Split(c.usbDirs, ",") {
-		if d = strings.TrimSpace(d); d != "" {
-			dirs = append(dirs, d)
-		}
-	}
-	d, err := device.New(&device.Options{Root: c.updateRoot, RootKeysFile: c.rootKeys, Program: "kiosk", Exec: exec,
-		TrialDeadline: c.trialDeadline, USBDirs: dirs, Listen: c.updateListen, Token: c.updateToken, Logger: logger})
-	if err != nil {
-		logger.Error("firmware updates are off", "err", err)
-		d, _ = device.New(&device.Options{Logger: logger})
-	}
-	return d
+	return restart.OpenDevice(&device.Options{Root: c.updateRoot, RootKeysFile: c.rootKeys, Program: "kiosk", Exec: exec,
+		TrialDeadline: c.trialDeadline, Listen: c.updateListen, Token: c.updateToken, Logger: logger}, c.usbDirs)
 }
 
 // uiAlive reports whether the UI goroutine runs a function sent through

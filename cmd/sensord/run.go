@@ -15,6 +15,7 @@ import (
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/i2c"
 
+	"linli/cmd/internal/restart"
 	"linli/cmd/internal/sdnotify"
 	"linli/devices/ads1115"
 	"linli/devices/agent"
@@ -85,17 +86,13 @@ func runAgent(ctx context.Context, c *cliConfig, out io.Writer) (err error) {
 	// main execs the current version.
 	ctx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
-	var restart atomic.Pointer[restartError]
+	latch := restart.NewLatch(cancelRun)
 	defer func() {
-		if r := restart.Load(); r != nil {
+		if r := latch.Err(); r != nil {
 			err = r
 		}
 	}()
-	dev := openUpdates(c, logger, func(path string, args []string) error {
-		restart.Store(&restartError{path: path, args: args})
-		cancelRun()
-		return nil
-	})
+	dev := openUpdates(c, logger, latch.Exec)
 	defer dev.Close()
 	if st, err := dev.Boot(); err != nil {
 		logger.Error("firmware boot", "err", err)

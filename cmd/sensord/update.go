@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"linli/cmd/internal/restart"
 	"linli/devices"
 	"linli/devices/agent"
 	"linli/firmware/device"
@@ -55,34 +56,13 @@ func installPause(root string) func(step string) {
 	}
 }
 
-// restartError asks main to exec path: a new version was installed, or a
-// trial was rolled back. run returns it after a clean shutdown.
-type restartError struct {
-	path string
-	args []string
-}
-
-func (e *restartError) Error() string { return "restart into " + e.path }
-
 // openUpdates opens the firmware updates of c, or a disabled Device. A
 // problem with the update root never stops the agent: the buzzer matters
 // more than the next version.
 func openUpdates(c *cliConfig, logger *slog.Logger, exec func(string, []string) error) *device.Device {
-	var dirs []string
-	for _, d := range strings.Split(c.usbDirs, ",") {
-		if d = strings.TrimSpace(d); d != "" {
-			dirs = append(dirs, d)
-		}
-	}
-	opts := &device.Options{Root: c.updateRoot, RootKeysFile: c.rootKeys, Program: "sensord", Exec: exec,
-		TrialDeadline: c.trialDeadline, USBDirs: dirs, Listen: c.updateListen, Token: c.updateToken, Logger: logger,
-		StepHook: installPause(c.updateRoot)}
-	d, err := device.New(opts)
-	if err != nil {
-		logger.Error("firmware updates are off", "err", err)
-		d, _ = device.New(&device.Options{Logger: logger})
-	}
-	return d
+	return restart.OpenDevice(&device.Options{Root: c.updateRoot, RootKeysFile: c.rootKeys, Program: "sensord", Exec: exec,
+		TrialDeadline: c.trialDeadline, Listen: c.updateListen, Token: c.updateToken, Logger: logger,
+		StepHook: installPause(c.updateRoot)}, c.usbDirs)
 }
 
 // install is `sensord install`: the on-site path (USB stick by hand, a
