@@ -15,9 +15,7 @@ import (
 	"time"
 
 	"linli/cmd/internal/bintest"
-	"linli/firmware/bundle"
 	"linli/firmware/transfer"
-	"linli/firmware/updater"
 	"linli/mqtt/contract"
 	"linli/mqtt/mqtttest"
 )
@@ -50,39 +48,13 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 	v3 := buildKiosk(t, work, "v3", "main.neverHealthy=drill")
 	t.Logf("%s: built", time.Since(t0).Round(time.Millisecond))
 
-	privPEM, pubPEM, err := bundle.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, _ := bundle.ParsePrivateKey(privPEM)
-	keys, _ := bundle.ParsePublicKeys(pubPEM)
-	sign := func(version string, security uint64, bin string) string {
-		t.Helper()
-		path := filepath.Join(work, version+".bundle")
-		f, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		m := bundle.Manifest{Product: "linli", Version: version, Security: security, Target: updater.DefaultTarget(), Created: time.Unix(1.8e9, 0)}
-		if err := bundle.Create(f, m, []bundle.Source{{Name: "kiosk", Path: bin, Mode: 0o755}}, priv); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	s := bintest.NewSigner(t, work, "kiosk")
+	sign := func(version string, security uint64, bin string) string { return s.Bundle(version, security, bin, "") }
 	// The kiosk's own update root, as kiosk.service lays it out.
 	root := filepath.Join(work, "opt", "linli-kiosk")
 	keyFile := filepath.Join(work, "roots.pub")
-	os.WriteFile(keyFile, pubPEM, 0o644)
-	u, err := updater.Open(&updater.Options{Root: root, Roots: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := u.Install(sign("v1", 1, v1)); err != nil {
-		t.Fatal(err)
-	}
-	u.Commit()
-	u.Close()
+	s.WriteKeys(keyFile)
+	s.Ship(root, sign("v1", 1, v1))
 
 	url := mqtttest.Embedded(t)
 	hub := mqtttest.Client(t, url, "hub")

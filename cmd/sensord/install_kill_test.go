@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"linli/cmd/internal/bintest"
-	"linli/firmware/bundle"
 	"linli/firmware/updater"
 )
 
@@ -28,19 +27,12 @@ func TestKillNineAtEveryInstallStep(t *testing.T) {
 	v2 := buildVersion(t, work, "v2")
 	v1pause := buildVersion(t, t.TempDir(), "v1", "main.pauseInstallAt=*")
 
-	privPEM, pubPEM, err := bundle.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, _ := bundle.ParsePrivateKey(privPEM)
-	keys, _ := bundle.ParsePublicKeys(pubPEM)
-	s := &signer{t: t, dir: work, priv: priv}
+	s := bintest.NewSigner(t, work, "sensord")
+	keys := s.Keys
 	keysFile := filepath.Join(work, "roots.pub")
-	if err := os.WriteFile(keysFile, pubPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	s.WriteKeys(keysFile)
 	quiet := slog.New(slog.DiscardHandler)
-	b0, b1, b2 := s.bundle("v0", 1, v1, ""), s.bundle("v1", 2, v1, ""), s.bundle("v2", 3, v2, "")
+	b0, b1, b2 := s.Bundle("v0", 1, v1, ""), s.Bundle("v1", 2, v1, ""), s.Bundle("v2", 3, v2, "")
 
 	for _, step := range []string{"extract", "remove-old", "rename-slot", "record-trial", "switch"} {
 		t.Run(step, func(t *testing.T) {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -18,9 +17,7 @@ import (
 	"time"
 
 	"linli/cmd/internal/bintest"
-	"linli/firmware/bundle"
 	"linli/firmware/transfer"
-	"linli/firmware/updater"
 	"linli/mqtt/contract"
 	"linli/mqtt/mqtttest"
 )
@@ -34,30 +31,6 @@ func buildVersion(t *testing.T, dir, version string, extra ...string) string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-type signer struct {
-	t    *testing.T
-	dir  string
-	priv ed25519.PrivateKey
-}
-
-func (s *signer) bundle(version string, security uint64, bin, target string) string {
-	s.t.Helper()
-	if target == "" {
-		target = updater.DefaultTarget()
-	}
-	path := filepath.Join(s.dir, fmt.Sprintf("%s-%d-%s.bundle", version, security, strings.ReplaceAll(target, "/", "_")))
-	f, err := os.Create(path)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer f.Close()
-	m := bundle.Manifest{Product: "linli", Version: version, Security: security, Target: target, Created: time.Unix(1.8e9, 0)}
-	if err := bundle.Create(f, m, []bundle.Source{{Name: "sensord", Path: bin, Mode: 0o755}}, s.priv); err != nil {
-		s.t.Fatal(err)
-	}
-	return path
 }
 
 // TestFirmwareUpdateEndToEnd flashes a running amd64 sensord through a
@@ -76,25 +49,10 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 	v3 := buildVersion(t, work, "v3", "main.failSelfTest=drill")
 
 	t.Logf("%s: built", time.Since(t0).Round(time.Millisecond))
-	privPEM, pubPEM, err := bundle.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, _ := bundle.ParsePrivateKey(privPEM)
-	keys, _ := bundle.ParsePublicKeys(pubPEM)
-	s := &signer{t: t, dir: work, priv: priv}
+	s := bintest.NewSigner(t, work, "sensord")
 	root := filepath.Join(work, "opt")
-	os.MkdirAll(root, 0o755)
-	os.WriteFile(filepath.Join(root, "roots.pub"), pubPEM, 0o644)
-	u, err := updater.Open(&updater.Options{Root: root, Roots: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := u.Install(s.bundle("v1", 1, v1, "")); err != nil {
-		t.Fatal(err)
-	}
-	u.Commit()
-	u.Close()
+	s.WriteKeys(filepath.Join(root, "roots.pub"))
+	s.Ship(root, s.Bundle("v1", 1, v1, ""))
 
 	srv, url := mqtttest.EmbeddedServer(t)
 	hub := mqtttest.Client(t, url, "hub")
@@ -220,24 +178,23 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 	t.Logf("%s: v1 runs", time.Since(t0).Round(time.Millisecond))
 	// Refusals: v1 keeps running. They are refused before any file is
 	// looked at, so a small stand-in for the binary keeps them quick.
-	v2b := s.bundle("v2", 2, v2, "")
+	v2b := s.Bundle("v2", 2, v2, "")
 	small := filepath.Join(work, "small")
 	rnd := make([]byte, 64<<10)
 	rand.Read(rnd)
 	os.WriteFile(small, rnd, 0o755)
-	b, _ := os.ReadFile(s.bundle("v2s", 2, small, ""))
+	b, _ := os.ReadFile(s.Bundle("v2s", 2, small, ""))
 	flipped := filepath.Join(work, "flipped.bundle")
 	b2 := bytes.Clone(b)
 	b2[len(b2)/2] ^= 0x01
 	os.WriteFile(flipped, b2, 0o644)
 	truncated := filepath.Join(work, "truncated.bundle")
 	os.WriteFile(truncated, b[:len(b)/2], 0o644)
-	other := &signer{t: t, dir: t.TempDir()}
-	_, other.priv, _ = ed25519.GenerateKey(nil)
+	other := bintest.NewSigner(t, t.TempDir(), "sensord")
 	for _, c := range []struct{ name, path, want string }{
-		{"unknown key", other.bundle("v2", 2, small, ""), "unknown key"},
-		{"wrong arch", s.bundle("v2", 2, small, "linux/arm/7"), "another target"},
-		{"older security", s.bundle("v2", 0, small, ""), "older security version"},
+		{"unknown key", other.Bundle("v2", 2, small, ""), "unknown key"},
+		{"wrong arch", s.Bundle("v2", 2, small, "linux/arm/7"), "another target"},
+		{"older security", s.Bundle("v2", 0, small, ""), "older security version"},
 		{"truncated", truncated, "truncated"},
 		{"one flipped bit", flipped, "bundle: "},
 	} {
@@ -308,7 +265,7 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 	// v3 fails its self-test: rolled back to v2 by itself. Its transfer
 	// is interrupted by a kill -9 halfway and resumes after the restart
 	// without a new offer.
-	v3b := s.bundle("v3", 3, v3, "")
+	v3b := s.Bundle("v3", 3, v3, "")
 	o = offer("v3", v3b)
 	before = published.Load()
 	cutf = func(n int64) {
@@ -382,20 +339,17 @@ func TestFirmwareUpdateEndToEnd(t *testing.T) {
 func TestInstallCommand(t *testing.T) {
 	bin := buildSensord(t)
 	work := t.TempDir()
-	privPEM, pubPEM, _ := bundle.GenerateKey()
-	priv, _ := bundle.ParsePrivateKey(privPEM)
-	s := &signer{t: t, dir: work, priv: priv}
+	s := bintest.NewSigner(t, work, "sensord")
 	keys := filepath.Join(work, "roots.pub")
-	os.WriteFile(keys, pubPEM, 0o644)
+	s.WriteKeys(keys)
 	root := filepath.Join(work, "opt")
 
-	_, otherPriv, _ := ed25519.GenerateKey(nil)
-	other := &signer{t: t, dir: t.TempDir(), priv: otherPriv}
-	out, err := command(t, bin, "install", "--update-root", root, "--root-keys", keys, other.bundle("dev", 1, bin, "")).CombinedOutput()
+	other := bintest.NewSigner(t, t.TempDir(), "sensord")
+	out, err := command(t, bin, "install", "--update-root", root, "--root-keys", keys, other.Bundle("dev", 1, bin, "")).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "unknown key — possible attack") {
 		t.Errorf("install of a bundle signed by another key: %v\n%s", err, out)
 	}
-	out, err = command(t, bin, "install", "--update-root", root, "--root-keys", keys, s.bundle("dev", 1, bin, "")).CombinedOutput()
+	out, err = command(t, bin, "install", "--update-root", root, "--root-keys", keys, s.Bundle("dev", 1, bin, "")).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "installed dev") {
 		t.Fatalf("install: %v\n%s", err, out)
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"linli/firmware/updater"
 )
 
 func TestLdflags(t *testing.T) {
@@ -75,5 +77,35 @@ func TestBinaries(t *testing.T) {
 	}
 	if err := GoBuild(nil, "-o", t.TempDir()+"/", "linli/cmd/no-such-binary"); err == nil {
 		t.Error("GoBuild of a missing package: no error")
+	}
+}
+
+func TestSignerShip(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "prog")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho v1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSigner(t, dir, "prog")
+	root := filepath.Join(dir, "opt")
+	s.WriteKeys(filepath.Join(root, "roots.pub"))
+	s.Ship(root, s.Bundle("v1", 1, bin, ""))
+	got, err := os.ReadFile(filepath.Join(root, "current", "prog"))
+	if err != nil || string(got) != "#!/bin/sh\necho v1\n" {
+		t.Errorf("current/prog = %q, %v; want the shipped file", got, err)
+	}
+	if keys, err := os.ReadFile(filepath.Join(root, "roots.pub")); err != nil || string(keys) != string(s.PublicPEM) {
+		t.Errorf("roots.pub = %q, %v; want the signer's public key", keys, err)
+	}
+
+	// A bundle of another signer is refused by an updater trusting s.
+	other := NewSigner(t, t.TempDir(), "prog")
+	u, err := updater.Open(&updater.Options{Root: root, Roots: s.Keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if _, err := u.Install(other.Bundle("v2", 2, bin, "")); err == nil {
+		t.Error("a bundle signed by another key was installed")
 	}
 }
