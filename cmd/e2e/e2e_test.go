@@ -137,28 +137,17 @@ func (h *hub) start() {
 		args = append(args, "--broker", h.broker)
 	}
 	h.p = start(h.t, "gridhub", []string{"GRIDHUB_BROKER_PASSWORD=hubpw"}, args...)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for {
+	bintest.WaitReady(h.t, "gridhub", 30*time.Second, h.p.exited, h.p.out, func(ctx context.Context) error {
 		c, err := worker(ctx, h.url)
-		if err == nil {
-			var list []contract.Alert
-			cctx, ccancel := context.WithTimeout(ctx, time.Second)
-			err = c.Call(cctx, contract.OpAlertsList, nil, nil, &list)
-			ccancel()
-			c.Close()
-			if err == nil {
-				return
-			}
+		if err != nil {
+			return err
 		}
-		select {
-		case <-h.p.exited:
-			h.t.Fatalf("gridhub exited: %s", h.p.out.String())
-		case <-ctx.Done():
-			h.t.Fatalf("gridhub did not answer within 30 s: %v\n%s", err, h.p.out.String())
-		case <-time.After(100 * time.Millisecond): // polling another process
-		}
-	}
+		defer c.Close()
+		var list []contract.Alert
+		cctx, ccancel := context.WithTimeout(ctx, time.Second)
+		defer ccancel()
+		return c.Call(cctx, contract.OpAlertsList, nil, nil, &list)
+	})
 }
 
 // worker connects as grid worker w1.

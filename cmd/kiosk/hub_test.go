@@ -92,28 +92,18 @@ func startGridhub(t testing.TB, listen, broker string) *gridhub {
 			t.Logf("gridhub output:\n%s", h.out.String())
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for {
+	bintest.WaitReady(t, "gridhub", 30*time.Second, h.exited, h.out, func(ctx context.Context) error {
 		c, err := dialWorker(ctx, h.url)
-		if err == nil {
-			var list []contract.TicketStatus
-			cctx, ccancel := context.WithTimeout(ctx, time.Second)
-			err = c.Call(cctx, contract.OpTicketsList, nil, nil, &list)
-			ccancel()
-			c.Close()
-			if err == nil {
-				return h
-			}
+		if err != nil {
+			return err
 		}
-		select {
-		case <-h.exited:
-			t.Fatalf("gridhub exited: %s", h.out.String())
-		case <-ctx.Done():
-			t.Fatalf("gridhub did not answer within 30 s: %v\n%s", err, h.out.String())
-		case <-time.After(100 * time.Millisecond): // polling another process
-		}
-	}
+		defer c.Close()
+		var list []contract.TicketStatus
+		cctx, ccancel := context.WithTimeout(ctx, time.Second)
+		defer ccancel()
+		return c.Call(cctx, contract.OpTicketsList, nil, nil, &list)
+	})
+	return h
 }
 
 // dialWorker connects as grid worker w1, as gridctl does.

@@ -2,6 +2,7 @@ package bintest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // GoBuild runs "go build args..." with CGO_ENABLED=0 and env appended to
@@ -153,4 +155,27 @@ func StatusBytes(t testing.TB, pid int, field string) float64 {
 	}
 	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
+}
+
+// WaitReady calls try every 100 ms until it returns nil: a started
+// process (name, for messages) answers. try gets a context that ends with
+// the wait. WaitReady fails t, with the process's output, when exited is
+// closed first (the process died) or when timeout passes.
+func WaitReady(t testing.TB, name string, timeout time.Duration, exited <-chan struct{}, out fmt.Stringer, try func(ctx context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		err := try(ctx)
+		if err == nil {
+			return
+		}
+		select {
+		case <-exited:
+			t.Fatalf("%s exited: %s", name, out.String())
+		case <-ctx.Done():
+			t.Fatalf("%s did not answer within %s: %v\n%s", name, timeout, err, out.String())
+		case <-time.After(100 * time.Millisecond): // polling another process
+		}
+	}
 }

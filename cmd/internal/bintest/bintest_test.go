@@ -1,13 +1,17 @@
 package bintest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"linli/firmware/updater"
 )
@@ -107,5 +111,57 @@ func TestSignerShip(t *testing.T) {
 	defer u.Close()
 	if _, err := u.Install(other.Bundle("v2", 2, bin, "")); err == nil {
 		t.Error("a bundle signed by another key was installed")
+	}
+}
+
+func TestWaitReady(t *testing.T) {
+	var calls int
+	WaitReady(t, "proc", time.Minute, nil, new(Buffer), func(ctx context.Context) error {
+		if calls++; calls < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if calls != 3 {
+		t.Errorf("try called %d times, want 3", calls)
+	}
+}
+
+// fatalTB records a Fatalf and ends the goroutine, as testing.T does.
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Helper() {}
+
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func TestWaitReadyFails(t *testing.T) {
+	exited := make(chan struct{})
+	close(exited)
+	var out Buffer
+	out.Write([]byte("boom"))
+	for _, c := range []struct {
+		name   string
+		exited chan struct{}
+		want   string
+	}{
+		{"exited", exited, "proc exited: boom"},
+		{"timeout", nil, "proc did not answer within 10ms: not yet\nboom"},
+	} {
+		f := &fatalTB{TB: t}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			WaitReady(f, "proc", 10*time.Millisecond, c.exited, &out, func(context.Context) error { return errors.New("not yet") })
+		}()
+		<-done
+		if f.msg != c.want {
+			t.Errorf("%s: Fatalf(%q), want %q", c.name, f.msg, c.want)
+		}
 	}
 }
