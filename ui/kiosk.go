@@ -491,11 +491,25 @@ func (k *Kiosk) placeText(l contract.Location) string {
 	if l.Door != "" {
 		parts = append(parts, k.tf("place.door", l.Door))
 	}
-	sep := " "
-	if k.s.lang == i18n.ZH {
-		sep = ""
+	return joinPlace(parts, k.s.lang == i18n.ZH)
+}
+
+// joinPlace joins the parts of a place: with spaces in English; in Chinese
+// without, except after a part ending in a Latin letter or digit, so that
+// building "b1" and unit "1" read "b1 1单元", not "b11单元".
+func joinPlace(parts []string, zh bool) string {
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			prev := parts[i-1]
+			last := prev[len(prev)-1]
+			if !zh || last < 0x80 && (last >= '0' && last <= '9' || last|0x20 >= 'a' && last|0x20 <= 'z') {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(p)
 	}
-	return strings.Join(parts, sep)
+	return b.String()
 }
 
 // buildingText names a building: its configured name, "3号楼" for a

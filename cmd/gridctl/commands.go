@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -157,8 +158,9 @@ func nextLevel(level string) string {
 }
 
 // value renders a reading with its unit: "320 mA", "41.5 °C".
+// value shows a reading as a person reads it: at most one decimal.
 func value(v float64, unit string) string {
-	s := strconv.FormatFloat(v, 'f', -1, 64)
+	s := strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
 	if unit == "" {
 		return s
 	}
