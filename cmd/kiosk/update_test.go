@@ -24,11 +24,7 @@ import (
 // as version into dir; extra are more -X settings.
 func buildKiosk(t *testing.T, dir, version string, extra ...string) string {
 	t.Helper()
-	out := filepath.Join(dir, "kiosk-"+version)
-	if err := bintest.GoBuild(nil, "-ldflags", bintest.Ldflags(version, extra...), "-o", out, "."); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return bintest.BuildVersion(t, filepath.Join(dir, "kiosk-"+version), ".", version, extra...)
 }
 
 // TestFirmwareUpdateEndToEnd updates a running kiosk binary through a

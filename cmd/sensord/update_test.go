@@ -26,11 +26,7 @@ import (
 // settings.
 func buildVersion(t *testing.T, dir, version string, extra ...string) string {
 	t.Helper()
-	out := filepath.Join(dir, "sensord-"+version)
-	if err := bintest.GoBuild(nil, "-ldflags", bintest.Ldflags(version, extra...), "-o", out, "."); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return bintest.BuildVersion(t, filepath.Join(dir, "sensord-"+version), ".", version, extra...)
 }
 
 // TestFirmwareUpdateEndToEnd flashes a running amd64 sensord through a

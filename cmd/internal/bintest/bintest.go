@@ -26,6 +26,17 @@ func GoBuild(env []string, args ...string) error {
 	return nil
 }
 
+// BuildVersion builds the package pkg into out as firmware version with
+// the extra -X settings (see Ldflags), failing t on error. Call it from
+// the test's goroutine.
+func BuildVersion(t testing.TB, out, pkg, version string, extra ...string) string {
+	t.Helper()
+	if err := GoBuild(nil, "-ldflags", Ldflags(version, extra...), "-o", out, pkg); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // Ldflags returns the -ldflags value of a stripped build ("-s -w") that
 // sets linli/firmware/version.Version to version and each of extra
 // ("pkg.name=value") with -X. Empty values are left out.
