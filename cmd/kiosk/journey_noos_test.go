@@ -178,29 +178,7 @@ func TestTouchJourney(t *testing.T) {
 
 	cat := catalogue(d.svc)[1]
 	s.want(ui.Home)
-	s.tap("home.report")
-	s.want(ui.ReportCat)
-	s.tap(cat.Name)
-	s.want(ui.ReportBldg)
-	s.tap(i18n.ZH.Tf("place.building", "3"), i18n.ZH.Tf("place.unit", "2"))
-	s.want(ui.ReportDoor)
-	s.digits("502")
-	s.tap("app.next")
-	s.want(ui.ReportWords)
-	s.tap(cat.Phrases[0].Text, "app.next")
-	s.want(ui.ReportPhone)
-	s.digits("13800138000")
-	s.tap("report.consent", "app.next")
-	s.want(ui.ReportCheck)
-	if txt := s.texts(); !strings.Contains(txt, "138****8000") || !strings.Contains(txt, "3号楼2单元502室") {
-		t.Errorf("confirm screen shows\n%s\nwant the masked phone and the place", txt)
-	}
-	s.tap("report.submit")
-	s.want(ui.ReportDone)
-	number := numberRE.FindString(s.texts())
-	if number == "" {
-		t.Fatalf("no ticket number on the screen:\n%s", s.texts())
-	}
+	number := fileReport(t, s, cat)
 	ts, ok := d.svc.Track(number)
 	if !ok || ts.Category != cat.ID || ts.Location.Building != "3" || ts.Location.Unit != "2" {
 		t.Errorf("the service's ticket %s = %+v, %v; want %s in building 3 unit 2", number, ts, ok, cat.ID)

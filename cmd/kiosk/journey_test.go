@@ -197,32 +197,7 @@ func testJourney(t *testing.T, hub *gridhub) {
 
 	// Report: 水电/漏水-like category from the kiosk's catalogue.
 	cat := catalogue(d.svc)[1]
-	if len(cat.Phrases) == 0 {
-		t.Fatalf("category %+v has no phrases", cat)
-	}
-	s.tap("home.report")
-	s.want(ui.ReportCat)
-	s.tap(cat.Name)
-	s.want(ui.ReportBldg)
-	s.tap(i18n.ZH.Tf("place.building", "3"), i18n.ZH.Tf("place.unit", "2"))
-	s.want(ui.ReportDoor)
-	s.digits("502")
-	s.tap("app.next")
-	s.want(ui.ReportWords)
-	s.tap(cat.Phrases[0].Text, "app.next")
-	s.want(ui.ReportPhone)
-	s.digits("13800138000")
-	s.tap("report.consent", "app.next")
-	s.want(ui.ReportCheck)
-	if txt := s.texts(); !strings.Contains(txt, "138****8000") || !strings.Contains(txt, "3号楼2单元502室") {
-		t.Errorf("confirm screen shows\n%s\nwant the masked phone and the place", txt)
-	}
-	s.tap("report.submit")
-	s.want(ui.ReportDone)
-	number := numberRE.FindString(s.texts())
-	if number == "" {
-		t.Fatalf("no ticket number on the screen:\n%s", s.texts())
-	}
+	number := fileReport(t, s, cat)
 	t.Logf("the resident keeps ticket %s", number)
 
 	// The hub has it, under that number.
@@ -349,4 +324,48 @@ func checkTimeline(t *testing.T, s *screen, ts contract.TicketStatus, want []str
 			t.Errorf("track screen lacks step %q at %s:\n%s", line, when, txt)
 		}
 	}
+}
+
+// resident is what a journey drives, through Fyne's test driver or through
+// touches on the embedded driver: taps by label, the digit keypad, the
+// screen's texts.
+type resident interface {
+	tap(labels ...string)
+	digits(n string)
+	texts() string
+	want(ui.Screen)
+}
+
+// fileReport walks a resident from the home screen through a whole report
+// of category cat (building 3, unit 2, door 502, its first phrase, a phone
+// number with consent) and returns the ticket number shown at the end.
+func fileReport(t *testing.T, s resident, cat ui.Category) string {
+	t.Helper()
+	if len(cat.Phrases) == 0 {
+		t.Fatalf("category %+v has no phrases", cat)
+	}
+	s.tap("home.report")
+	s.want(ui.ReportCat)
+	s.tap(cat.Name)
+	s.want(ui.ReportBldg)
+	s.tap(i18n.ZH.Tf("place.building", "3"), i18n.ZH.Tf("place.unit", "2"))
+	s.want(ui.ReportDoor)
+	s.digits("502")
+	s.tap("app.next")
+	s.want(ui.ReportWords)
+	s.tap(cat.Phrases[0].Text, "app.next")
+	s.want(ui.ReportPhone)
+	s.digits("13800138000")
+	s.tap("report.consent", "app.next")
+	s.want(ui.ReportCheck)
+	if txt := s.texts(); !strings.Contains(txt, "138****8000") || !strings.Contains(txt, "3号楼2单元502室") {
+		t.Errorf("confirm screen shows\n%s\nwant the masked phone and the place", txt)
+	}
+	s.tap("report.submit")
+	s.want(ui.ReportDone)
+	number := numberRE.FindString(s.texts())
+	if number == "" {
+		t.Fatalf("no ticket number on the screen:\n%s", s.texts())
+	}
+	return number
 }
