@@ -81,15 +81,7 @@ func lastDecided(out string) uint64 {
 }
 
 func testSilentCut(t *testing.T, m *mqtttest.MosquittoServer) {
-	var h *hub
-	var px *proxy
-	if m == nil {
-		h = startHub(t, "")
-		px = newProxy(t, h.listen)
-	} else {
-		h = startHub(t, m.URL())
-		px = newProxy(t, m.Addr())
-	}
+	h, px := hubBehindProxy(t, m)
 	data := t.TempDir()
 	sensord := func(scenario string, extra ...string) *proc {
 		args := append([]string{"run", "--config", "testdata/sensor.json", "--sim", scenario,

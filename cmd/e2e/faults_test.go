@@ -48,15 +48,7 @@ func TestFaults(t *testing.T) {
 }
 
 func testFaults(t *testing.T, m *mqtttest.MosquittoServer) {
-	var h *hub
-	var px *proxy
-	if m == nil {
-		h = startHub(t, "")
-		px = newProxy(t, h.listen)
-	} else {
-		h = startHub(t, m.URL())
-		px = newProxy(t, m.Addr())
-	}
+	h, px := hubBehindProxy(t, m)
 	data := t.TempDir()
 	sensord := func(scenario string, extra ...string) *proc {
 		args := append([]string{"run", "--config", "testdata/sensor.json", "--sim", scenario,
@@ -280,4 +272,15 @@ func hubEvents(t *testing.T, path, device string) ([]contract.Event, []contract.
 		t.Fatalf("read %s: %v", path, err)
 	}
 	return evs, alerts
+}
+
+// hubBehindProxy starts gridhub — with its embedded broker when m is nil,
+// else against mosquitto m — and a proxy in front of the broker, through
+// which the sensors connect so the test can cut their network.
+func hubBehindProxy(t *testing.T, m *mqtttest.MosquittoServer) (*hub, *proxy) {
+	if m == nil {
+		h := startHub(t, "")
+		return h, newProxy(t, h.listen)
+	}
+	return startHub(t, m.URL()), newProxy(t, m.Addr())
 }
