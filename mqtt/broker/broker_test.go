@@ -37,9 +37,10 @@ var testAccounts = NewStatic(
 	Entry{Account{ID: "kiosk-01", Role: RoleKiosk, Community: "east"}, "pwk"},
 	Entry{Account{ID: "w-li", Role: RoleWorker}, "pww"},
 	Entry{Account{ID: "gridhub", Role: RoleHub}, "pwh"},
+	Entry{Account{ID: "ops", Role: RoleAdmin}, "pwo"},
 )
 
-var testPasswords = map[string]string{"mb-0001": "pw1", "mb-0002": "pw2", "kiosk-01": "pwk", "w-li": "pww", "gridhub": "pwh"}
+var testPasswords = map[string]string{"mb-0001": "pw1", "mb-0002": "pw2", "kiosk-01": "pwk", "w-li": "pww", "gridhub": "pwh", "ops": "pwo"}
 
 func startServer(t *testing.T, dir string) *Server {
 	t.Helper()
