@@ -22,7 +22,7 @@ func Example() {
 	for range 1000 {
 		l.Log(context.Background(), slog.LevelWarn, "mb-0002", "malformed", "message dropped")
 	}
-	l.Close() // writes the pending summary
+	l.Flush() // writes the pending summary (as when its owner stops)
 	// Output:
 	// level=WARN msg="message dropped" source=mb-0002 reason=malformed
 	// level=WARN msg="message dropped" source=mb-0002 reason=malformed

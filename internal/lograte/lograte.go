@@ -52,14 +52,14 @@ type window struct {
 }
 
 // Limiter writes rate-limited lines to a slog.Logger. Its methods are safe
-// for concurrent use. Close writes the pending summaries.
+// for concurrent use. Flush writes the pending summaries; call it when the
+// owner stops, or they are written at the end of their period.
 type Limiter struct {
 	log  *slog.Logger
 	opts Options
 
 	mu         sync.Mutex
 	win        map[key]*window
-	closed     bool
 	suppressed uint64
 	wg         sync.WaitGroup // summary timers running their function
 }
@@ -83,11 +83,6 @@ func (l *Limiter) Log(ctx context.Context, level slog.Level, source, reason, msg
 		return false
 	}
 	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		l.log.Log(ctx, level, msg, append(args, "source", source, "reason", reason)...)
-		return true
-	}
 	k := key{source, reason}
 	w := l.win[k]
 	if w == nil {
@@ -146,12 +141,11 @@ func (l *Limiter) Suppressed() uint64 {
 	return l.suppressed
 }
 
-// Close writes the summaries of every open window and stops the timers;
-// later calls to Log write every line. It waits for a summary being
-// written by a timer and is idempotent.
-func (l *Limiter) Close() {
+// Flush ends every open window: it stops their timers and writes their
+// summaries, and waits for a summary a timer is writing. Log then starts
+// new windows.
+func (l *Limiter) Flush() {
 	l.mu.Lock()
-	l.closed = true
 	type pending struct {
 		k key
 		w *window

@@ -57,7 +57,7 @@ func TestFloodIsBounded(t *testing.T) {
 	if got, want := l.Suppressed(), uint64(n-3); got != want {
 		t.Errorf("Suppressed = %d, want %d", got, want)
 	}
-	l.Close()
+	l.Flush()
 	got := out.lines()
 	if len(got) != 3+2+1 {
 		t.Fatalf("got %d lines, want 6:\n%s", len(got), strings.Join(got, "\n"))
@@ -74,7 +74,7 @@ func TestFloodIsBounded(t *testing.T) {
 // that the pair then logs again.
 func TestWindowEnds(t *testing.T) {
 	l, out := newTest(&Options{Burst: 1, Period: 20 * time.Millisecond})
-	defer l.Close()
+	defer l.Flush()
 	ctx := context.Background()
 	for range 5 {
 		l.Log(ctx, slog.LevelInfo, "k1", "r", "seen")
@@ -110,21 +110,21 @@ func TestSourcesBounded(t *testing.T) {
 	if got := l.winCount(); got != 5 {
 		t.Errorf("%d windows, want 4 + %s", got, Others)
 	}
-	l.Close()
+	l.Flush()
 	got := out.lines()
 	if len(got) != 5+1 || !strings.Contains(got[5], "995 more like this from "+Others) {
 		t.Errorf("lines = %q", got)
 	}
-	// After Close every line is written.
-	if !l.Log(ctx, slog.LevelWarn, "dev-1", "r", "x") || !l.Log(ctx, slog.LevelWarn, "dev-1", "r", "x") {
-		t.Error("a line after Close was suppressed")
+	// After Flush, a new window.
+	if !l.Log(ctx, slog.LevelWarn, "dev-1", "r", "x") || l.Log(ctx, slog.LevelWarn, "dev-1", "r", "x") {
+		t.Error("after Flush: want the first line written, the second suppressed")
 	}
 }
 
 func TestDisabledLevelNotCounted(t *testing.T) {
 	var b lines
 	l := New(slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelError})), nil)
-	defer l.Close()
+	defer l.Flush()
 	for range 10 {
 		l.Log(context.Background(), slog.LevelWarn, "a", "b", "c")
 	}

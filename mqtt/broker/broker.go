@@ -201,7 +201,7 @@ func (s *Server) Start() error {
 // Persistent sessions stay on disk.
 func (s *Server) Close() error {
 	err := s.mochi.Close()
-	s.auth.limit.Close()
+	s.auth.limit.Flush()
 	s.log.Info("broker stopped")
 	return err
 }
