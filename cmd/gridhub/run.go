@@ -37,6 +37,10 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
+// ReadyMessage is logged once the hub is subscribed and the embedded
+// broker admits devices (cmd/community waits for it).
+const ReadyMessage = "hub ready"
+
 // run starts the broker (unless external) and the hub, and serves until
 // ctx is done.
 func run(ctx context.Context, o *options, logw io.Writer) error {
@@ -138,6 +142,7 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 		select {
 		case <-h.Ready():
 			close(admit) // devices may come in: the hub's session holds their messages
+			log.Info(ReadyMessage)
 		case <-ctx.Done():
 		}
 	}()

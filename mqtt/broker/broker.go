@@ -277,9 +277,9 @@ func (h *authHook) warn(user, reason, msg string, args ...any) {
 // OnConnect checks the login, the will and the client id before mochi looks
 // at the client id, so that a refused client never takes over another's
 // connection or session. A wrong login is left to OnConnectAuthenticate
-// (mochi answers "bad user name or password"); a forbidden will or client
-// id is answered here with "not authorized" or "client identifier not
-// valid".
+// (mochi answers "bad user name or password", 3.1.1's "not authorized"); a
+// forbidden will or client id is answered here with "not authorized" or
+// "client identifier not valid", a deferred one with "server unavailable".
 func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	user := string(pk.Connect.Username)
 	acc, ok := h.accounts.Authenticate(user, pk.Connect.Password)
@@ -294,7 +294,7 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		default:
 			h.deferred.Add(1)
 			h.log.Info("connect deferred: the hub is not subscribed yet", "user", user, "client", cl.ID)
-			return nil
+			return h.refuse(cl, packets.ErrServerUnavailable) // "server unavailable": retry later
 		}
 	}
 	if pk.Connect.WillFlag && !Allowed(acc, pk.Connect.WillTopic, true) {

@@ -114,7 +114,7 @@ func ordinaryEnd(v any) bool {
 // refusal reports whether a connection ended with a reason the auth hook
 // gave (and logged).
 func refusal(errText string) bool {
-	for _, o := range []string{"not authori", "bad user name or password", "client identifier not valid"} {
+	for _, o := range []string{"not authori", "bad username or password", "client identifier not valid", "server unavailable"} {
 		if strings.Contains(strings.ToLower(errText), o) {
 			return true
 		}
