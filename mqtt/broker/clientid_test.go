@@ -306,3 +306,36 @@ func TestQuietStartStop(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredSessionKeepsItsAccount: a persistent session stored under a
+// client id that a changed configuration gives to another account is not
+// handed to that account.
+func TestStoredSessionKeepsItsAccount(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	ops, err := connect(t, s, "ops", "spare-1", false, "pwo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subscribe(t, ops, contract.Root+"/#")
+	ops.Disconnect(100)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	accounts := NewStatic(Entry{Account{ID: "spare-1", Role: RoleDevice}, "pws"}, testAccounts["ops"])
+	s2, err := New(&Options{Listen: "127.0.0.1:0", DataDir: dir, Accounts: accounts, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := connect(t, s2, "spare-1", "spare-1", false, "pws"); err == nil || !strings.Contains(err.Error(), "identifier rejected") {
+		t.Errorf("device took the admin's stored session: err = %v", err)
+	}
+	if got := s2.Stats().RefusedClientID; got != 1 {
+		t.Errorf("RefusedClientID = %d, want 1", got)
+	}
+}
