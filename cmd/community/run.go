@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -25,6 +26,9 @@ type proc struct {
 	cmd   *exec.Cmd
 	done  chan struct{}
 	err   error
+	// ready is closed at the first output line containing readyLine.
+	readyLine string
+	ready     chan struct{}
 }
 
 type community struct {
@@ -49,7 +53,14 @@ func (c *community) printf(name, color, format string, a ...any) {
 
 // start runs bin/name with args, showing its output under label.
 func (c *community) start(ctx context.Context, label, binary string, args ...string) (*proc, error) {
-	p := &proc{name: label, color: colors[len(c.procs)%len(colors)], done: make(chan struct{})}
+	return c.startWatching(ctx, "", label, binary, args...)
+}
+
+// startWatching is start with p.ready closed at the first line of the
+// child's output that contains readyLine.
+func (c *community) startWatching(_ context.Context, readyLine, label, binary string, args ...string) (*proc, error) {
+	p := &proc{name: label, color: colors[len(c.procs)%len(colors)], done: make(chan struct{}),
+		readyLine: readyLine, ready: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(c.cfg.bin, binary), args...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p.cmd.Env = append(os.Environ(), "LANG=zh_CN.UTF-8")
@@ -65,8 +76,16 @@ func (c *community) start(ctx context.Context, label, binary string, args ...str
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		ready := p.readyLine == ""
+		if ready {
+			close(p.ready)
+		}
 		for sc.Scan() {
 			c.printf(p.name, p.color, "%s", sc.Text())
+			if !ready && strings.Contains(sc.Text(), p.readyLine) {
+				ready = true
+				close(p.ready)
+			}
 		}
 		p.err = p.cmd.Wait()
 		close(p.done)
@@ -93,20 +112,15 @@ func (c *community) stopAll() {
 	}
 }
 
-func waitPort(ctx context.Context, addr string, p *proc) error {
-	for {
-		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-p.done:
-			return fmt.Errorf("%s exited before listening on %s: %w", p.name, addr, p.err)
-		case <-time.After(100 * time.Millisecond):
-		}
+// waitReady waits for p's ready line.
+func waitReady(ctx context.Context, p *proc) error {
+	select {
+	case <-p.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.done:
+		return fmt.Errorf("%s exited before it was ready: %w", p.name, p.err)
 	}
 }
 
@@ -138,11 +152,14 @@ func run(ctx context.Context, cfg config) error {
 	defer c.stopAll()
 
 	url := "tcp://" + cfg.listen
-	hub, err := c.start(ctx, "gridhub", "gridhub", "run", "--config", hubPath, "--data", filepath.Join(cfg.dir, "hub"), "--listen", cfg.listen)
+	// gridhub's "hub ready" line (cmd/gridhub.ReadyMessage): the embedded
+	// broker refuses devices until the hub is subscribed, and each refusal
+	// is a WARN of the device.
+	hub, err := c.startWatching(ctx, `msg="hub ready"`, "gridhub", "gridhub", "run", "--config", hubPath, "--data", filepath.Join(cfg.dir, "hub"), "--listen", cfg.listen)
 	if err != nil {
 		return err
 	}
-	if err := waitPort(ctx, cfg.listen, hub); err != nil {
+	if err := waitReady(ctx, hub); err != nil {
 		return err
 	}
 	w := hubCfg.worker

@@ -176,7 +176,7 @@ func floorLatencies(b *testing.B, url string, n int) []time.Duration {
 	}
 	pub := connect("floor-1", "floor-1")
 	defer pub.Disconnect(0)
-	sub := connect("floor-w1", "w1")
+	sub := connect("gridctl-w1-floor", "w1") // a client id of w1 (mqtt/broker binds ids to accounts)
 	defer sub.Disconnect(0)
 	topic := contract.DeviceTopic("floor-1", "state")
 	got := make(chan time.Time, 1)

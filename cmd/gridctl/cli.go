@@ -163,7 +163,9 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-const synopsis = "usage: gridctl [--broker URL] [--user U] [--pass P] [--timeout 5s] [--json] COMMAND [ARGS]"
+// synopsis is the usage line, in two lines to fit 80 columns.
+const synopsis = "usage: gridctl [--broker URL] [--user U] [--pass P] [--timeout 5s] [--json]\n" +
+	"               COMMAND [ARGS]"
 
 // run runs the command line args and returns the exit status.
 func run(ctx context.Context, args []string, sys *system) int {
@@ -243,6 +245,14 @@ func fail(sys *system, err error) int {
 	return 1
 }
 
+// Help layout: every line fits helpWidth columns. A command whose synopsis
+// fits helpColumn has its summary beside it; a longer one has it below,
+// indented as deep.
+const (
+	helpWidth  = 80
+	helpColumn = 34 // where summaries start, after "  " and the synopsis
+)
+
 func writeHelp(w io.Writer) {
 	fmt.Fprintln(w, synopsis)
 	fmt.Fprintln(w, "\ncommands:")
@@ -251,16 +261,46 @@ func writeHelp(w io.Writer) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	wmax := 0
-	for _, n := range names {
-		wmax = max(wmax, width(commands[n].synopsis()))
-	}
+	pad := strings.Repeat(" ", helpColumn)
 	for _, n := range names {
 		c := commands[n]
-		fmt.Fprintf(w, "  %s%s  %s\n", c.synopsis(), strings.Repeat(" ", wmax-width(c.synopsis())), c.summary)
+		syn := wrapWords(c.synopsis(), helpWidth-2, "    ")
+		last := syn[len(syn)-1]
+		summary := wrapWords(c.summary, helpWidth-helpColumn, "")
+		if len(syn) == 1 && width(last)+2+2 <= helpColumn {
+			fmt.Fprintf(w, "  %s%s%s\n", last, strings.Repeat(" ", helpColumn-2-width(last)), summary[0])
+			summary = summary[1:]
+		} else {
+			for _, l := range syn {
+				fmt.Fprintf(w, "  %s\n", l)
+			}
+		}
+		for _, l := range summary {
+			fmt.Fprintf(w, "%s%s\n", pad, l)
+		}
 	}
-	fmt.Fprintln(w, "\nenvironment: LINLI_BROKER (default "+hubclient.DefaultBroker+"), LINLI_USER, LINLI_PASS")
+	fmt.Fprintln(w, "\nenvironment: LINLI_BROKER (default "+hubclient.DefaultBroker+"), LINLI_USER,")
+	fmt.Fprintln(w, "             LINLI_PASS")
 	fmt.Fprintln(w, "exit status: 0 ok, 1 error, 2 usage")
+}
+
+// wrapWords breaks s at spaces into lines of at most cols columns; lines
+// after the first start with indent. A word longer than a line stays whole.
+func wrapWords(s string, cols int, indent string) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = word
+		case width(line)+1+width(word) <= cols:
+			line += " " + word
+		default:
+			lines = append(lines, line)
+			line = indent + word
+		}
+	}
+	return append(lines, line)
 }
 
 func writeCommandHelp(w io.Writer, c *command) {

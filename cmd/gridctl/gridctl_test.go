@@ -334,7 +334,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"reset", "a/b"}, 2, `gridctl: reset: "a/b" is not a device id`},
 		{[]string{"alerts", "--bogus"}, 2, `gridctl: alerts: flag provided but not defined: -bogus`},
 		{[]string{"--timeout", "0s", "alerts"}, 2, `gridctl: --timeout must be positive`},
-		{nil, 2, synopsis},
+		{nil, 2, strings.SplitN(synopsis, "\n", 2)[0]},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -37,6 +37,10 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
+// ReadyMessage is logged once the hub is subscribed and the embedded
+// broker admits devices (cmd/community waits for it).
+const ReadyMessage = "hub ready"
+
 // run starts the broker (unless external) and the hub, and serves until
 // ctx is done.
 func run(ctx context.Context, o *options, logw io.Writer) error {
@@ -57,11 +61,17 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 	}
 	defer db.Close()
 
-	hopts := &hub.Options{Broker: o.Broker, Username: cfg.Hub.ID, Logger: log}
+	// The hub's client ids are its account's (mqtt/broker binds them).
+	hopts := &hub.Options{Broker: o.Broker, ClientID: cfg.Hub.ID, Username: cfg.Hub.ID, Logger: log}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	var brokerErr error
+	var srv *broker.Server
+	defer func() {
+		if srv != nil { // an early return
+			_ = srv.Close()
+		}
+	}()
 	admit := make(chan struct{})
 	if o.Broker == "" {
 		// The embedded broker: the hub logs in with a secret of this run
@@ -72,7 +82,7 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 		}
 		accounts := cfg.Accounts()
 		accounts[cfg.Hub.ID] = broker.Entry{Account: broker.Account{ID: cfg.Hub.ID, Role: broker.RoleHub}, Password: hex.EncodeToString(secret)}
-		srv, err := broker.New(&broker.Options{
+		srv, err = broker.New(&broker.Options{
 			Listen: o.Listen, TLSListen: o.TLSListen, CertFile: o.Cert, KeyFile: o.Key, CAFile: o.CA,
 			DataDir: filepath.Join(o.Data, "broker"), Accounts: accounts, Admit: admit, Logger: log,
 		})
@@ -80,14 +90,9 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 			return err
 		}
 		if err := srv.Start(); err != nil {
+			srv = nil
 			return err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-ctx.Done()
-			brokerErr = srv.Close()
-		}()
 		addr := srv.Addr()
 		if addr == "" {
 			// Only a TLS listener: the hub uses it too.
@@ -137,11 +142,19 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 		select {
 		case <-h.Ready():
 			close(admit) // devices may come in: the hub's session holds their messages
+			log.Info(ReadyMessage)
 		case <-ctx.Done():
 		}
 	}()
 	err = h.Run(ctx)
 	cancel()
 	wg.Wait()
+	// The broker stops after the hub: stopped first, it cut the hub's
+	// connections and the hub logged them as lost.
+	var brokerErr error
+	if srv != nil {
+		brokerErr = srv.Close()
+		srv = nil
+	}
 	return errors.Join(err, brokerErr)
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"linli/cmd/internal/restart"
+	// Before Fyne reads the locale: see its package doc.
+	_ "linli/cmd/kiosk/internal/syslocale"
 	"linli/firmware/device"
 )
 
@@ -114,7 +116,6 @@ func parse(args []string) (*cliConfig, error) {
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("kiosk: ")
-	fixLocale()
 	// The UI's live heap is about 37 MB (fonts, two full-screen frames);
 	// left alone the GC lets RSS reach 80 MB. A soft limit keeps it near
 	// 65 MB at no idle cost. GOMEMLIMIT in the environment wins.
@@ -137,22 +138,5 @@ func main() {
 	err = restart.Into(err, stop, log.Printf)
 	if err != nil {
 		log.Fatal(err)
-	}
-}
-
-// fixLocale gives Fyne a locale it can parse: it reads LC_ALL, LC_MESSAGES
-// then LANG and logs an error for "C", "C.UTF-8" and "POSIX", which are
-// what a bare board has. Fyne reads it once during package initialisation,
-// before main, so that one error stays unless the service sets LANG (e.g.
-// LANG=zh_CN.UTF-8); this keeps the later lookups quiet.
-func fixLocale() {
-	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
-		l := os.Getenv(v)
-		if l == "" && v != "LANG" {
-			continue
-		}
-		if l == "" || l == "POSIX" || l == "C" || strings.HasPrefix(l, "C.") {
-			os.Setenv(v, "zh_CN.UTF-8")
-		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"linli/grid/config"
+	"linli/internal/lograte"
 	"linli/mqtt/contract"
 	"linli/mqtt/outbox"
 )
@@ -139,6 +140,9 @@ type Stats struct {
 	StoreErrors   uint64 // bbolt failures (message left unacknowledged)
 	QueueDepth    int    // messages waiting in the hub's outbox
 	MaxQueueDepth int    // the largest QueueDepth seen since New
+	// LinesSuppressed counts refused messages logged only in a summary
+	// (each is still counted above).
+	LinesSuppressed uint64
 }
 
 type counters struct {
@@ -157,6 +161,8 @@ type Hub struct {
 	log  *slog.Logger
 	out  *outbox.Outbox
 	c    counters
+	// refusals rate-limits the lines of refused messages (see refuse).
+	refusals *lograte.Limiter
 
 	reqFns map[string]RequestFunc
 	devFns map[string]DeviceFunc
@@ -214,6 +220,7 @@ func New(db *bolt.DB, cfg *config.Config, opts *Options) (*Hub, error) {
 		seen:    map[string]seenNote{},
 		events:  make(chan queuedEvent, 1024),
 	}
+	h.refusals = lograte.New(h.log, nil)
 	if err := h.load(); err != nil {
 		return nil, err
 	}
@@ -251,6 +258,7 @@ func (h *Hub) Stats() Stats {
 		Acks: c.acks.Load(), Requests: c.requests.Load(), RequestErrors: c.requestErrors.Load(),
 		HandlerErrors: c.handlerErrors.Load(), StoreErrors: c.storeErrors.Load(),
 		QueueDepth: int(c.depth.Load()), MaxQueueDepth: int(c.maxDepth.Load()),
+		LinesSuppressed: h.refusals.Suppressed(),
 	}
 }
 
@@ -324,6 +332,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	<-ctx.Done()
 	h.stopping.Store(true)
 	h.wg.Wait()
+	h.refusals.Flush()
 	h.mu.Lock()
 	err := h.flush(0)
 	h.mu.Unlock()

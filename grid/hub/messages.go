@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -53,23 +55,44 @@ func (h *Hub) onMessage(_ paho.Client, m paho.Message) {
 		return
 	}
 	h.c.badType.Add(1)
-	h.log.Warn("message dropped: not for the hub", "topic", m.Topic())
+	h.refusals.Log(context.Background(), slog.LevelWarn, source(m.Topic()), "not-for-hub", "message dropped: not for the hub", "topic", m.Topic())
 	m.Ack()
 }
 
-// refuse logs and counts a message that could not be decoded.
+// refuse counts a message that could not be decoded and logs it, at most a
+// few lines a minute per device and reason (then a summary).
 func (h *Hub) refuse(m paho.Message, err error) {
+	reason := "malformed"
 	switch {
 	case errors.Is(err, contract.ErrTooLarge):
 		h.c.tooLarge.Add(1)
+		reason = "too-large"
 	case errors.Is(err, contract.ErrVersion):
 		h.c.badVersion.Add(1)
+		reason = "bad-version"
 	case errors.Is(err, contract.ErrType):
 		h.c.badType.Add(1)
+		reason = "bad-type"
 	default:
 		h.c.malformed.Add(1)
 	}
-	h.log.Warn("message dropped", "topic", m.Topic(), "bytes", len(m.Payload()), "error", err)
+	h.refusals.Log(context.Background(), slog.LevelWarn, source(m.Topic()), reason, "message dropped", "topic", m.Topic(), "bytes", len(m.Payload()), "error", err)
+}
+
+// source is who a refused message is logged under: the device of a dev
+// topic (the broker lets a device publish only under its own id), else the
+// topic's first levels.
+func source(topic string) string {
+	if t, err := contract.ParseTopic(topic); err == nil && t.Device != "" {
+		return t.Device
+	}
+	if i := strings.Index(topic, "/dev/"); i >= 0 {
+		rest := topic[i+len("/dev/"):]
+		if j := strings.IndexByte(rest, '/'); j > 0 {
+			return rest[:j]
+		}
+	}
+	return "(topic " + topic + ")"
 }
 
 func (h *Hub) onDevice(t contract.Topic, msg contract.Message, m paho.Message) {

@@ -23,6 +23,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	bbolt "go.etcd.io/bbolt"
+
+	"linli/internal/lograte"
 )
 
 // Options configures a Server. The zero value of a field means its default.
@@ -58,13 +60,19 @@ type Options struct {
 // DefaultMaxPacketSize is the default of Options.MaxPacketSize.
 const DefaultMaxPacketSize = 256 << 10
 
-// Stats counts what the broker refused.
+// Stats counts what the broker refused. ConnectsRefused is the sum of the
+// Refused* fields; each refusal is counted exactly, even when its log line
+// is only summarised (see package internal/lograte).
 type Stats struct {
-	ConnectsRefused  uint64 // wrong user or password, forbidden will topic
+	ConnectsRefused  uint64 // every refused connection but the deferred ones
+	RefusedLogin     uint64 // wrong user or password
+	RefusedWill      uint64 // a will on a topic the account may not publish
+	RefusedClientID  uint64 // a client id of another account (see ClientIDAllowed)
 	ConnectsDeferred uint64 // refused because Options.Admit is not closed yet
 	PublishDenied    uint64 // publishes on a topic the client may not use
 	SubscribeDenied  uint64 // subscriptions to a filter the client may not read
 	DeliveriesDenied uint64 // messages not delivered to a subscriber not allowed to read them
+	LinesSuppressed  uint64 // refusal log lines counted into a summary instead of written
 }
 
 // Errors returned by New.
@@ -106,12 +114,12 @@ func New(opts *Options) (*Server, error) {
 	caps.MaximumPacketSize = o.MaxPacketSize
 	m := mqtt.New(&mqtt.Options{
 		Capabilities:           caps,
-		Logger:                 log,
+		Logger:                 slog.New(&mochiHandler{next: log.Handler()}),
 		InlineClient:           true,
 		SysTopicResendInterval: 60,
 	})
 	s := &Server{opts: o, log: log, mochi: m, addr: map[string]string{}}
-	s.auth = &authHook{accounts: o.Accounts, log: log, admit: o.Admit}
+	s.auth = &authHook{accounts: o.Accounts, log: log, admit: o.Admit, srv: m, limit: lograte.New(log, nil)}
 	if err := m.AddHook(s.auth, nil); err != nil {
 		return nil, fmt.Errorf("broker: auth hook: %w", err)
 	}
@@ -192,7 +200,10 @@ func (s *Server) Start() error {
 // Close disconnects every client, closes the listeners and the store.
 // Persistent sessions stay on disk.
 func (s *Server) Close() error {
-	return s.mochi.Close()
+	err := s.mochi.Close()
+	s.auth.limit.Flush()
+	s.log.Info("broker stopped")
+	return err
 }
 
 // Run serves until ctx is done, then closes the broker. It returns nil
@@ -224,37 +235,58 @@ func (s *Server) TLSAddr() string {
 func (s *Server) Stats() Stats {
 	a := s.auth
 	return Stats{
-		ConnectsRefused:  a.refused.Load(),
+		ConnectsRefused:  a.refusedLogin.Load() + a.refusedWill.Load() + a.refusedID.Load(),
+		RefusedLogin:     a.refusedLogin.Load(),
+		RefusedWill:      a.refusedWill.Load(),
+		RefusedClientID:  a.refusedID.Load(),
 		ConnectsDeferred: a.deferred.Load(),
 		PublishDenied:    a.pubDenied.Load(),
 		SubscribeDenied:  a.subDenied.Load(),
 		DeliveriesDenied: a.delivDenied.Load(),
+		LinesSuppressed:  a.limit.Suppressed(),
 	}
 }
 
-// authHook checks logins and ACLs against Accounts.
+// authHook checks logins, client ids and ACLs against Accounts.
 type authHook struct {
 	mqtt.HookBase
 	accounts Accounts
 	log      *slog.Logger
+	limit    *lograte.Limiter // refusal lines, per user and reason
 	admit    <-chan struct{}
+	srv      *mqtt.Server
 
-	refused, deferred, pubDenied, subDenied, delivDenied atomic.Uint64
+	// passed holds the clients OnConnect let through, for
+	// OnConnectAuthenticate (mochi calls it right after OnConnect).
+	passed sync.Map // *mqtt.Client → struct{}
+
+	refusedLogin, refusedWill, refusedID, deferred, pubDenied, subDenied, delivDenied atomic.Uint64
 }
 
 func (h *authHook) ID() string { return "linli-auth" }
 
 func (h *authHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSubscribe}, []byte{b})
+	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSubscribe}, []byte{b})
 }
 
-func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+// warn writes a refusal line through the rate limiter.
+func (h *authHook) warn(user, reason, msg string, args ...any) {
+	h.limit.Log(context.Background(), slog.LevelWarn, user, reason, msg, args...)
+}
+
+// OnConnect checks the login, the will and the client id before mochi looks
+// at the client id, so that a refused client never takes over another's
+// connection or session. A wrong login is left to OnConnectAuthenticate
+// (mochi answers "bad user name or password", 3.1.1's "not authorized"); a
+// forbidden will or client id is answered here with "not authorized" or
+// "client identifier not valid", a deferred one with "server unavailable".
+func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	user := string(pk.Connect.Username)
 	acc, ok := h.accounts.Authenticate(user, pk.Connect.Password)
 	if !ok {
-		h.refused.Add(1)
-		h.log.Warn("connect refused: bad user or password", "user", user, "client", cl.ID, "remote", cl.Net.Remote)
-		return false
+		h.refusedLogin.Add(1)
+		h.warn(user, "login", "connect refused: bad user or password", "user", user, "client", cl.ID, "remote", cl.Net.Remote)
+		return nil
 	}
 	if h.admit != nil && acc.Role != RoleHub && acc.Role != RoleAdmin {
 		select {
@@ -262,15 +294,46 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		default:
 			h.deferred.Add(1)
 			h.log.Info("connect deferred: the hub is not subscribed yet", "user", user, "client", cl.ID)
-			return false
+			return h.refuse(cl, packets.ErrServerUnavailable) // "server unavailable": retry later
 		}
 	}
 	if pk.Connect.WillFlag && !Allowed(acc, pk.Connect.WillTopic, true) {
-		h.refused.Add(1)
-		h.log.Warn("connect refused: will topic not allowed", "user", user, "client", cl.ID, "topic", pk.Connect.WillTopic)
-		return false
+		h.refusedWill.Add(1)
+		h.warn(user, "will", "connect refused: will topic not allowed", "user", user, "client", cl.ID, "topic", pk.Connect.WillTopic)
+		return h.refuse(cl, packets.ErrNotAuthorized)
 	}
-	return true
+	if !clientIDFor(h.accounts, acc, cl.ID) {
+		h.refusedID.Add(1)
+		h.warn(user, "client-id", "connect refused: client id of another account", "user", user, "client", cl.ID, "remote", cl.Net.Remote)
+		return h.refuse(cl, packets.ErrClientIdentifierNotValid)
+	}
+	if old, ok := h.srv.Clients.Get(cl.ID); ok && string(old.Properties.Username) != user {
+		// A session left by an account that no longer owns the id (a
+		// changed configuration): never hand it to another account.
+		h.refusedID.Add(1)
+		h.warn(user, "client-id", "connect refused: client id holds another account's session", "user", user, "client", cl.ID, "owner", string(old.Properties.Username))
+		return h.refuse(cl, packets.ErrClientIdentifierNotValid)
+	}
+	h.passed.Store(cl, struct{}{})
+	return nil
+}
+
+// refuse answers cl's CONNECT with code; mochi then closes the connection
+// without touching the client id's session.
+func (h *authHook) refuse(cl *mqtt.Client, code packets.Code) error {
+	if code == packets.ErrNotAuthorized && cl.Properties.ProtocolVersion < 5 {
+		code = packets.ErrBadUsernameOrPassword // sent as 3.1.1's "not authorized"
+	}
+	if err := h.srv.SendConnack(cl, code, false, nil); err != nil {
+		return fmt.Errorf("broker: refuse %s: %w", cl.ID, err)
+	}
+	return code
+}
+
+// OnConnectAuthenticate lets in the clients OnConnect passed.
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
+	_, ok := h.passed.LoadAndDelete(cl)
+	return ok
 }
 
 func (h *authHook) account(cl *mqtt.Client) (Account, bool) {
@@ -287,7 +350,7 @@ func (h *authHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 	for _, f := range pk.Filters {
 		if !ok || !Allowed(acc, f.Filter, false) {
 			h.subDenied.Add(1)
-			h.log.Warn("subscribe denied", "user", acc.ID, "client", cl.ID, "filter", f.Filter)
+			h.warn(acc.ID, "subscribe", "subscribe denied", "user", acc.ID, "client", cl.ID, "filter", f.Filter)
 		}
 	}
 	return pk
@@ -303,7 +366,7 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	}
 	if write {
 		h.pubDenied.Add(1)
-		h.log.Warn("publish denied", "user", acc.ID, "client", cl.ID, "topic", topic)
+		h.warn(acc.ID, "publish", "publish denied", "user", acc.ID, "client", cl.ID, "topic", topic)
 	} else if topic != "" && !isFilter(topic) {
 		// A delivery check (subscribe checks are counted in OnSubscribe).
 		h.delivDenied.Add(1)

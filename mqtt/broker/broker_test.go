@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,9 +38,10 @@ var testAccounts = NewStatic(
 	Entry{Account{ID: "kiosk-01", Role: RoleKiosk, Community: "east"}, "pwk"},
 	Entry{Account{ID: "w-li", Role: RoleWorker}, "pww"},
 	Entry{Account{ID: "gridhub", Role: RoleHub}, "pwh"},
+	Entry{Account{ID: "ops", Role: RoleAdmin}, "pwo"},
 )
 
-var testPasswords = map[string]string{"mb-0001": "pw1", "mb-0002": "pw2", "kiosk-01": "pwk", "w-li": "pww", "gridhub": "pwh"}
+var testPasswords = map[string]string{"mb-0001": "pw1", "mb-0002": "pw2", "kiosk-01": "pwk", "w-li": "pww", "gridhub": "pwh", "ops": "pwo"}
 
 func startServer(t *testing.T, dir string) *Server {
 	t.Helper()
@@ -407,8 +409,8 @@ func TestAdmit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := connect(t, s, "mb-0001", "mb-0001", true, "pw1"); err == nil {
-		t.Error("device connected before Admit was closed")
+	if _, err := connect(t, s, "mb-0001", "mb-0001", true, "pw1"); err == nil || !strings.Contains(err.Error(), "server Unavailable") {
+		t.Errorf("device before Admit was closed: err = %v, want server unavailable", err)
 	}
 	mustConnect(t, s, "gridhub")
 	close(admit)

@@ -19,10 +19,29 @@
 // (all under contract.Root). A subscription filter is allowed only when
 // every topic it can match is allowed, so a worker may subscribe to
 // "linli/v1/grid/+/alert" but not to "linli/v1/#". A device's last will must
-// be on a topic it may publish, or the connection is refused. Refused
-// connections and denied publishes and subscriptions are logged and counted
-// (Stats). A QoS 1 publish on a forbidden topic disconnects an MQTT 3.1.1
+// be on a topic it may publish, or the connection is refused ("not
+// authorized"). Refused connections and denied publishes and subscriptions
+// are logged and counted (Stats). A QoS 1 publish on a forbidden topic disconnects an MQTT 3.1.1
 // client (mochi's behaviour; 3.1.1 has no negative PUBACK).
+//
+// # Client ids
+//
+// A client id names a session, and MQTT hands a session to whoever connects
+// with its id, disconnecting the client using it. So client ids are bound
+// to accounts (see ClientIDAllowed): a device or kiosk connects only with
+// its own id, a worker with its id or gridctl's "gridctl-<id>-…" and
+// "gridctl-flash-<id>-…", the hub with its id and "<id>-telemetry", an admin
+// with any id no other account owns. Any other CONNECT is answered
+// "client identifier not valid" before mochi looks at the id, so the
+// client and session using it are untouched; so is a CONNECT with an id
+// whose stored session belongs to another account.
+//
+// # Logs
+//
+// Refusals are logged through a rate limiter (package internal/lograte):
+// the first lines per account and reason, then one summary a minute; Stats
+// counts every one. mochi's own lines are mapped to the project's levels
+// (mochiHandler): a clean start, stop or disconnect writes no WARN or ERROR.
 //
 // # Durability
 //
