@@ -229,10 +229,10 @@ func (c Config) withDefaults() (Config, error) {
 	} else if c.RiseRate < 0 {
 		c.RiseRate = 0
 	}
-	if err := c.checkPlausible(); err != nil {
+	if err := c.checkRange(c.PreAlarm, c.Alarm); err != nil {
 		return c, err
 	}
-	if err := c.check(c.PreAlarm, c.Alarm); err != nil {
+	if err := c.checkPlausible(); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -282,8 +282,26 @@ func (c Config) AlarmRange() (lo, hi float64) {
 	return 1, 1
 }
 
-// check validates a pair of set-points for c.
+// check validates a pair of set-points for c: their ranges, and that the
+// plausible range holds them.
 func (c Config) check(pre, alarm float64) error {
+	if err := c.checkRange(pre, alarm); err != nil || c.Kind == Smoke {
+		return err
+	}
+	unit := c.Kind.Unit()
+	if alarm >= c.Max {
+		return &RangeError{Field: "alarm", Value: alarm, Unit: unit,
+			Reason: fmt.Sprintf("%s %s is not below the plausible maximum %s %s (a real alarm would read as a fault)", fmtNum(alarm), unit, fmtNum(c.Max), unit)}
+	}
+	if pre-c.Hysteresis <= c.Min {
+		return &RangeError{Field: "pre_alarm", Value: pre, Unit: unit,
+			Reason: fmt.Sprintf("%s %s less the hysteresis is not above the plausible minimum %s %s", fmtNum(pre), unit, fmtNum(c.Min), unit)}
+	}
+	return nil
+}
+
+// checkRange checks a pair of set-points against their allowed ranges.
+func (c Config) checkRange(pre, alarm float64) error {
 	if c.Kind == Smoke {
 		return nil
 	}
@@ -301,14 +319,6 @@ func (c Config) check(pre, alarm float64) error {
 	if math.IsNaN(pre) || pre < plo || pre >= alarm {
 		return &RangeError{Field: "pre_alarm", Value: pre, Unit: unit, Min: plo, Max: alarm,
 			Reason: fmt.Sprintf("%s %s outside %s–%s %s (at least %s and below the alarm set-point)", fmtNum(pre), unit, fmtNum(plo), fmtNum(alarm), unit, fmtNum(plo))}
-	}
-	if alarm >= c.Max {
-		return &RangeError{Field: "alarm", Value: alarm, Unit: unit,
-			Reason: fmt.Sprintf("%s %s is not below the plausible maximum %s %s (a real alarm would read as a fault)", fmtNum(alarm), unit, fmtNum(c.Max), unit)}
-	}
-	if pre-c.Hysteresis <= c.Min {
-		return &RangeError{Field: "pre_alarm", Value: pre, Unit: unit,
-			Reason: fmt.Sprintf("%s %s less the hysteresis is not above the plausible minimum %s %s", fmtNum(pre), unit, fmtNum(c.Min), unit)}
 	}
 	return nil
 }
