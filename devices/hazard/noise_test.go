@@ -38,16 +38,19 @@ func tally(evs []contract.Event) map[string]int {
 	return m
 }
 
-// noisyKinds are the sampled kinds with realistic noise: about ± the
-// kind's default hysteresis at two standard deviations (CT noise ±20 mA at
-// 1 Hz, a terminal's temperature ±3 K under a switching load, a load
-// current ±2 A on a 40 A circuit).
-var noisyKinds = []struct {
+// noisyKind is a sampled kind, its noise and the levels it creeps through.
+type noisyKind struct {
 	cfg              Config
 	sd               float64
 	low, mid, high   float64 // below pre-alarm, between pre-alarm and alarm, above alarm
 	creepS, plateauS float64 // seconds of each creep and plateau
-}{
+}
+
+// noisyKinds are the sampled kinds with realistic noise: about ± the
+// kind's default hysteresis at two standard deviations (CT noise ±20 mA at
+// 1 Hz, a terminal's temperature ±3 K under a switching load, a load
+// current ±2 A on a 40 A circuit).
+var noisyKinds = []noisyKind{
 	{Config{Name: "residual", Kind: Residual}, 10, 100, 250, 400, 1200, 300},
 	{Config{Name: "temperature", Kind: Temperature}, 1.5, 45, 80, 100, 1800, 300},
 	{Config{Name: "load", Kind: Load, Rated: 40}, 1, 24, 36, 46, 1200, 300},
@@ -58,38 +61,36 @@ var noisyKinds = []struct {
 // pre-alarm and one alarm (per crossing), never pre-alarm → normal →
 // pre-alarm chatter.
 func TestNoisyCreepOneEventPerCrossing(t *testing.T) {
-	for _, k := range noisyKinds {
-		t.Run(string(k.cfg.Kind), func(t *testing.T) {
-			for seed := uint64(1); seed <= 20; seed++ {
-				clk := newClock()
-				e := newEngine(t, clk, k.cfg)
-				steps := noisy(seed, k.sd, k.low, [2]float64{k.low, 60}, [2]float64{k.high, 2 * k.creepS}, [2]float64{k.high, k.plateauS})
-				evs, _ := feed(e, clk, k.cfg.Name, steps)
-				got := tally(evs)
-				want := map[string]int{"normal>pre-alarm(threshold)": 1, "pre-alarm>alarm(threshold)": 1}
-				if fmt.Sprint(got) != fmt.Sprint(want) {
-					t.Fatalf("seed %d: creeping %g→%g (sd %g): %v, want %v", seed, k.low, k.high, k.sd, got, want)
-				}
-			}
-		})
-	}
+	checkNoisy(t, func(seed uint64, k noisyKind) []step {
+		return noisy(seed, k.sd, k.low, [2]float64{k.low, 60}, [2]float64{k.high, 2 * k.creepS}, [2]float64{k.high, k.plateauS})
+	}, "normal>pre-alarm(threshold)", "pre-alarm>alarm(threshold)")
 }
 
 // TestNoisyCreepThroughPreAlarmAndBack: up into the pre-alarm band, a
 // plateau there, and down again: one pre-alarm and one clear.
 func TestNoisyCreepThroughPreAlarmAndBack(t *testing.T) {
+	checkNoisy(t, func(seed uint64, k noisyKind) []step {
+		return noisy(seed, k.sd, k.low, [2]float64{k.low, 60}, [2]float64{k.mid, k.creepS},
+			[2]float64{k.mid, k.plateauS}, [2]float64{k.low, k.creepS}, [2]float64{k.low, 120})
+	}, "normal>pre-alarm(threshold)", "pre-alarm>normal(cleared)")
+}
+
+// checkNoisy feeds the steps curve builds for every noisy kind and 20
+// seeds, and wants each of the transitions once and nothing else.
+func checkNoisy(t *testing.T, curve func(seed uint64, k noisyKind) []step, want ...string) {
+	t.Helper()
+	wantN := map[string]int{}
+	for _, w := range want {
+		wantN[w]++
+	}
 	for _, k := range noisyKinds {
 		t.Run(string(k.cfg.Kind), func(t *testing.T) {
 			for seed := uint64(1); seed <= 20; seed++ {
 				clk := newClock()
 				e := newEngine(t, clk, k.cfg)
-				steps := noisy(seed, k.sd, k.low, [2]float64{k.low, 60}, [2]float64{k.mid, k.creepS},
-					[2]float64{k.mid, k.plateauS}, [2]float64{k.low, k.creepS}, [2]float64{k.low, 120})
-				evs, _ := feed(e, clk, k.cfg.Name, steps)
-				got := tally(evs)
-				want := map[string]int{"normal>pre-alarm(threshold)": 1, "pre-alarm>normal(cleared)": 1}
-				if fmt.Sprint(got) != fmt.Sprint(want) {
-					t.Fatalf("seed %d: %g→%g→%g (sd %g): %v, want %v", seed, k.low, k.mid, k.low, k.sd, got, want)
+				evs, _ := feed(e, clk, k.cfg.Name, curve(seed, k))
+				if got := tally(evs); fmt.Sprint(got) != fmt.Sprint(wantN) {
+					t.Fatalf("seed %d, %g→%g→%g (sd %g): %v, want %v", seed, k.low, k.mid, k.high, k.sd, got, wantN)
 				}
 			}
 		})
