@@ -42,7 +42,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{`{"name":"c","kind":"humidity","sensor":"x"}`, "config: channels[2].kind"},
 		{`{"name":"c","kind":"smoke","sensor":"smoke","colour":"red"}`, `unknown field "colour"`},
 		{`{"name":"c","kind":"temperature","sensor":"tmp117","addr":"0x49","plausible_max":80}`, "config: channels[2].plausible_max: 80 °C is not above the alarm set-point 90 °C"},
-		{`{"name":"c","kind":"temperature","sensor":"tmp117","addr":"0x49","plausible_min":70}`, "config: channels[2].plausible_min: 70 °C is not below the pre-alarm clear level 67 °C"},
+		{`{"name":"c","kind":"temperature","sensor":"tmp117","addr":"0x49","plausible_min":70}`, "config: channels[2].plausible_min: 70 °C is not below the pre-alarm set-point 70 °C"},
 		{`{"name":"c","kind":"residual","sensor":"ads1115","addr":"0x4a","amps_per_volt":1,"plausible_max":0}`, "config: channels[2].plausible_max: 0 is not above plausible_min 0"},
 		{`{"name":"c","kind":"smoke","sensor":"smoke","plausible_min":0}`, "config: channels[2].plausible_min: smoke has no plausible range"},
 		{`{"name":"c","kind":"temperature","sensor":"tmp117","addr":"0x49","clear_after":"1h"}`, "config: channels[2].clear_after: 1h0m0s outside 0s–10m0s"},

@@ -127,6 +127,6 @@
 //	{"name": "busbar-l1", "kind": "temperature", "sensor": "tmp117", "addr": "0x48", "plausible_min": -40}
 //
 // plausible_max must be above the alarm set-point and plausible_min below
-// the pre-alarm less the hysteresis; smoke has no plausible range. See
+// the pre-alarm set-point; smoke has no plausible range. See
 // package hazard for the reasoning.
 package main

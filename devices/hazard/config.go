@@ -139,7 +139,7 @@ type Config struct {
 	// (PlausibleRange by default: an indoor meter box). A sample outside is
 	// a fault (cause "implausible"), never a reading. Zero for both means
 	// the default; smoke is always 0–1. Max must be above the alarm
-	// set-point and Min below the pre-alarm's clear level.
+	// set-point and Min below the pre-alarm set-point.
 	Min, Max float64
 	// Disabled channels (屏蔽) are not evaluated.
 	Disabled bool
@@ -239,8 +239,7 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 // checkPlausible checks that the plausible range holds the set-points: a
-// real alarm must never be judged implausible, nor a value clearing a
-// pre-alarm.
+// real alarm or pre-alarm must never be judged implausible.
 func (c Config) checkPlausible() error {
 	if c.Kind == Smoke {
 		return nil
@@ -255,8 +254,8 @@ func (c Config) checkPlausible() error {
 		return &RangeError{Field: "plausible_max", Reason: fmt.Sprintf("%s %s is not above plausible_min %s %s", fmtNum(c.Max), unit, fmtNum(c.Min), unit)}
 	case c.Max <= c.Alarm:
 		return &RangeError{Field: "plausible_max", Reason: fmt.Sprintf("%s %s is not above the alarm set-point %s %s", fmtNum(c.Max), unit, fmtNum(c.Alarm), unit)}
-	case c.Min >= c.PreAlarm-c.Hysteresis:
-		return &RangeError{Field: "plausible_min", Reason: fmt.Sprintf("%s %s is not below the pre-alarm clear level %s %s", fmtNum(c.Min), unit, fmtNum(c.PreAlarm-c.Hysteresis), unit)}
+	case c.Min >= c.PreAlarm:
+		return &RangeError{Field: "plausible_min", Reason: fmt.Sprintf("%s %s is not below the pre-alarm set-point %s %s", fmtNum(c.Min), unit, fmtNum(c.PreAlarm), unit)}
 	}
 	return nil
 }
@@ -293,9 +292,9 @@ func (c Config) check(pre, alarm float64) error {
 		return &RangeError{Field: "alarm", Value: alarm, Unit: unit,
 			Reason: fmt.Sprintf("%s %s is not below the plausible maximum %s %s (a real alarm would read as a fault)", fmtNum(alarm), unit, fmtNum(c.Max), unit)}
 	}
-	if pre-c.Hysteresis <= c.Min {
+	if pre <= c.Min {
 		return &RangeError{Field: "pre_alarm", Value: pre, Unit: unit,
-			Reason: fmt.Sprintf("%s %s less the hysteresis is not above the plausible minimum %s %s", fmtNum(pre), unit, fmtNum(c.Min), unit)}
+			Reason: fmt.Sprintf("%s %s is not above the plausible minimum %s %s", fmtNum(pre), unit, fmtNum(c.Min), unit)}
 	}
 	return nil
 }

@@ -120,7 +120,7 @@
 // Another installation (a box outdoors in Harbin, a plant room) sets its
 // own range, in sensord's configuration. The range must hold the
 // set-points: Max above the alarm set-point (a real alarm must never read
-// as a fault) and Min below the pre-alarm's clear level; New and
+// as a fault) and Min below the pre-alarm set-point; New and
 // SetThresholds refuse anything else with a *RangeError.
 //
 // Alarms latch until Reset. A fault never masks a latched alarm: the

@@ -220,7 +220,7 @@ func TestPlausibleRange(t *testing.T) {
 		want string
 	}{
 		{Config{Name: "t", Kind: Temperature, Min: -25, Max: 80}, "plausible_max: 80 °C is not above the alarm set-point 90 °C"},
-		{Config{Name: "t", Kind: Temperature, Min: 75, Max: 200}, "plausible_min: 75 °C is not below the pre-alarm clear level 67 °C"},
+		{Config{Name: "t", Kind: Temperature, Min: 75, Max: 200}, "plausible_min: 75 °C is not below the pre-alarm set-point 70 °C"},
 		{Config{Name: "r", Kind: Residual, Min: 10, Max: 5}, "plausible_max"},
 		{Config{Name: "t", Kind: Temperature, ClearAfter: time.Hour}, "clear_after: 1h0m0s outside 0s–10m0s"},
 	} {
