@@ -93,6 +93,16 @@
 // readings count toward an alarm (which then replaces the fault at once);
 // a pre-alarm waits for the recovery.
 //
+// Alarms latch until Reset. A fault never masks a latched alarm: the
+// channel stays in alarm, and the sensor's failure and recovery are logged
+// as annotation events with From == To == alarm (causes
+// "sensor-fault:<why>" and "sensor-recovered"). Receivers must treat an
+// event with From == To as a note, not as a new alarm.
+//
+// Device channels (Kind Device, e.g. "storage") are not sampled:
+// DeviceFault puts one in fault (a corrupt database moved aside) and Reset
+// clears it.
+//
 // # Plausibility
 //
 // Config.Min–Max is the range of values believed for the installation; a
@@ -103,8 +113,8 @@
 //   - Temperature −25…200 °C. IEC 61439-1 (GB/T 7251.1), the standard for
 //     low-voltage assemblies such as meter boxes, sets (§7.1.1) the
 //     ambient of an indoor assembly at −5…+40 °C and of an outdoor one
-//     down to −25 °C;
-//     an unheated stairwell in the north stays within the outdoor figure.
+//     down to −25 °C; an unheated stairwell in the north stays within the
+//     outdoor figure.
 //     Colder is a sensor at the end of its scale: a TMP117 stuck at its
 //     −55 °C limit, a DS18B20 or an open NTC at the bottom of its table.
 //     The top is far above the 140 °C limit of the alarm set-points, so a
@@ -122,16 +132,6 @@
 // set-points: Max above the alarm set-point (a real alarm must never read
 // as a fault) and Min below the pre-alarm set-point; New and
 // SetThresholds refuse anything else with a *RangeError.
-//
-// Alarms latch until Reset. A fault never masks a latched alarm: the
-// channel stays in alarm, and the sensor's failure and recovery are logged
-// as annotation events with From == To == alarm (causes
-// "sensor-fault:<why>" and "sensor-recovered"). Receivers must treat an
-// event with From == To as a note, not as a new alarm.
-//
-// Device channels (Kind Device, e.g. "storage") are not sampled:
-// DeviceFault puts one in fault (a corrupt database moved aside) and Reset
-// clears it.
 //
 // # Time
 //
