@@ -62,7 +62,18 @@ type ChannelConfig struct {
 	Confirm    int     `json:"confirm,omitempty"`     // N of …; default 2
 	Window     int     `json:"window,omitempty"`      // … M samples; default 3
 	FaultAfter int     `json:"fault_after,omitempty"` // consecutive failed samples; default 3
-	Disabled   bool    `json:"disabled,omitempty"`
+	// ClearAfter is how long a pre-alarm's value must stay below its clear
+	// level, or a faulty sensor read plausibly, before it clears; default
+	// "30s", negative = confirm samples only, at most "10m".
+	ClearAfter Duration `json:"clear_after,omitempty"`
+	// PlausibleMin and PlausibleMax bound the values believed for this
+	// installation, in the kind's unit; outside is a fault ("implausible").
+	// Absent means the default for an indoor meter box
+	// (hazard.PlausibleRange: temperature -25–200 °C, residual 0–5000 mA,
+	// load 0–10 × rated). Not for smoke.
+	PlausibleMin *float64 `json:"plausible_min,omitempty"`
+	PlausibleMax *float64 `json:"plausible_max,omitempty"`
+	Disabled     bool     `json:"disabled,omitempty"`
 }
 
 // Duration is a time.Duration written as "10s" in JSON.
@@ -149,6 +160,13 @@ func (c *Config) check() error {
 			return fmt.Errorf("%s: %q used twice", field("name"), ch.Name)
 		}
 		seen[ch.Name] = true
+		if ch.Kind == string(hazard.Smoke) && (ch.PlausibleMin != nil || ch.PlausibleMax != nil) {
+			return fmt.Errorf("%s: smoke has no plausible range (its relay is open or closed)", field("plausible_min"))
+		}
+		if hc := ch.hazard(); hc.Min == 0 && hc.Max == 0 && (ch.PlausibleMin != nil || ch.PlausibleMax != nil) {
+			// Zero for both would mean "the default" to the engine.
+			return fmt.Errorf("%s: 0 is not above plausible_min 0", field("plausible_max"))
+		}
 		if _, err := hazard.Validate(ch.hazard()); err != nil {
 			return fmt.Errorf("config: channels[%d].%w", i, err)
 		}
@@ -187,9 +205,19 @@ var sensorsFor = map[string][]string{
 
 // hazard returns the engine's view of the channel.
 func (ch *ChannelConfig) hazard() hazard.Config {
-	return hazard.Config{Name: ch.Name, Kind: hazard.Kind(ch.Kind), PreAlarm: ch.PreAlarm, Alarm: ch.Alarm,
+	c := hazard.Config{Name: ch.Name, Kind: hazard.Kind(ch.Kind), PreAlarm: ch.PreAlarm, Alarm: ch.Alarm,
 		Hysteresis: ch.Hysteresis, Rated: ch.Rated, RiseRate: ch.RiseRate, Confirm: ch.Confirm, Window: ch.Window,
-		FaultAfter: ch.FaultAfter, Disabled: ch.Disabled}
+		FaultAfter: ch.FaultAfter, ClearAfter: time.Duration(ch.ClearAfter), Disabled: ch.Disabled}
+	if ch.PlausibleMin != nil || ch.PlausibleMax != nil {
+		c.Min, c.Max = hazard.PlausibleRange(c.Kind, c.Rated)
+		if ch.PlausibleMin != nil {
+			c.Min = *ch.PlausibleMin
+		}
+		if ch.PlausibleMax != nil {
+			c.Max = *ch.PlausibleMax
+		}
+	}
+	return c
 }
 
 func (ch *ChannelConfig) addr() (uint16, error) {

@@ -3,6 +3,9 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"linli/devices/hazard"
 )
 
 func TestDefaultConfigIsValid(t *testing.T) {
@@ -38,6 +41,12 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{`{"name":"a","kind":"smoke","sensor":"smoke"}`, `config: channels[2].name: "a" used twice`},
 		{`{"name":"c","kind":"humidity","sensor":"x"}`, "config: channels[2].kind"},
 		{`{"name":"c","kind":"smoke","sensor":"smoke","colour":"red"}`, `unknown field "colour"`},
+		{`{"name":"c","kind":"temperature","sensor":"tmp117","addr":"0x49","plausible_max":80}`, "config: channels[2].plausible_max: 80 °C is not above the alarm set-point 90 °C"},
+		{`{"name":"c","kind":"temperature","sensor":"tmp117","addr":"0x49","plausible_min":70}`, "config: channels[2].plausible_min: 70 °C is not below the pre-alarm set-point 70 °C"},
+		{`{"name":"c","kind":"residual","sensor":"ads1115","addr":"0x4a","amps_per_volt":1,"plausible_max":0}`, "config: channels[2].plausible_max: 0 is not above plausible_min 0"},
+		{`{"name":"c","kind":"smoke","sensor":"smoke","plausible_min":0}`, "config: channels[2].plausible_min: smoke has no plausible range"},
+		{`{"name":"c","kind":"temperature","sensor":"tmp117","addr":"0x49","clear_after":"1h"}`, "config: channels[2].clear_after: 1h0m0s outside 0s–10m0s"},
+		{`{"name":"c","kind":"temperature","sensor":"tmp117","addr":"0x49","clear_after":30}`, "config: want a duration string"},
 	}
 	for _, tt := range tests {
 		_, err := parseConfig([]byte(strings.Replace(base, "%s", tt.ch, 1)))
@@ -54,6 +63,27 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	} {
 		if _, err := parseConfig([]byte(bad.in)); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%s: %v, want %q", bad.in, err, bad.want)
+		}
+	}
+}
+
+// TestPlausibleAndClearAfter: the plausible range and the clear time reach
+// the engine; a bound left out keeps the kind's default.
+func TestPlausibleAndClearAfter(t *testing.T) {
+	c, err := parseConfig([]byte(`{"device":"mb-1","channels":[` +
+		`{"name":"a","kind":"temperature","sensor":"tmp117","addr":"0x48","plausible_min":-40,"clear_after":"45s"},` +
+		`{"name":"b","kind":"load","sensor":"ads1115","addr":"0x4a","amps_per_volt":30,"rated":40,"plausible_max":100},` +
+		`{"name":"c","kind":"residual","sensor":"ads1115","addr":"0x4a","input":1,"amps_per_volt":1}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		min, max float64
+		clear    time.Duration
+	}{{-40, 200, 45 * time.Second}, {0, 100, 30 * time.Second}, {0, 5000, 30 * time.Second}} {
+		hc, err := hazard.Validate(c.Channels[i].hazard())
+		if err != nil || hc.Min != want.min || hc.Max != want.max || hc.ClearAfter != want.clear {
+			t.Errorf("%s: plausible %g–%g, clear after %v (%v); want %g–%g, %v", hc.Name, hc.Min, hc.Max, hc.ClearAfter, err, want.min, want.max, want.clear)
 		}
 	}
 }

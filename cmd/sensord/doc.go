@@ -111,4 +111,22 @@
 // Also: hysteresis, rise_rate (K/min, negative = off), confirm and window
 // (N of M samples, default 2 of 3), fault_after (consecutive failed
 // samples, default 3), disabled, active_low (smoke lines).
+//
+// clear_after ("30s", at most "10m"; negative = confirm samples only) is
+// how long a value must stay below the pre-alarm set-point less the
+// hysteresis, or a faulty sensor give plausible readings, before the
+// pre-alarm or fault clears; entering a state is never delayed by it.
+// plausible_min and plausible_max bound the values believed for the
+// installation, in the kind's unit; a reading outside is a fault with
+// cause "implausible" (e.g. a TMP117 stuck at -55 °C), never an alarm or a
+// value. The defaults are for an indoor meter box: temperature -25–200 °C
+// (IEC 61439-1's outdoor ambient limit, and far above the alarm
+// set-points), residual 0–5000 mA, load 0–10 × rated; one bound may be
+// given alone. A box outdoors in a cold climate sets e.g.
+//
+//	{"name": "busbar-l1", "kind": "temperature", "sensor": "tmp117", "addr": "0x48", "plausible_min": -40}
+//
+// plausible_max must be above the alarm set-point and plausible_min below
+// the pre-alarm set-point; smoke has no plausible range. See
+// package hazard for the reasoning.
 package main

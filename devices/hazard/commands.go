@@ -175,7 +175,7 @@ func (e *Engine) deviceChannel(name string) *channel {
 }
 
 // Restore sets a channel's state as it was stored before a restart, without
-// an event: an alarm is latched again, a fault stays until a good reading,
+// an event: an alarm is latched again, a fault stays until the sensor has read plausibly for ClearAfter,
 // a pre-alarm clears only when confirmed, a test ends at the next Observe.
 // Unknown sensor channels are ignored (the configuration changed); device
 // channels are created.

@@ -68,7 +68,39 @@ const (
 	DefaultConfirm          = 2     // N of …
 	DefaultWindow           = 3     // … M samples
 	DefaultFaultAfter       = 3     // consecutive failed samples
+	// DefaultClearAfter is how long a value must stay clear (below a
+	// pre-alarm's set-point less the hysteresis, or plausible and answering
+	// after a fault) before the state clears.
+	DefaultClearAfter = 30 * time.Second
+	// MaxClearAfter bounds Config.ClearAfter.
+	MaxClearAfter = 10 * time.Minute
+	// DefaultTempPlausibleMin is the lowest temperature believed in a
+	// meter box: the outdoor lower limit of IEC 61439-1 (GB/T 7251.1).
+	DefaultTempPlausibleMin = -25.0 // °C
+	// DefaultTempPlausibleMax is above every allowed alarm set-point, so a
+	// real fire always crosses the alarm first.
+	DefaultTempPlausibleMax     = 200.0  // °C
+	DefaultResidualPlausibleMax = 5000.0 // mA: 5 × the top of the set-point range
+	DefaultLoadPlausibleMaxPct  = 1000.0 // % of rated
 )
+
+// PlausibleRange returns the default plausible range of values of kind k
+// for an indoor meter box, in k's unit; rated is a load channel's rated
+// current. A sample outside Config.Min–Max is a fault (cause
+// "implausible"), never a reading. See doc.go for the choice.
+func PlausibleRange(k Kind, rated float64) (lo, hi float64) {
+	switch k {
+	case Temperature:
+		return DefaultTempPlausibleMin, DefaultTempPlausibleMax
+	case Residual:
+		return 0, DefaultResidualPlausibleMax
+	case Load:
+		return 0, rated * DefaultLoadPlausibleMaxPct / 100
+	case Smoke:
+		return 0, 1
+	}
+	return 0, 0
+}
 
 // Config is one hazard channel's configuration. Values are in the channel's
 // unit (Kind.Unit). Zero means the default, except where noted.
@@ -97,9 +129,17 @@ type Config struct {
 	// FaultAfter is the number of consecutive failed samples that make a
 	// fault. Default 3.
 	FaultAfter int
-	// Min and Max bound the physically possible values; a sample outside is
-	// a fault (out-of-range), never an alarm. Zero for both means the kind's
-	// default.
+	// ClearAfter is how long a pre-alarm's value must stay below the
+	// set-point less the hysteresis, or a faulty sensor must give plausible
+	// readings, before the pre-alarm or the fault clears (and at least
+	// Confirm samples). Zero means DefaultClearAfter (30 s); negative means
+	// Confirm samples only. At most MaxClearAfter.
+	ClearAfter time.Duration
+	// Min and Max are the plausible range of values for the installation
+	// (PlausibleRange by default: an indoor meter box). A sample outside is
+	// a fault (cause "implausible"), never a reading. Zero for both means
+	// the default; smoke is always 0–1. Max must be above the alarm
+	// set-point and Min below the pre-alarm set-point.
 	Min, Max float64
 	// Disabled channels (屏蔽) are not evaluated.
 	Disabled bool
@@ -146,6 +186,18 @@ func (c Config) withDefaults() (Config, error) {
 	if c.FaultAfter < 1 || c.FaultAfter > 100 {
 		return c, &RangeError{Field: "fault_after", Value: float64(c.FaultAfter), Min: 1, Max: 100}
 	}
+	if c.ClearAfter == 0 {
+		c.ClearAfter = DefaultClearAfter
+	}
+	if c.ClearAfter < 0 {
+		c.ClearAfter = 0
+	}
+	if c.ClearAfter > MaxClearAfter {
+		return c, &RangeError{Field: "clear_after", Reason: fmt.Sprintf("%s outside 0s–%s", c.ClearAfter, MaxClearAfter)}
+	}
+	if c.Min == 0 && c.Max == 0 || c.Kind == Smoke {
+		c.Min, c.Max = PlausibleRange(c.Kind, c.Rated)
+	}
 	switch c.Kind {
 	case Temperature:
 		c.PreAlarm = orDefault(c.PreAlarm, DefaultTempPreAlarm)
@@ -155,16 +207,10 @@ func (c Config) withDefaults() (Config, error) {
 		if c.RiseWindow == 0 {
 			c.RiseWindow = time.Minute
 		}
-		if c.Min == 0 && c.Max == 0 {
-			c.Min, c.Max = -55, 200
-		}
 	case Residual:
 		c.PreAlarm = orDefault(c.PreAlarm, DefaultResidualPreAlarm)
 		c.Alarm = orDefault(c.Alarm, DefaultResidualAlarm)
 		c.Hysteresis = orDefault(c.Hysteresis, DefaultResidualHyst)
-		if c.Min == 0 && c.Max == 0 {
-			c.Min, c.Max = 0, 5000
-		}
 	case Load:
 		if !(c.Rated > 0 && c.Rated <= 2000) {
 			return c, &RangeError{Field: "rated", Value: c.Rated, Unit: "A", Min: 0.1, Max: 2000}
@@ -172,12 +218,8 @@ func (c Config) withDefaults() (Config, error) {
 		c.PreAlarm = orDefault(c.PreAlarm, c.Rated*DefaultLoadPreAlarmPct/100)
 		c.Alarm = orDefault(c.Alarm, c.Rated*DefaultLoadAlarmPct/100)
 		c.Hysteresis = orDefault(c.Hysteresis, c.Rated*DefaultLoadHystPct/100)
-		if c.Min == 0 && c.Max == 0 {
-			c.Min, c.Max = 0, 10*c.Rated
-		}
 	case Smoke:
 		c.PreAlarm, c.Alarm, c.Hysteresis = 0, 1, 0
-		c.Min, c.Max = 0, 1
 	}
 	if c.Hysteresis < 0 {
 		c.Hysteresis = 0
@@ -187,10 +229,35 @@ func (c Config) withDefaults() (Config, error) {
 	} else if c.RiseRate < 0 {
 		c.RiseRate = 0
 	}
-	if err := c.check(c.PreAlarm, c.Alarm); err != nil {
+	if err := c.checkRange(c.PreAlarm, c.Alarm); err != nil {
+		return c, err
+	}
+	if err := c.checkPlausible(); err != nil {
 		return c, err
 	}
 	return c, nil
+}
+
+// checkPlausible checks that the plausible range holds the set-points: a
+// real alarm or pre-alarm must never be judged implausible.
+func (c Config) checkPlausible() error {
+	if c.Kind == Smoke {
+		return nil
+	}
+	unit := c.Kind.Unit()
+	switch {
+	case math.IsNaN(c.Min) || math.IsInf(c.Min, 0):
+		return &RangeError{Field: "plausible_min", Reason: "not a number"}
+	case math.IsNaN(c.Max) || math.IsInf(c.Max, 0):
+		return &RangeError{Field: "plausible_max", Reason: "not a number"}
+	case c.Max <= c.Min:
+		return &RangeError{Field: "plausible_max", Reason: fmt.Sprintf("%s %s is not above plausible_min %s %s", fmtNum(c.Max), unit, fmtNum(c.Min), unit)}
+	case c.Max <= c.Alarm:
+		return &RangeError{Field: "plausible_max", Reason: fmt.Sprintf("%s %s is not above the alarm set-point %s %s", fmtNum(c.Max), unit, fmtNum(c.Alarm), unit)}
+	case c.Min >= c.PreAlarm:
+		return &RangeError{Field: "plausible_min", Reason: fmt.Sprintf("%s %s is not below the pre-alarm set-point %s %s", fmtNum(c.Min), unit, fmtNum(c.PreAlarm), unit)}
+	}
+	return nil
 }
 
 func orDefault(v, d float64) float64 {
@@ -214,8 +281,26 @@ func (c Config) AlarmRange() (lo, hi float64) {
 	return 1, 1
 }
 
-// check validates a pair of set-points for c.
+// check validates a pair of set-points for c: their ranges, and that the
+// plausible range holds them.
 func (c Config) check(pre, alarm float64) error {
+	if err := c.checkRange(pre, alarm); err != nil || c.Kind == Smoke {
+		return err
+	}
+	unit := c.Kind.Unit()
+	if alarm >= c.Max {
+		return &RangeError{Field: "alarm", Value: alarm, Unit: unit,
+			Reason: fmt.Sprintf("%s %s is not below the plausible maximum %s %s (a real alarm would read as a fault)", fmtNum(alarm), unit, fmtNum(c.Max), unit)}
+	}
+	if pre <= c.Min {
+		return &RangeError{Field: "pre_alarm", Value: pre, Unit: unit,
+			Reason: fmt.Sprintf("%s %s is not above the plausible minimum %s %s", fmtNum(pre), unit, fmtNum(c.Min), unit)}
+	}
+	return nil
+}
+
+// checkRange checks a pair of set-points against their allowed ranges.
+func (c Config) checkRange(pre, alarm float64) error {
 	if c.Kind == Smoke {
 		return nil
 	}

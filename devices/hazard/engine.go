@@ -74,18 +74,40 @@ type Engine struct {
 }
 
 type channel struct {
-	cfg      Config
-	state    contract.State // shown state
-	latched  bool
-	faulty   bool
-	errs     int    // consecutive failed samples
-	levels   []int8 // ring of last Window sample levels (0 normal, 1 pre, 2 alarm, 3 rise)
-	n        int    // samples in levels
-	hist     []point
-	last     float64
-	valid    bool
-	testEnd  time.Time
-	clearRun int // consecutive samples below the pre-alarm clear level
+	cfg     Config
+	state   contract.State // shown state
+	latched bool
+	faulty  bool
+	errs    int    // consecutive failed samples
+	levels  []int8 // ring of last Window sample levels (0 normal, 1 pre, 2 alarm, 3 rise)
+	n       int    // samples in levels
+	hist    []point
+	last    float64
+	valid   bool
+	testEnd time.Time
+	// The run of clear samples: below the pre-alarm's clear level in
+	// pre-alarm, plausible answers in fault. A failed sample breaks it.
+	clearN    int
+	clearFrom time.Time // time of the run's first sample
+}
+
+// clearing extends the run of clear samples (ok) or breaks it, and reports
+// whether it has lasted long enough to clear: ClearAfter since its first
+// sample and at least Confirm samples.
+func (ch *channel) clearing(now time.Time, ok bool) bool {
+	if !ok {
+		ch.clearN = 0
+		return false
+	}
+	if ch.clearN == 0 {
+		ch.clearFrom = now
+	}
+	ch.clearN++
+	if ch.clearN >= ch.cfg.Confirm && now.Sub(ch.clearFrom) >= ch.cfg.ClearAfter {
+		ch.clearN = 0
+		return true
+	}
+	return false
 }
 
 type point struct {
@@ -203,7 +225,7 @@ func (e *Engine) endTests(now time.Time, evs []contract.Event) []contract.Event 
 }
 
 func (ch *channel) reset() {
-	ch.n, ch.clearRun = 0, 0
+	ch.n, ch.clearN = 0, 0
 	clear(ch.levels)
 	ch.hist = ch.hist[:0]
 }
@@ -228,29 +250,43 @@ func (e *Engine) observe(ch *channel, now time.Time, s Sample, evs []contract.Ev
 	if c.Kind == Device || ch.state == contract.StateDisabled || ch.state == contract.StateTest {
 		return evs
 	}
-	err := s.Err
-	if err == nil && (math.IsNaN(s.Value) || math.IsInf(s.Value, 0) || s.Value < c.Min || s.Value > c.Max) {
-		err = fmt.Errorf("hazard: %s: %g %s outside %g–%g: %w", c.Name, s.Value, c.Kind.Unit(), c.Min, c.Max, devices.ErrOutOfRange)
-	}
-	if err != nil {
+	// NaN fails both comparisons; ±Inf is outside any range.
+	implausible := s.Err == nil && !(s.Value >= c.Min && s.Value <= c.Max)
+	if s.Err != nil || implausible {
 		ch.errs++
+		ch.clearing(now, false)
 		if ch.errs < c.FaultAfter || ch.faulty {
 			return evs
 		}
-		// A fault: the confirmation window starts again when readings return.
+		// A fault: the confirmation window starts again when readings
+		// return. The detail is built only here, off the hot path.
 		ch.faulty = true
 		ch.reset()
+		why, detail, value := "", "", 0.0
+		if implausible {
+			why = "implausible"
+			unit := c.Kind.Unit()
+			detail = fmt.Sprintf("%s %s outside the plausible range %s–%s %s", fmtNum(s.Value), unit, fmtNum(c.Min), fmtNum(c.Max), unit)
+			if !math.IsNaN(s.Value) && !math.IsInf(s.Value, 0) {
+				value = s.Value
+			}
+		} else {
+			why, detail = cause(s.Err), s.Err.Error()
+		}
 		if ch.latched {
 			// A fault never masks a latched alarm: the state stays alarm,
 			// and the fault is logged as an annotation (From == To).
-			return append(evs, e.event(ch, now, contract.StateAlarm, "sensor-fault:"+cause(err), 0, 0, "alarm stays latched; "+err.Error()))
+			return append(evs, e.event(ch, now, contract.StateAlarm, "sensor-fault:"+why, value, 0, "alarm stays latched; "+detail))
 		}
-		return append(evs, e.event(ch, now, contract.StateFault, cause(err), 0, 0, err.Error()))
+		return append(evs, e.event(ch, now, contract.StateFault, why, value, 0, detail))
 	}
 	ch.errs = 0
 	v := s.Value
 	ch.last, ch.valid = v, true
-	if ch.faulty {
+	// A fault clears once the sensor has answered plausibly for
+	// ClearAfter, not at the first answer: a sensor failing on and off
+	// makes one fault, not one per failure.
+	if ch.faulty && ch.clearing(now, true) {
 		ch.faulty = false
 		if ch.latched {
 			evs = append(evs, e.event(ch, now, contract.StateAlarm, "sensor-recovered", v, 0, "alarm stays latched"))
@@ -304,15 +340,18 @@ func (e *Engine) observe(ch *channel, now time.Time, s Sample, evs []contract.Ev
 	}
 	nAlarm := count(func(l int8) bool { return l >= 2 })
 	if nAlarm >= c.Confirm {
-		ch.latched = true
-		ch.clearRun = 0
+		// An alarm is entered as fast as ever, even from a fault whose
+		// sensor answers again: the wait is for clearing, never for alarming.
+		ch.latched, ch.faulty = true, false
+		ch.clearN = 0
 		if count(func(l int8) bool { return l == 2 }) >= c.Confirm {
 			return append(evs, e.event(ch, now, contract.StateAlarm, "threshold", v, c.Alarm, ""))
 		}
 		return append(evs, e.event(ch, now, contract.StateAlarm, "rate-of-rise", v, c.RiseRate,
 			fmt.Sprintf("rising %.1f K/min (set-point %g K/min, fixed alarm %g °C)", rate, c.RiseRate, c.Alarm)))
 	}
-	if c.Kind == Smoke {
+	if c.Kind == Smoke || ch.faulty {
+		// A recovering sensor's pre-alarm waits for the recovery.
 		return evs
 	}
 	switch ch.state {
@@ -321,14 +360,9 @@ func (e *Engine) observe(ch *channel, now time.Time, s Sample, evs []contract.Ev
 			evs = append(evs, e.event(ch, now, contract.StatePreAlarm, "threshold", v, c.PreAlarm, ""))
 		}
 	case contract.StatePreAlarm:
-		// Clear only below the set-point less the hysteresis, confirmed.
-		if v < c.PreAlarm-c.Hysteresis {
-			ch.clearRun++
-		} else {
-			ch.clearRun = 0
-		}
-		if ch.clearRun >= c.Confirm {
-			ch.clearRun = 0
+		// Clear only after ClearAfter below the set-point less the
+		// hysteresis: noise larger than the hysteresis must not chatter.
+		if ch.clearing(now, v < c.PreAlarm-c.Hysteresis) {
 			evs = append(evs, e.event(ch, now, contract.StateNormal, "cleared", v, c.PreAlarm, ""))
 		}
 	}

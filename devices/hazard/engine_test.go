@@ -158,16 +158,17 @@ func TestSensorFailureFaults(t *testing.T) {
 	if len(evs) != 0 {
 		t.Fatalf("short gaps gave %s, want nothing", transitions(evs))
 	}
-	// The sensor stops answering: fault within 5 s.
-	evs, at := feed(e, clk, "t", cat(errs(errNoAnswer, 8), repeat(31, 2)))
+	// The sensor stops answering: fault within 5 s; it clears once the
+	// sensor has answered for ClearAfter.
+	evs, at := feed(e, clk, "t", cat(errs(errNoAnswer, 8), repeat(31, 40)))
 	if got, want := transitions(evs), "t:normal>fault(no-answer) t:fault>normal(recovered)"; got != want {
 		t.Fatalf("events %s, want %s", got, want)
 	}
 	if at[0] > 4 {
 		t.Errorf("fault %d s after the sensor stopped, want ≤ 4 (within 5 s at 1 Hz)", at[0])
 	}
-	if at[1] != 8 {
-		t.Errorf("recovered at sample %d, want 8 (first good reading)", at[1])
+	if want := 8 + int(DefaultClearAfter/time.Second); at[1] != want {
+		t.Errorf("recovered at sample %d, want %d (ClearAfter after the first good reading)", at[1], want)
 	}
 	if evs[0].Value != 0 || !strings.Contains(evs[0].Detail, "not answering") {
 		t.Errorf("fault event %+v: want value 0 and the error in detail", evs[0])
@@ -184,8 +185,8 @@ func TestFaultCauses(t *testing.T) {
 		{fmt.Errorf("x: %w", devices.ErrOutOfRange), 0, "out-of-range"},
 		{fmt.Errorf("x: %w", devices.ErrWiring), 0, "wiring"},
 		{errors.New("x: odd"), 0, "sensor-error"},
-		{nil, 400, "out-of-range"}, // 400 °C is not a reading, it is a broken sensor
-		{nil, -80, "out-of-range"},
+		{nil, 400, "implausible"}, // 400 °C is not a reading, it is a broken sensor
+		{nil, -80, "implausible"},
 	}
 	for _, tt := range tests {
 		clk := newClock()
@@ -208,7 +209,7 @@ func TestAlarmLatchesUntilReset(t *testing.T) {
 		t.Fatalf("status %+v, want latched alarm", st)
 	}
 	// A failing sensor does not mask the latch.
-	evs, _ = feed(e, clk, "r", cat(errs(errNoAnswer, 4), repeat(100, 1)))
+	evs, _ = feed(e, clk, "r", cat(errs(errNoAnswer, 4), repeat(100, 31)))
 	if got, want := transitions(evs), "r:alarm>alarm(sensor-fault:no-answer) r:alarm>alarm(sensor-recovered)"; got != want {
 		t.Fatalf("events %s, want %s", got, want)
 	}
@@ -235,12 +236,12 @@ func TestAlarmLatchesUntilReset(t *testing.T) {
 func TestPreAlarmHysteresis(t *testing.T) {
 	clk := newClock()
 	e := newEngine(t, clk, Config{Name: "t", Kind: Temperature, RiseRate: -1}) // pre 70, hyst 3
-	evs, at := feed(e, clk, "t", cat(vals(60, 71, 72, 69, 68, 68, 67.5, 66, 66, 66)))
+	evs, at := feed(e, clk, "t", cat(vals(60, 71, 72, 69, 68, 68, 67.5), repeat(66, 40)))
 	if got, want := transitions(evs), "t:normal>pre-alarm(threshold) t:pre-alarm>normal(cleared)"; got != want {
 		t.Fatalf("events %s, want %s", got, want)
 	}
-	if at[0] != 2 || at[1] != 8 {
-		t.Errorf("at %v, want [2 8]: enter confirmed, clear only below 67 confirmed", at)
+	if want := 7 + int(DefaultClearAfter/time.Second); at[0] != 2 || at[1] != want {
+		t.Errorf("at %v, want [2 %d]: enter confirmed, clear only after ClearAfter below 67", at, want)
 	}
 }
 
@@ -273,8 +274,14 @@ func TestSmoke(t *testing.T) {
 	clk := newClock()
 	e := newEngine(t, clk, Config{Name: "s", Kind: Smoke})
 	wiring := fmt.Errorf("smoke: %w: fault line", devices.ErrWiring)
-	evs, _ := feed(e, clk, "s", cat(vals(0, 1, 0, 0), errs(wiring, 3), vals(0, 1, 1)))
+	evs, _ := feed(e, clk, "s", cat(vals(0, 1, 0, 0), errs(wiring, 3), repeat(0, 40), vals(1, 1)))
 	if got, want := transitions(evs), "s:normal>fault(wiring) s:fault>normal(recovered) s:normal>alarm(threshold)"; got != want {
+		t.Fatalf("events %s, want %s", got, want)
+	}
+	// Smoke while the sensor is recovering alarms at once.
+	e = newEngine(t, clk, Config{Name: "s", Kind: Smoke})
+	evs, _ = feed(e, clk, "s", cat(errs(wiring, 3), vals(0, 1, 1)))
+	if got, want := transitions(evs), "s:normal>fault(wiring) s:fault>alarm(threshold)"; got != want {
 		t.Fatalf("events %s, want %s", got, want)
 	}
 }
@@ -381,7 +388,11 @@ func TestRestore(t *testing.T) {
 	e.Restore("r", "residual", contract.StateFault)
 	e.Restore("storage", "device", contract.StateFault)
 	e.Restore("gone", "temperature", contract.StateAlarm)
-	evs := e.Observe([]Sample{{Channel: "t", Value: 30}, {Channel: "r", Value: 50}})
+	var evs []contract.Event
+	for range 31 {
+		evs = append(evs, e.Observe([]Sample{{Channel: "t", Value: 30}, {Channel: "r", Value: 50}})...)
+		clk.Add(time.Second)
+	}
 	if got, want := transitions(evs), "r:fault>normal(recovered)"; got != want {
 		t.Fatalf("after restore: %s, want %s (no duplicate alarm)", got, want)
 	}
@@ -430,5 +441,23 @@ func TestDetailNamesWhoAsked(t *testing.T) {
 		if err != nil || len(evs) != 1 || evs[0].Detail != tt.want {
 			t.Errorf("%s: %+v, %v; want one event with detail %q", tt.name, evs, err, tt.want)
 		}
+	}
+}
+
+// TestObserveDoesNotAllocate: a round without transitions allocates
+// nothing, whether the samples are good, failed or implausible (the fault's
+// detail is built only when the fault is raised).
+func TestObserveDoesNotAllocate(t *testing.T) {
+	clk := newClock()
+	e := newEngine(t, clk, Config{Name: "t", Kind: Temperature}, Config{Name: "r", Kind: Residual},
+		Config{Name: "l", Kind: Load, Rated: 40}, Config{Name: "s", Kind: Smoke}, Config{Name: "x", Kind: Temperature})
+	round := []Sample{{Channel: "t", Value: 30}, {Channel: "r", Value: 100}, {Channel: "l", Value: 20},
+		{Channel: "s", Value: 7}, {Channel: "x", Err: errNoAnswer}}
+	for range 120 { // past the fault and a full rate-of-rise window
+		e.Observe(round)
+		clk.Add(time.Second)
+	}
+	if n := testing.AllocsPerRun(100, func() { e.Observe(round); clk.Add(time.Second) }); n != 0 {
+		t.Errorf("Observe allocates %g times per round, want 0", n)
 	}
 }

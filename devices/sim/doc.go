@@ -22,6 +22,7 @@
 //	      "steps":  [{"at": "1m", "value": 40}],                     // jump, then hold
 //	      "ramps":  [{"from": "2m", "to": "5m", "value": 72}],       // linear, then hold
 //	      "sines":  [{"amplitude": 4, "period": "2m", "phase": "0s"}], // added on top
+//	      "noise":  {"sd": 1.5, "every": "1s", "seed": 7},             // added on top
 //	      "glitches": [{"at": "7m", "for": "1s", "value": 120}],     // replaces the value
 //	      "disconnects":  [{"from": "8m", "to": "8m1s"}],            // sensor does not answer
 //	      "out_of_range": [{"from": "9m", "to": "9m1s"}]             // sensor answers nonsense
@@ -40,6 +41,17 @@
 //     it starts at to "value" between "from" and "to", and holds it after.
 //     Ramps must not overlap another ramp or a step.
 //  4. Add every sine: amplitude·sin(2π(t+phase)/period).
+//  5. Add the noise: Gaussian, standard deviation sd (so about ±2·sd in
+//     19 samples of 20), a new value every "every" (default 1s, one per
+//     sample at sensord's 1 Hz). It comes from a PCG generator seeded with
+//     seed (default 0), the channel's name and the time step, so it is a
+//     pure function of the time: every read of the same step, and every
+//     run, sees the same value, and two channels never share their noise.
+//
+// Noise is what a real front end adds: about ±20 mA on a residual-current
+// CT at 1 Hz ("sd": 10), a few kelvin on a terminal under a switching load.
+// cmd/sensord/testdata/noisy-creep.json creeps every kind through its
+// set-points with such noise.
 //
 // # Kinds and units
 //

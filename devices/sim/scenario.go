@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
@@ -90,8 +92,26 @@ type Curve struct {
 	Glitches    []Glitch
 	Disconnects []Interval
 	OutOfRange  []Interval
+	Noise       *Noise // nil: none
 
 	events []event // steps and ramps, by start time
+}
+
+// Noise adds Gaussian noise of standard deviation SD, a new value every
+// Every (default 1 s, one per sample at sensord's 1 Hz). The value at a
+// time is a pure function of the seed, the channel and the time: every
+// read within the same Every, and every run, sees the same noise.
+type Noise struct {
+	SD    float64
+	Every time.Duration
+	Seed  uint64
+	key   uint64 // Seed mixed with the channel's name, so channels differ
+}
+
+// at returns the noise at t.
+func (n *Noise) at(t time.Duration) float64 {
+	k := uint64(t / n.Every)
+	return n.SD * rand.New(rand.NewPCG(n.key, k)).NormFloat64()
 }
 
 // Step jumps to Value at At.
@@ -162,6 +182,9 @@ func (c *Curve) At(t time.Duration) (float64, State) {
 	}
 	for _, s := range c.Sines {
 		v += s.Amplitude * math.Sin(2*math.Pi*float64(t+s.Phase)/float64(s.Period))
+	}
+	if c.Noise != nil {
+		v += c.Noise.at(t)
 	}
 	return v, OK
 }
@@ -243,6 +266,12 @@ type (
 		Glitches    []jsonGlitch   `json:"glitches"`
 		Disconnects []jsonInterval `json:"disconnects"`
 		OutOfRange  []jsonInterval `json:"out_of_range"`
+		Noise       *jsonNoise     `json:"noise"`
+	}
+	jsonNoise struct {
+		SD    float64 `json:"sd"`
+		Every string  `json:"every"`
+		Seed  uint64  `json:"seed"`
 	}
 	jsonStep struct {
 		At    string   `json:"at"`
@@ -427,6 +456,23 @@ func (p *parser) curve(field string, jc *jsonCurve) *Curve {
 	}
 	c.Disconnects = p.intervals(field+".disconnects", jc.Disconnects)
 	c.OutOfRange = p.intervals(field+".out_of_range", jc.OutOfRange)
+	if jn := jc.Noise; jn != nil {
+		f := field + ".noise"
+		n := &Noise{SD: jn.SD, Every: time.Second, Seed: jn.Seed}
+		if jn.Every != "" {
+			n.Every = p.duration(f+".every", jn.Every, false)
+			if p.err == nil && n.Every <= 0 {
+				p.fail(f+".every", "must be positive")
+			}
+		}
+		if p.err == nil && n.SD < 0 {
+			p.fail(f+".sd", "%g is negative", n.SD)
+		}
+		h := fnv.New64a()
+		h.Write([]byte(field))
+		n.key = n.Seed ^ h.Sum64()
+		c.Noise = n
+	}
 	return c
 }
 

@@ -198,6 +198,8 @@ func TestLoadMalformed(t *testing.T) {
 		{"sine without period", `{"duration": "1m", "channels": {"a": {"kind": "load", "base": 1, "sines": [{"amplitude": 2}]}}}`, "channels.a.sines[0].period: missing"},
 		{"negative glitch", `{"duration": "1m", "channels": {"a": {"kind": "load", "base": 1, "glitches": [{"at": "-1s", "value": 2}]}}}`, "channels.a.glitches[0].at: negative"},
 		{"empty interval", `{"duration": "1m", "channels": {"a": {"kind": "load", "base": 1, "disconnects": [{"from": "1s", "to": "1s"}]}}}`, "channels.a.disconnects[0].to"},
+		{"negative noise", `{"duration": "1m", "channels": {"a": {"kind": "load", "base": 1, "noise": {"sd": -1}}}}`, "channels.a.noise.sd: -1 is negative"},
+		{"noise every zero", `{"duration": "1m", "channels": {"a": {"kind": "load", "base": 1, "noise": {"sd": 1, "every": "0s"}}}}`, "channels.a.noise.every: must be positive"},
 	}
 	dir := t.TempDir()
 	for _, tc := range tests {
@@ -220,5 +222,60 @@ func TestLoadMalformed(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "missing.json")); err == nil {
 		t.Error("Load(missing file) succeeded")
+	}
+}
+
+// TestNoise: a channel's noise is Gaussian with the given standard
+// deviation, holds for "every" (one value per 1 Hz sample by default), is
+// the same at every read of the same time and in every run (seeded), and
+// differs between channels and seeds.
+func TestNoise(t *testing.T) {
+	parse := func(js string) *Scenario {
+		t.Helper()
+		sc, err := Parse("noise", []byte(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc
+	}
+	sc := parse(`{"duration": "1h", "channels": {
+		"a": {"kind": "residual", "base": 100, "noise": {"sd": 10, "seed": 7}},
+		"b": {"kind": "residual", "base": 100, "noise": {"sd": 10, "seed": 7}},
+		"c": {"kind": "residual", "base": 100, "noise": {"sd": 10, "seed": 7, "every": "10s"}}}}`)
+	again := parse(`{"duration": "1h", "channels": {"a": {"kind": "residual", "base": 100, "noise": {"sd": 10, "seed": 7}}}}`)
+	other := parse(`{"duration": "1h", "channels": {"a": {"kind": "residual", "base": 100, "noise": {"sd": 10, "seed": 8}}}}`)
+	var sum, sq float64
+	same, sameSeed := 0, 0
+	const n = 3600
+	for i := range n {
+		at := time.Duration(i) * time.Second
+		a, _, _ := sc.At("a", at)
+		if a2, _, _ := sc.At("a", at+999*time.Millisecond); a2 != a {
+			t.Fatalf("a at %v: %g, then %g within the same second", at, a, a2)
+		}
+		if a2, _, _ := again.At("a", at); a2 != a {
+			t.Fatalf("a at %v: %g in one parse, %g in another", at, a, a2)
+		}
+		if b, _, _ := sc.At("b", at); b == a {
+			same++
+		}
+		if o, _, _ := other.At("a", at); o == a {
+			sameSeed++
+		}
+		sum += a - 100
+		sq += (a - 100) * (a - 100)
+	}
+	mean, sd := sum/n, math.Sqrt(sq/n-(sum/n)*(sum/n))
+	if math.Abs(mean) > 1 || math.Abs(sd-10) > 1 {
+		t.Errorf("noise mean %.2f sd %.2f over %d samples, want about 0 and 10", mean, sd, n)
+	}
+	if same > 0 || sameSeed > 0 {
+		t.Errorf("%d samples equal between channels, %d between seeds: want independent noise", same, sameSeed)
+	}
+	c0, _, _ := sc.At("c", 0)
+	c9, _, _ := sc.At("c", 9*time.Second)
+	c10, _, _ := sc.At("c", 10*time.Second)
+	if c0 != c9 || c0 == c10 {
+		t.Errorf("every 10s: %g %g %g, want the first two equal and the third new", c0, c9, c10)
 	}
 }
