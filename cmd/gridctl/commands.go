@@ -203,14 +203,15 @@ func runDevices(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	slices.SortFunc(devs, func(x, y contract.DeviceInfo) int { return strings.Compare(x.Device, y.Device) })
-	t := newTable("DEVICE", "KIND", "STATE", "LAST SEEN", "FIRMWARE", "WHERE", "CHANNELS", "QUEUE", "MISSED")
+	t := newTable("DEVICE", "KIND", "STATE", "LAST SEEN", "FIRMWARE", "WHERE", "CHANNELS", "QUEUE", "MISSED", "DB ERRORS")
 	for _, d := range devs {
 		online := "offline"
 		if d.Online {
 			online = "online"
 		}
 		t.add(d.Device, d.Kind, online, a.clock.at(d.LastSeen), d.Firmware, d.Location.String(),
-			channels(d.Channels), strconv.Itoa(d.Health.QueueDepth), strconv.FormatUint(d.MissingEvents, 10))
+			channels(d.Channels), strconv.Itoa(d.Health.QueueDepth), strconv.FormatUint(d.MissingEvents, 10),
+			strconv.FormatUint(d.Health.StorageErrors, 10))
 	}
 	return t.write(a.out)
 }

@@ -51,7 +51,7 @@ var fakeDevices = []contract.DeviceInfo{
 			{Channel: "residual", State: contract.StateAlarm, Value: 320, Latched: true},
 			{Channel: "busbar-l2", State: contract.StateNormal, Value: 40},
 		},
-		Health: contract.Health{QueueDepth: 2}, LastEventSeq: 31, MissingEvents: 1},
+		Health: contract.Health{QueueDepth: 2, StorageErrors: 4}, LastEventSeq: 31, MissingEvents: 1},
 	{Device: "kiosk-01", Kind: "kiosk", Online: false, LastSeen: now.Add(-26 * time.Hour), Firmware: "0.9.0",
 		Location: contract.Location{Community: "幸福里", Building: "门卫室"}},
 }
