@@ -22,7 +22,10 @@
 //     starts 0) in update.db, then switches ROOT/current with an atomic
 //     symlink rename and fsyncs ROOT. Power loss before the rename: the old
 //     version starts, Boot sees current is not the trial slot and clears
-//     the trial. After: the new version starts on trial.
+//     the trial. After: the new version starts on trial, even when the
+//     active slot was not yet written to update.db (the link is the truth:
+//     State reads Active from it), so the next Install still goes to the
+//     other slot.
 //  3. The caller restarts into ROOT/current (re-exec, or exit and let
 //     systemd restart it).
 //  4. At every start the program calls Boot first. During a trial Boot

@@ -56,7 +56,9 @@ type Options struct {
 	Logger *slog.Logger
 	// StepHook, when not nil, is called with the name of each step of
 	// Install just before it is taken: "extract", "remove-old",
-	// "rename-slot", "record-trial" and "switch". It is a seam for tests
+	// "rename-slot", "record-trial", "switch" (the current link) and
+	// "record-active" (the link is switched, the state not yet written).
+	// It is a seam for tests
 	// and diagnostics (e.g. a test build that pauses there so the process
 	// can be killed at that exact point); production code leaves it nil.
 	StepHook func(step string)
@@ -204,7 +206,8 @@ func Open(opts *Options) (*Updater, error) {
 // Close closes the state file.
 func (u *Updater) Close() error { return u.db.Close() }
 
-// State returns the persistent state.
+// State returns the persistent state, with Active read from the current
+// link when there is one.
 func (u *Updater) State() (State, error) {
 	var s State
 	err := u.db.View(func(tx *bolt.Tx) error {
@@ -212,8 +215,11 @@ func (u *Updater) State() (State, error) {
 		s, err = load(tx)
 		return err
 	})
-	if s.Active == "" {
-		s.Active = u.currentSlot()
+	// The current link is what starts: it wins over the recorded slot,
+	// which lags behind it when the process stopped inside a switch
+	// (link renamed, state not yet written).
+	if cur := u.currentSlot(); cur != "" {
+		s.Active = cur
 	}
 	return s, err
 }
@@ -372,7 +378,13 @@ func (u *Updater) Install(bundlePath string) (*bundle.Manifest, error) {
 	if err := u.step("switch"); err != nil {
 		return nil, err
 	}
-	if err := u.switchTo(slot); err != nil {
+	if err := u.link(slot); err != nil {
+		return nil, err
+	}
+	if err := u.step("record-active"); err != nil {
+		return nil, err
+	}
+	if err := u.recordActive(slot); err != nil {
 		return nil, err
 	}
 	u.log.Info("installed on trial", "version", m.Version, "slot", slot, "previous", active)
@@ -387,9 +399,24 @@ func (u *Updater) refused(path string, err error) {
 	})
 }
 
-// switchTo points the current link at slot atomically: a new link under a
-// temporary name, renamed over the old one, and the folder fsync'd.
+// switchTo points the current link at slot and records it as active.
 func (u *Updater) switchTo(slot string) error {
+	if err := u.link(slot); err != nil {
+		return err
+	}
+	return u.recordActive(slot)
+}
+
+// recordActive records slot as the active one. The current link is the
+// truth (State reads it), so a stop between link and recordActive leaves
+// nothing stale.
+func (u *Updater) recordActive(slot string) error {
+	return u.update(func(s *State) error { s.Active = slot; return nil })
+}
+
+// link points the current link at slot atomically: a new link under a
+// temporary name, renamed over the old one, and the folder fsync'd.
+func (u *Updater) link(slot string) error {
 	tmp := u.CurrentDir() + ".tmp"
 	os.Remove(tmp)
 	if err := os.Symlink(filepath.Join("slots", slot), tmp); err != nil {
@@ -398,10 +425,7 @@ func (u *Updater) switchTo(slot string) error {
 	if err := os.Rename(tmp, u.CurrentDir()); err != nil {
 		return fmt.Errorf("updater: switch: %w", err)
 	}
-	if err := bundle.SyncDir(u.opts.Root); err != nil {
-		return err
-	}
-	return u.update(func(s *State) error { s.Active = slot; return nil })
+	return bundle.SyncDir(u.opts.Root)
 }
 
 // BootStatus tells the caller of Boot what to do.

@@ -275,7 +275,7 @@ func TestDeadlineRollsBack(t *testing.T) {
 // cut would, reopens the updater as a restarted device does, and checks
 // that a complete version starts and a later install still works.
 func TestPowerLossAtEveryStep(t *testing.T) {
-	for _, step := range []string{"extract", "remove-old", "rename-slot", "record-trial", "switch"} {
+	for _, step := range []string{"extract", "remove-old", "rename-slot", "record-trial", "switch", "record-active"} {
 		t.Run(step, func(t *testing.T) {
 			f := newFixture(t)
 			u := f.open()
@@ -302,8 +302,27 @@ func TestPowerLossAtEveryStep(t *testing.T) {
 			}
 			if st == OnTrial {
 				u.Commit()
-			} else if _, err := u.Install(f.bundleOf("v3", 3, "linux/arm/7")); err != nil {
-				t.Fatalf("install after power cut: %v", err)
+			} else {
+				f.installCommitted(u, "v3", 3)
+			}
+			// v3 runs, committed: the state must say so, and the next
+			// install must go to the other slot, so that a rollback
+			// finds v3 again.
+			s, _ := u.State()
+			if s.Versions[s.Active] != "v3" {
+				t.Errorf("after power cut at %s: active slot %q holds %q, want v3", step, s.Active, s.Versions[s.Active])
+			}
+			if _, err := u.Install(f.bundleOf("v4", 4, "linux/arm/7")); err != nil {
+				t.Fatal(err)
+			}
+			if st, _, err := u.Boot(); err != nil || st != OnTrial {
+				t.Fatalf("Boot after install of v4 = %v, %v", st, err)
+			}
+			if err := u.Rollback("self-test failed"); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.running(); got != "sensord v3" {
+				t.Errorf("after power cut at %s and a rolled-back v4: runs %q, want v3", step, got)
 			}
 		})
 	}
@@ -329,7 +348,7 @@ func TestStepHook(t *testing.T) {
 	if _, err := u.Install(f.bundleOf("v1", 1, "linux/arm/7")); err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprint([]string{"extract", "remove-old", "rename-slot", "record-trial", "switch"})
+	want := fmt.Sprint([]string{"extract", "remove-old", "rename-slot", "record-trial", "switch", "record-active"})
 	if fmt.Sprint(got) != want {
 		t.Errorf("steps = %v, want %v", got, want)
 	}
