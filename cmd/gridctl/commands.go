@@ -32,13 +32,15 @@ func init() {
 			setup: setupCmd},
 		&command{name: "tickets", args: "[--status S] [--grid G]", summary: "list tickets",
 			setup: setupTickets},
-		&command{name: "ticket", args: "NUMBER", summary: "show a ticket and its timeline",
-			setup: func(*flag.FlagSet) runFunc { return runTicket }},
+		&command{name: "ticket", args: "NUMBER", summary: "show a ticket and its timeline (ticket assign: see assign)",
+			setup: setupTicket},
 		ticketStep("accept", contract.OpTicketAccept, "accept a ticket: it is yours", ""),
 		ticketStep("start", contract.OpTicketStart, "start work on a ticket", ""),
 		ticketStep("close", contract.OpTicketClose, "close a ticket", "optional"),
 		ticketStep("resolve", contract.OpTicketResolve, "mark a ticket resolved; the resident rates it", "required"),
 		ticketStep("return", contract.OpTicketReturn, "return a ticket (not ours, or cannot be done), saying why", "required"),
+		&command{name: "assign", args: "NUMBER (--grid G | --worker W) [--note TEXT]",
+			summary: "send a ticket to another grid or grid worker (also: ticket assign)", setup: setupAssign},
 		&command{name: "duplicate", args: "NUMBER --of OTHER", summary: "mark a ticket as a duplicate of another",
 			setup: setupDuplicate},
 		&command{name: "wishes", args: "[--community C]", summary: "list residents' micro-wishes",
@@ -201,14 +203,15 @@ func runDevices(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	slices.SortFunc(devs, func(x, y contract.DeviceInfo) int { return strings.Compare(x.Device, y.Device) })
-	t := newTable("DEVICE", "KIND", "STATE", "LAST SEEN", "FIRMWARE", "WHERE", "CHANNELS", "QUEUE", "MISSED")
+	t := newTable("DEVICE", "KIND", "STATE", "LAST SEEN", "FIRMWARE", "WHERE", "CHANNELS", "QUEUE", "MISSED", "DB ERRORS")
 	for _, d := range devs {
 		online := "offline"
 		if d.Online {
 			online = "online"
 		}
 		t.add(d.Device, d.Kind, online, a.clock.at(d.LastSeen), d.Firmware, d.Location.String(),
-			channels(d.Channels), strconv.Itoa(d.Health.QueueDepth), strconv.FormatUint(d.MissingEvents, 10))
+			channels(d.Channels), strconv.Itoa(d.Health.QueueDepth), strconv.FormatUint(d.MissingEvents, 10),
+			strconv.FormatUint(d.Health.StorageErrors, 10))
 	}
 	return t.write(a.out)
 }
@@ -376,6 +379,27 @@ func (a *app) due(s contract.TicketStatus) string {
 	return a.clock.at(s.Due)
 }
 
+// setupTicket is "ticket NUMBER", and "ticket assign ..." as a second
+// spelling of assign.
+func setupTicket(fs *flag.FlagSet) runFunc {
+	assign := setupAssign(fs)
+	return func(ctx context.Context, a *app, args []string) error {
+		if len(args) > 0 && args[0] == "assign" {
+			return assign(ctx, a, args[1:])
+		}
+		var set []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "grid" || f.Name == "worker" || f.Name == "note" {
+				set = append(set, "--"+f.Name)
+			}
+		})
+		if len(set) > 0 {
+			return usagef("%s only with ticket assign", strings.Join(set, ", "))
+		}
+		return runTicket(ctx, a, args)
+	}
+}
+
 func runTicket(ctx context.Context, a *app, args []string) error {
 	if err := needArgs(args, "NUMBER"); err != nil {
 		return err
@@ -451,6 +475,9 @@ func (a *app) ticketChange(ctx context.Context, op string, q map[string]string) 
 		return a.printJSON(s)
 	}
 	line := fmt.Sprintf("%s is now %s", s.Number, s.Status)
+	if op == contract.OpTicketAssign {
+		line += " in grid " + s.Location.Grid
+	}
 	if s.Assigned != "" {
 		line += " (assigned to " + s.Assigned + ")"
 	}
@@ -471,6 +498,34 @@ func setupDuplicate(fs *flag.FlagSet) runFunc {
 			return usagef("a ticket cannot duplicate itself")
 		}
 		return a.ticketChange(ctx, contract.OpTicketDuplicate, map[string]string{"number": args[0], "of": *of})
+	}
+}
+
+func setupAssign(fs *flag.FlagSet) runFunc {
+	grid := fs.String("grid", "", "the `grid` to send the ticket to")
+	worker := fs.String("worker", "", "the grid `worker` to send the ticket to (their grid, unless --grid)")
+	note := fs.String("note", "", "why, for the ticket's timeline (the resident sees it)")
+	return func(ctx context.Context, a *app, args []string) error {
+		if err := needArgs(args, "NUMBER"); err != nil {
+			return err
+		}
+		if *grid == "" && *worker == "" {
+			return usagef("--grid or --worker is required")
+		}
+		q := map[string]string{"number": args[0]}
+		for k, v := range map[string]string{"grid": *grid, "worker": *worker} {
+			if v == "" {
+				continue
+			}
+			if !contract.ValidID(v) {
+				return usagef("--%s %q is not a %s id", k, v, k)
+			}
+			q[k] = v
+		}
+		if *note != "" {
+			q["note"] = *note
+		}
+		return a.ticketChange(ctx, contract.OpTicketAssign, q)
 	}
 }
 

@@ -18,6 +18,8 @@
 //	accept|start|close NUMBER         move a ticket on
 //	resolve|return NUMBER --note T    resolve or return a ticket, with a note
 //	duplicate NUMBER --of OTHER       mark a ticket as a duplicate
+//	assign NUMBER --grid G|--worker W send a ticket to another grid or worker
+//	                                  (also "ticket assign"; [--note T])
 //	wishes [--community C]            residents' micro-wishes
 //	claim WISH-ID --by NAME           a volunteer claims a wish
 //	notice --community C --title T --body B [--level info|warning|typhoon] [--expires 24h]

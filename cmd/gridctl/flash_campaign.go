@@ -67,6 +67,7 @@ func flashCampaign(ctx context.Context, a *app, f *flashFlags, m *bundle.Manifes
 	if err != nil {
 		return err
 	}
+	o.Security = m.Security // devices refuse rolled-back and too old bundles before downloading
 	r.offer = o.Args()
 	return r.run(ctx)
 }

@@ -51,7 +51,7 @@ var fakeDevices = []contract.DeviceInfo{
 			{Channel: "residual", State: contract.StateAlarm, Value: 320, Latched: true},
 			{Channel: "busbar-l2", State: contract.StateNormal, Value: 40},
 		},
-		Health: contract.Health{QueueDepth: 2}, LastEventSeq: 31, MissingEvents: 1},
+		Health: contract.Health{QueueDepth: 2, StorageErrors: 4}, LastEventSeq: 31, MissingEvents: 1},
 	{Device: "kiosk-01", Kind: "kiosk", Online: false, LastSeen: now.Add(-26 * time.Hour), Firmware: "0.9.0",
 		Location: contract.Location{Community: "幸福里", Building: "门卫室"}},
 }
@@ -115,6 +115,7 @@ func newHub(t *testing.T) (string, *hubclienttest.Hub) {
 		contract.OpTicketAccept: "accepted", contract.OpTicketStart: "in-progress",
 		contract.OpTicketResolve: "resolved", contract.OpTicketReturn: "returned",
 		contract.OpTicketDuplicate: "duplicate", contract.OpTicketClose: "closed",
+		contract.OpTicketAssign: "submitted",
 	} {
 		hub.Handle(op, func(r contract.Request) (any, error) {
 			ts := fakeTicket
@@ -232,6 +233,9 @@ func TestRequests(t *testing.T) {
 		{[]string{"return", "--note", "not ours", "K1"}, contract.OpTicketReturn, map[string]string{"number": "K1", "note": "not ours"}},
 		{[]string{"duplicate", "K1", "--of", "K0"}, contract.OpTicketDuplicate, map[string]string{"number": "K1", "of": "K0"}},
 		{[]string{"close", "K1"}, contract.OpTicketClose, map[string]string{"number": "K1"}},
+		{[]string{"assign", "K1", "--grid", "g2"}, contract.OpTicketAssign, map[string]string{"number": "K1", "grid": "g2"}},
+		{[]string{"ticket", "assign", "K1", "--worker", "w-zhao", "--note", "6号楼"}, contract.OpTicketAssign,
+			map[string]string{"number": "K1", "worker": "w-zhao", "note": "6号楼"}},
 		{[]string{"close", "K1", "--note", "resident moved"}, contract.OpTicketClose, map[string]string{"number": "K1", "note": "resident moved"}},
 		{[]string{"wishes", "--community", "幸福里"}, contract.OpWishesList, map[string]string{"community": "幸福里"}},
 		{[]string{"claim", "w-1", "--by", "小张"}, contract.OpWishClaim, map[string]string{"id": "w-1", "by": "小张"}},
@@ -328,6 +332,9 @@ func TestErrors(t *testing.T) {
 		{[]string{"ack", "a", "b"}, 2, `gridctl: ack: unexpected argument "b"`},
 		{[]string{"resolve", "K1"}, 2, `gridctl: resolve: --note is required`},
 		{[]string{"duplicate", "K1"}, 2, `gridctl: duplicate: --of is required`},
+		{[]string{"assign", "K1"}, 2, `gridctl: assign: --grid or --worker is required`},
+		{[]string{"ticket", "assign", "K1", "--grid", "a/b"}, 2, `gridctl: ticket: --grid "a/b" is not a grid id`},
+		{[]string{"ticket", "K1", "--grid", "g2"}, 2, `gridctl: ticket: --grid only with ticket assign`},
 		{[]string{"claim", "w-1"}, 2, `gridctl: claim: --by is required`},
 		{[]string{"notice", "--community", "c", "--title", "t", "--body", "b", "--level", "loud"}, 2, `gridctl: notice: --level "loud": want info, warning or typhoon`},
 		{[]string{"cmd", "mb-0001", "test", "oops"}, 2, `gridctl: cmd: argument "oops" is not KEY=VALUE`},

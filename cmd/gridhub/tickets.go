@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 var ticketOps = []string{
 	contract.OpTicketsList, contract.OpTicketGet, contract.OpTicketAccept, contract.OpTicketStart,
 	contract.OpTicketResolve, contract.OpTicketReturn, contract.OpTicketDuplicate, contract.OpTicketClose,
-	contract.OpWishesList, contract.OpWishClaim, contract.OpWishDone, contract.OpNotice,
+	contract.OpTicketAssign, contract.OpWishesList, contract.OpWishClaim, contract.OpWishDone, contract.OpNotice,
 }
 
 // ticketWorker is the part of a configured worker that decides what they
@@ -29,13 +30,44 @@ func ticketWorker(w config.Worker) tickets.Worker {
 // openTickets opens the ticket store on the hub's database, publishing
 // every change through the hub's outbox in the change's own transaction.
 // db must be the database h was created on.
-func openTickets(db *bolt.DB, h *hub.Hub, log *slog.Logger) (*tickets.Store, error) {
+func openTickets(db *bolt.DB, cfg *config.Config, h *hub.Hub, log *slog.Logger) (*tickets.Store, error) {
 	return tickets.Open(db, &tickets.Options{
-		Logger: log,
+		Logger:       log,
+		AssignTarget: assignTarget(cfg),
 		PublishTx: func(tx *bolt.Tx, p tickets.Publication) error {
 			return h.PublishTx(tx, p.Topic, p.Msg, p.Retain)
 		},
 	})
+}
+
+// assignTarget keeps ticket.assign inside the ticket's community: the
+// target grid must be one of its grids, and a worker one of its grid
+// workers (tickets.Options.AssignTarget).
+func assignTarget(cfg *config.Config) func(community, grid, worker string) (string, error) {
+	return func(community, grid, worker string) (string, error) {
+		if grid != "" {
+			known := false
+			for _, c := range cfg.Communities {
+				for _, g := range c.Grids {
+					known = known || c.ID == community && g.ID == grid
+				}
+			}
+			if !known {
+				return "", fmt.Errorf("grid %q is not a grid of community %s", grid, community)
+			}
+		}
+		if worker == "" {
+			return grid, nil
+		}
+		w, ok := cfg.Worker(worker)
+		switch {
+		case !ok || w.Role != config.RoleGridWorker || w.Community != community:
+			return "", fmt.Errorf("%q is not a grid worker of community %s", worker, community)
+		case grid != "" && w.Grid != grid:
+			return "", fmt.Errorf("%s works in grid %s, not %s", worker, w.Grid, grid)
+		}
+		return w.Grid, nil
+	}
 }
 
 // ticketRequest serves a ticket, wish or notice operation for worker from.
@@ -51,7 +83,7 @@ func ticketRequest(ts *tickets.Store) hub.RequestFunc {
 // notice operations from gridctl) into the hub, and returns the loop that
 // raises time-limit warnings and escalations.
 func wireTickets(db *bolt.DB, cfg *config.Config, h *hub.Hub, log *slog.Logger) (func(ctx context.Context), error) {
-	ts, err := openTickets(db, h, log)
+	ts, err := openTickets(db, cfg, h, log)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ func TestTicketWiring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts, err := openTickets(db, h, log)
+	ts, err := openTickets(db, cfg, h, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,6 +115,7 @@ func TestTicketWiring(t *testing.T) {
 		{"c-chen", contract.OpTicketStart, nil, "", contract.TicketTopic(n)},
 		{"s-liu", contract.OpTicketResolve, []string{"note", "换了阀门"}, "", contract.TicketTopic(n)},
 		{"w-li", contract.OpTicketGet, nil, "", ""}, // same community
+		// Resolved: no assignment. The rest assign a second ticket, below.
 		{"w-li", contract.OpNotice, []string{"community", "east"}, "w-li (grid east-1) may not publish notices of community east", ""},
 		{"c-chen", contract.OpNotice, []string{"community", "east"}, "", contract.AreaTopic("east", "notices")},
 	}
@@ -138,6 +139,43 @@ func TestTicketWiring(t *testing.T) {
 			t.Errorf("step %d: %s queued %+v, want one on %q", i, s.op, items, s.topic)
 		}
 	}
+	// ticket.assign: the target must be a grid or grid worker of the
+	// ticket's community; w-wang (east-2) may hand it on, w-li not.
+	n2 := "K2-261127-00002"
+	r.Number = n2
+	if _, err := ts.HandleDeviceMessage("kiosk-02", r, func(l contract.Location) string { return cfg.Locate(l).Grid }); err != nil {
+		t.Fatal(err)
+	}
+	queued()
+	for _, tt := range []struct {
+		worker string
+		args   []string
+		err    string // a part of the error; "" for allowed
+		grid   string // the ticket's grid after an allowed one
+	}{
+		{"w-li", []string{"grid", "east-1"}, "w-li (grid east-1) may not assign it", ""},
+		{"c-chen", []string{"grid", "west-9"}, `grid "west-9" is not a grid of community east`, ""},
+		{"c-chen", []string{"worker", "c-chen"}, `"c-chen" is not a grid worker of community east`, ""},
+		{"c-chen", []string{"grid", "east-1", "worker", "w-zhao"}, "w-zhao works in grid east-3, not east-1", ""},
+		{"w-wang", []string{"worker", "w-zhao", "note", "6号楼"}, "", "east-3"},
+		{"c-chen", []string{"grid", "east-1"}, "", "east-1"},
+	} {
+		body, err := call(tt.worker, contract.OpTicketAssign, append([]string{"number", n2}, tt.args...)...)
+		items := queued()
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) || len(items) != 0 {
+				t.Errorf("assign %v by %s: %v (%d queued), want an error saying %q", tt.args, tt.worker, err, len(items), tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("assign %v by %s: %v", tt.args, tt.worker, err)
+		}
+		if st := body.(contract.TicketStatus); st.Location.Grid != tt.grid || len(items) != 1 || items[0].Topic != contract.TicketTopic(n2) {
+			t.Errorf("assign %v by %s: grid %s, %d queued; want grid %s and its status", tt.args, tt.worker, st.Location.Grid, len(items), tt.grid)
+		}
+	}
+
 	if st := h.Stats(); st.QueueDepth == 0 {
 		t.Errorf("hub's queue depth %d after queued changes: the hub did not see them", st.QueueDepth)
 	}

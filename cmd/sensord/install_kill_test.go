@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,10 +17,12 @@ import (
 // TestKillNineAtEveryInstallStep kills `sensord install` with SIGKILL at
 // each step of the install (a build with pauseInstallAt=* stops there),
 // then checks that ROOT/current/sensord starts and is the old version (the
-// hook runs just before each step, the switch included, so every kill
-// point is before the switch), and that a normal install of the same
-// bundle right after — no restart in between — succeeds, runs, and starts
-// on trial.
+// hook runs just before each step, the switch included), and that a
+// normal install of the same bundle right after — no restart in between —
+// succeeds, runs, and starts on trial. The kill inside the switch
+// ("record-active": the current link renamed, the state not yet written)
+// leaves the new version to start, on trial, and the updater's state
+// naming its slot as the active one.
 func TestKillNineAtEveryInstallStep(t *testing.T) {
 	buildSensord(t) // skips under -short
 	work := t.TempDir()
@@ -34,7 +37,7 @@ func TestKillNineAtEveryInstallStep(t *testing.T) {
 	quiet := slog.New(slog.DiscardHandler)
 	b0, b1, b2 := s.Bundle("v0", 1, v1, ""), s.Bundle("v1", 2, v1, ""), s.Bundle("v2", 3, v2, "")
 
-	for _, step := range []string{"extract", "remove-old", "rename-slot", "record-trial", "switch"} {
+	for _, step := range []string{"extract", "remove-old", "rename-slot", "record-trial", "switch", "record-active"} {
 		t.Run(step, func(t *testing.T) {
 			// Both slots full, v1 committed and running: the install of v2
 			// replaces the older slot (v0, which is the v1 binary).
@@ -79,6 +82,10 @@ func TestKillNineAtEveryInstallStep(t *testing.T) {
 			}
 
 			current := filepath.Join(root, "current", "sensord")
+			if step == "record-active" {
+				killedInsideSwitch(t, root, current, keys)
+				return
+			}
 			got, err := command(t, current, "version").CombinedOutput()
 			if err != nil || !strings.HasPrefix(string(got), "sensord v1 (") {
 				t.Fatalf("after kill -9 at %s, ROOT/current/sensord version: %v %q; want v1", step, err, got)
@@ -106,5 +113,36 @@ func TestKillNineAtEveryInstallStep(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// killedInsideSwitch checks a device killed inside the switch of an
+// install of v2: the link points at v2, which starts on trial, and once
+// committed the updater's state names v2's slot as active (so that the
+// next install goes to the other slot, not over the running version).
+func killedInsideSwitch(t *testing.T, root, current string, keys []ed25519.PublicKey) {
+	t.Helper()
+	got, err := command(t, current, "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(got), "sensord v2 (") {
+		t.Fatalf("after kill -9 inside the switch, ROOT/current/sensord version: %v %q; want v2", err, got)
+	}
+	u, err := updater.Open(&updater.Options{Root: root, Roots: keys, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	st, tr, err := u.Boot()
+	if err != nil || st != updater.OnTrial || tr.Version != "v2" {
+		t.Fatalf("Boot after kill -9 inside the switch = %v, %+v, %v; want v2 on trial", st, tr, err)
+	}
+	if err := u.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := u.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Active != tr.Slot || s.Versions[s.Active] != "v2" {
+		t.Errorf("state after kill -9 inside the switch: active %q (holds %q), want slot %s with v2", s.Active, s.Versions[s.Active], tr.Slot)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"linli/devices/hazard"
@@ -95,7 +96,7 @@ type Agent struct {
 	silenced  bool
 	blink     bool
 	last      map[string]sample
-	storeErrs uint64
+	storeErrs atomic.Uint64 // failed database writes, for Health.StorageErrors
 }
 
 type sample struct {
@@ -244,7 +245,7 @@ func (a *Agent) commitLocked(evs []contract.Event) []contract.Event {
 	}
 	done, err := a.db.Commit(a.pending)
 	if err != nil {
-		a.storeErrs++
+		a.storeErrs.Add(1)
 		a.log.Error("events not stored; will retry", "events", len(a.pending), "err", err)
 		return nil
 	}
@@ -335,7 +336,7 @@ func (a *Agent) telemetryLocked(now time.Time, changed bool) {
 		t.Readings = append(t.Readings, r)
 	}
 	if err := a.db.PutTelemetry(t); err != nil {
-		a.storeErrs++
+		a.storeErrs.Add(1)
 		a.log.Error("telemetry not queued", "err", err)
 		return
 	}
@@ -347,7 +348,7 @@ func (a *Agent) flushLocked(now time.Time) error {
 		return nil
 	}
 	if err := a.db.AddReadings(a.readings); err != nil {
-		a.storeErrs++
+		a.storeErrs.Add(1)
 		a.log.Error("readings not stored", "readings", len(a.readings), "err", err)
 		if len(a.readings) > 10_000 { // bound the memory while storage is broken
 			a.readings = a.readings[len(a.readings)-10_000:]
@@ -488,7 +489,7 @@ func (a *Agent) State(session uint32) *contract.DeviceState {
 	for _, st := range a.eng.Statuses() {
 		s.Channels = append(s.Channels, contract.ChannelState{Channel: st.Channel, State: st.State, Value: st.Value, Latched: st.Latched})
 	}
-	s.Health = contract.Health{Uptime: now.Sub(a.boot), StorageUsed: a.db.Size(), Firmware: a.opts.Firmware}
+	s.Health = contract.Health{Uptime: now.Sub(a.boot), StorageUsed: a.db.Size(), StorageErrors: a.storeErrs.Load(), Firmware: a.opts.Firmware}
 	if ob := a.db.Outbox(); ob != nil {
 		if st, err := ob.Stats(); err == nil {
 			s.Health.QueueDepth, s.Health.Dropped = st.Depth(), st.Dropped

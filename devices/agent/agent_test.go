@@ -305,3 +305,23 @@ func TestSetThresholdsKeepsOtherChannels(t *testing.T) {
 		t.Errorf("set-points %g/%g after a refused command, want 60/80", st.PreAlarm, st.Alarm)
 	}
 }
+
+// TestHealthCountsStorageErrors checks that failed writes to the device's
+// database show in its Health (and so in its retained state), one per
+// failed write, while sensing goes on.
+func TestHealthCountsStorageErrors(t *testing.T) {
+	r := newRig(t)
+	r.steps(3)
+	if n := r.a.State(1).Health.StorageErrors; n != 0 {
+		t.Fatalf("StorageErrors = %d on a healthy store, want 0", n)
+	}
+	r.db.Close()
+	r.resid.v = 400 // an alarm whose event cannot be stored: retried every round
+	r.steps(5)
+	if n := r.a.State(1).Health.StorageErrors; n < 5 {
+		t.Errorf("StorageErrors = %d after 5 rounds with a closed store, want at least 5 (one per failed commit)", n)
+	}
+	if !r.buzzer.on {
+		t.Error("buzzer off: a storage failure must not silence the alarm")
+	}
+}

@@ -495,7 +495,11 @@ func (d *Device) checkOffer(o transfer.Offer) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := s.RolledBack[o.Version]; ok {
+	if o.Security != 0 && o.Security < s.MinSecurity {
+		return fmt.Errorf("%w: %w: %s has security version %d, this device accepted %d; not downloading it",
+			ErrRefused, bundle.ErrRollback, o.Version, o.Security, s.MinSecurity)
+	}
+	if s.WasRolledBack(o.Version, o.Security, o.SHA256) {
 		why := ""
 		for _, r := range slices.Backward(s.History) {
 			if r.Version == o.Version && r.Step == "rolled-back" {
@@ -503,7 +507,7 @@ func (d *Device) checkOffer(o transfer.Offer) error {
 				break
 			}
 		}
-		return fmt.Errorf("%w: version %s was rolled back on this device%s; not downloading it again", ErrRefused, o.Version, why)
+		return fmt.Errorf("%w: this bundle of version %s was rolled back on this device%s; not downloading it again (release a new bundle)", ErrRefused, o.Version, why)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -224,13 +225,21 @@ func (n *node) stop() {
 	n.d.Close()
 }
 
-// offer adds the bundle to the sender and sends the update command.
+// offer adds the bundle to the sender and sends the update command, as an
+// older tool does: without the security version.
 func (n *node) offer(id, version, path string) *contract.CommandAck {
+	n.t.Helper()
+	return n.offerSecurity(id, version, path, 0)
+}
+
+// offerSecurity is offer with the bundle's security version in the offer.
+func (n *node) offerSecurity(id, version, path string, security uint64) *contract.CommandAck {
 	n.t.Helper()
 	o, err := n.sender.Add(id, version, path, 512)
 	if err != nil {
 		n.t.Fatal(err)
 	}
+	o.Security = security
 	return n.d.HandleCommand(context.Background(), &contract.Command{ID: "c-" + id, Name: contract.CmdUpdate, Args: o.Args()})
 }
 
@@ -501,6 +510,68 @@ func TestUnhealthyRollsBackAtOnce(t *testing.T) {
 	n2.waitExec()
 	if got := f.running(); got != "v1" {
 		t.Fatalf("current is %s, want v1", got)
+	}
+}
+
+// TestReReleaseAfterRollback: after v2 was rolled back, the same bundle is
+// refused before any download, a fixed v2 (another bundle, the same
+// version string and security version) is taken, and once it is committed
+// an offer below the new security version is refused before download too.
+func TestReReleaseAfterRollback(t *testing.T) {
+	f := newFixture(t)
+	n := f.start("v1", nil)
+	broken := f.bundle("v2", 2, nil)
+	n.offerSecurity("t-1", "v2", broken, 2)
+	n.waitExec()
+	n.stop()
+	n2 := f.start("v2", nil)
+	n2.waitState(contract.FwTrial)
+	if err := n2.d.Unhealthy(context.Background(), "self-test failed"); err != nil {
+		t.Fatal(err)
+	}
+	n2.waitState(contract.FwRolledBack)
+	n2.waitExec()
+	n2.stop()
+
+	n3 := f.start("v1", nil)
+	n3.waitState(contract.FwRolledBack)
+	for _, sec := range []uint64{0, 2, 3} { // whatever the offer says: it is the same bundle
+		ack := n3.offerSecurity(fmt.Sprintf("t-2-%d", sec), "v2", broken, sec)
+		if ack.OK || !strings.Contains(ack.Error, "rolled back") {
+			t.Errorf("re-offer of the rolled-back bundle (security %d): %+v", sec, ack)
+		}
+	}
+	fixedDir := filepath.Join(t.TempDir(), "fixed.bundle")
+	if err := os.Rename(f.bundle("v2", 2, nil), fixedDir); err != nil { // new random content
+		t.Fatal(err)
+	}
+	if ack := n3.offerSecurity("t-3", "v2", fixedDir, 2); !ack.OK {
+		t.Fatalf("offer of a fixed v2: %+v", ack)
+	}
+	n3.waitExec()
+	if got := f.running(); got != "v2" {
+		t.Fatalf("current is %s, want the fixed v2", got)
+	}
+	n3.stop()
+	n4 := f.start("v2", nil)
+	n4.waitState(contract.FwTrial)
+	if err := n4.d.Healthy(); err != nil {
+		t.Fatal(err)
+	}
+	n4.waitState(contract.FwCommitted)
+	old := f.bundle("v1b", 1, nil)
+	n4.mu.Lock()
+	before := n4.blocks
+	n4.mu.Unlock()
+	ack := n4.offerSecurity("t-4", "v1b", old, 1)
+	if ack.OK || !strings.Contains(ack.Error, "anti-rollback") {
+		t.Errorf("offer below the security version: %+v", ack)
+	}
+	n4.mu.Lock()
+	after := n4.blocks
+	n4.mu.Unlock()
+	if after != before {
+		t.Errorf("%d blocks sent for a refused offer", after-before)
 	}
 }
 

@@ -7,9 +7,13 @@
 // # Life of an update
 //
 //  1. The hub (or gridctl) sends the "update" command with a transfer.Offer
-//     in its args. HandleCommand refuses an offer of a version that was
-//     rolled back on this device (no re-download loop) or that runs
-//     already; otherwise the Receiver, run by Run, asks for the blocks on
+//     in its args (version, security version, sha256 of the bundle).
+//     HandleCommand refuses an offer of a bundle that was rolled back on
+//     this device (no re-download loop; see updater.State.WasRolledBack:
+//     a re-release of the same version string as another bundle, or with
+//     a higher security version, is taken), of a security version below
+//     the one it accepted, or of the version that runs already; otherwise
+//     the Receiver, run by Run, asks for the blocks on
 //     DeviceTopic(dev, "fwreq") and receives them on DeviceTopic(dev, "fw")
 //     (Subscriptions). The bitmap of received blocks is kept in the
 //     device's bbolt file, so a transfer resumes after a disconnect or a

@@ -43,10 +43,14 @@ var (
 
 var magic = []byte("LFW1")
 
-// Offer describes a transfer. It travels as the args of an "update" command.
+// Offer describes a transfer. It travels as the args of an "update"
+// command (contract.UpdateArg*).
 type Offer struct {
-	Transfer  string `json:"transfer"`
-	Version   string `json:"version"`
+	Transfer string `json:"transfer"`
+	Version  string `json:"version"`
+	// Security is the bundle's security version (its manifest's); 0 means
+	// the offer does not say (offers made before it was carried).
+	Security  uint64 `json:"security_version,omitempty"`
 	Size      int64  `json:"size"`
 	BlockSize int    `json:"block_size"`
 	SHA256    string `json:"sha256"`
@@ -57,19 +61,30 @@ func (o Offer) Blocks() int { return int((o.Size + int64(o.BlockSize) - 1) / int
 
 // Args renders the offer as command arguments.
 func (o Offer) Args() map[string]string {
-	return map[string]string{"transfer": o.Transfer, "version": o.Version, "size": strconv.FormatInt(o.Size, 10),
-		"block_size": strconv.Itoa(o.BlockSize), "sha256": o.SHA256}
+	a := map[string]string{contract.UpdateArgTransfer: o.Transfer, contract.UpdateArgVersion: o.Version,
+		contract.UpdateArgSize: strconv.FormatInt(o.Size, 10), contract.UpdateArgBlockSize: strconv.Itoa(o.BlockSize),
+		contract.UpdateArgSHA256: o.SHA256}
+	if o.Security != 0 {
+		a[contract.UpdateArgSecurity] = strconv.FormatUint(o.Security, 10)
+	}
+	return a
 }
 
-// OfferFromArgs parses command arguments made by Args.
+// OfferFromArgs parses command arguments made by Args. A missing security
+// version is 0 (the offer does not say).
 func OfferFromArgs(a map[string]string) (Offer, error) {
-	o := Offer{Transfer: a["transfer"], Version: a["version"], SHA256: a["sha256"]}
-	var err1, err2 error
-	o.Size, err1 = strconv.ParseInt(a["size"], 10, 64)
-	o.BlockSize, err2 = strconv.Atoi(a["block_size"])
+	o := Offer{Transfer: a[contract.UpdateArgTransfer], Version: a[contract.UpdateArgVersion], SHA256: a[contract.UpdateArgSHA256]}
+	var err1, err2, err3 error
+	o.Size, err1 = strconv.ParseInt(a[contract.UpdateArgSize], 10, 64)
+	o.BlockSize, err2 = strconv.Atoi(a[contract.UpdateArgBlockSize])
+	if sec, ok := a[contract.UpdateArgSecurity]; ok {
+		o.Security, err3 = strconv.ParseUint(sec, 10, 64)
+	}
 	switch {
 	case err1 != nil || err2 != nil:
 		return o, fmt.Errorf("%w: size %q, block_size %q", ErrOffer, a["size"], a["block_size"])
+	case err3 != nil:
+		return o, fmt.Errorf("%w: security_version %q", ErrOffer, a[contract.UpdateArgSecurity])
 	case !contract.ValidID(o.Transfer):
 		return o, fmt.Errorf("%w: transfer id %q", ErrOffer, o.Transfer)
 	case o.Size <= 0 || o.Size > 1<<31:

@@ -268,3 +268,24 @@ func TestOverBrokers(t *testing.T) {
 		})
 	}
 }
+
+// TestOfferSecurity: the bundle's security version travels in the offer,
+// is optional for older tools, and a malformed one is refused.
+func TestOfferSecurity(t *testing.T) {
+	o := Offer{Transfer: "t1", Version: "v2", Security: 7, Size: 1000, BlockSize: 512, SHA256: string(bytes.Repeat([]byte("a"), 64))}
+	args := o.Args()
+	if args[contract.UpdateArgSecurity] != "7" {
+		t.Fatalf("args %v: no security_version 7", args)
+	}
+	if got, err := OfferFromArgs(args); err != nil || got != o {
+		t.Errorf("round trip: %+v, %v; want %+v", got, err, o)
+	}
+	delete(args, contract.UpdateArgSecurity)
+	if got, err := OfferFromArgs(args); err != nil || got.Security != 0 {
+		t.Errorf("without security_version: %+v, %v; want security 0 (unknown)", got, err)
+	}
+	args[contract.UpdateArgSecurity] = "-1"
+	if _, err := OfferFromArgs(args); !errors.Is(err, ErrOffer) {
+		t.Errorf("security_version -1: %v, want ErrOffer", err)
+	}
+}

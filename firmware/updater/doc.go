@@ -22,15 +22,20 @@
 //     starts 0) in update.db, then switches ROOT/current with an atomic
 //     symlink rename and fsyncs ROOT. Power loss before the rename: the old
 //     version starts, Boot sees current is not the trial slot and clears
-//     the trial. After: the new version starts on trial.
+//     the trial. After: the new version starts on trial, even when the
+//     active slot was not yet written to update.db (the link is the truth:
+//     State reads Active from it), so the next Install still goes to the
+//     other slot.
 //  3. The caller restarts into ROOT/current (re-exec, or exit and let
 //     systemd restart it).
 //  4. At every start the program calls Boot first. During a trial Boot
 //     counts the start (written before anything else happens); past
 //     MaxTrialStarts or the deadline it switches back to the previous slot,
-//     records why, marks the version as rolled back and tells the caller
-//     to restart. A version that was rolled back is refused by Install
-//     unless its security version is raised (no re-download loop).
+//     records why, marks the bundle as rolled back (its version, security
+//     version and file sha256) and tells the caller to restart. Install
+//     refuses that bundle again (no re-download loop), but takes a
+//     re-release of its version string: another bundle (a fix, signed
+//     anew), or one with a higher security version (State.WasRolledBack).
 //  5. When the program is healthy (started, connected to the broker, its
 //     hardware self-test passed), it calls Commit: the trial ends and the
 //     security version becomes the new floor for anti-rollback.

@@ -2,6 +2,8 @@ package updater
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,8 +22,10 @@ import (
 
 // Errors of Install, besides the bundle's own refusals (bundle.ErrBadSignature, …).
 var (
-	// ErrRolledBack means the bundle's version was rolled back on this
-	// device before; it is not installed again at the same security version.
+	// ErrRolledBack means the bundle was rolled back on this device
+	// before (see State.WasRolledBack): the same bundle is not installed
+	// again, while a re-release of its version string (another bundle, or
+	// a higher security version) is.
 	ErrRolledBack = errors.New("updater: version was rolled back before")
 	// ErrTrialInProgress means another version is on trial.
 	ErrTrialInProgress = errors.New("updater: a trial is in progress")
@@ -51,7 +56,9 @@ type Options struct {
 	Logger *slog.Logger
 	// StepHook, when not nil, is called with the name of each step of
 	// Install just before it is taken: "extract", "remove-old",
-	// "rename-slot", "record-trial" and "switch". It is a seam for tests
+	// "rename-slot", "record-trial", "switch" (the current link) and
+	// "record-active" (the link is switched, the state not yet written).
+	// It is a seam for tests
 	// and diagnostics (e.g. a test build that pauses there so the process
 	// can be killed at that exact point); production code leaves it nil.
 	StepHook func(step string)
@@ -89,6 +96,7 @@ func DefaultTarget() string {
 type Trial struct {
 	Version  string    `json:"version"`
 	Security uint64    `json:"security_version"`
+	Bundle   string    `json:"bundle_sha256,omitempty"` // sha256 of the bundle file, lower-case hex
 	Slot     string    `json:"slot"`
 	Previous string    `json:"previous"` // slot to roll back to; "" on first install
 	Started  time.Time `json:"started"`
@@ -110,8 +118,34 @@ type State struct {
 	Versions    map[string]string `json:"versions"` // slot → version
 	MinSecurity uint64            `json:"min_security"`
 	Trial       *Trial            `json:"trial,omitempty"`
-	RolledBack  map[string]uint64 `json:"rolled_back,omitempty"` // version → its security version
-	History     []Record          `json:"history,omitempty"`
+	RolledBack  map[string]uint64 `json:"rolled_back,omitempty"` // version → highest security version rolled back
+	// RolledBackBundles lists, per version, the sha256 of each bundle of
+	// it that was rolled back (lower-case hex; none for rollbacks recorded
+	// before bundle hashes were kept).
+	RolledBackBundles map[string][]string `json:"rolled_back_bundles,omitempty"`
+	History           []Record            `json:"history,omitempty"`
+}
+
+// WasRolledBack reports whether the bundle of version, at security
+// version security, whose file has the sha256 bundleSHA (lower-case hex;
+// "" if unknown), is one this device rolled back, and so must not be
+// installed again. The rule: a bundle is identified by its file's hash
+// when both it and the record of that version's rollbacks have one: a
+// different bundle of the same version string (a fixed re-release,
+// signed anew) is accepted, the same bundle never. Without a hash on
+// either side it falls back to the security version: accepted only above
+// the highest security version of that version string rolled back (0, an
+// offer that does not say, is never above). A version never rolled back
+// is accepted.
+func (s *State) WasRolledBack(version string, security uint64, bundleSHA string) bool {
+	sec, ok := s.RolledBack[version]
+	if !ok {
+		return false
+	}
+	if hashes := s.RolledBackBundles[version]; bundleSHA != "" && len(hashes) > 0 {
+		return slices.Contains(hashes, bundleSHA)
+	}
+	return security <= sec
 }
 
 // Updater manages the slots under Options.Root. It is not safe for use by
@@ -172,7 +206,8 @@ func Open(opts *Options) (*Updater, error) {
 // Close closes the state file.
 func (u *Updater) Close() error { return u.db.Close() }
 
-// State returns the persistent state.
+// State returns the persistent state, with Active read from the current
+// link when there is one.
 func (u *Updater) State() (State, error) {
 	var s State
 	err := u.db.View(func(tx *bolt.Tx) error {
@@ -180,8 +215,11 @@ func (u *Updater) State() (State, error) {
 		s, err = load(tx)
 		return err
 	})
-	if s.Active == "" {
-		s.Active = u.currentSlot()
+	// The current link is what starts: it wins over the recorded slot,
+	// which lags behind it when the process stopped inside a switch
+	// (link renamed, state not yet written).
+	if cur := u.currentSlot(); cur != "" {
+		s.Active = cur
 	}
 	return s, err
 }
@@ -269,11 +307,19 @@ func (u *Updater) Install(bundlePath string) (*bundle.Manifest, error) {
 		return nil, fmt.Errorf("updater: %w", err)
 	}
 	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("updater: %w", err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("updater: %w", err)
+	}
 	policy := bundle.Policy{Roots: u.opts.Roots, Target: u.opts.Target, MinSecurity: s.MinSecurity, Product: u.opts.Product}
 	m, err := bundle.ReadManifest(f, policy)
 	if err == nil {
-		if sec, ok := s.RolledBack[m.Version]; ok && m.Security <= sec {
-			err = fmt.Errorf("%w: %s (security version %d); raise the security version to retry", ErrRolledBack, m.Version, sec)
+		if s.WasRolledBack(m.Version, m.Security, sum) {
+			err = fmt.Errorf("%w: %s (security version %d, bundle %.12s); release a new bundle to retry", ErrRolledBack, m.Version, m.Security, sum)
 		} else if s.Versions[s.Active] == m.Version {
 			err = fmt.Errorf("%w: %s", ErrSameVersion, m.Version)
 		}
@@ -322,7 +368,7 @@ func (u *Updater) Install(bundlePath string) (*bundle.Manifest, error) {
 	now := u.opts.Now()
 	if err := u.update(func(s *State) error {
 		s.Versions[slot] = m.Version
-		s.Trial = &Trial{Version: m.Version, Security: m.Security, Slot: slot, Previous: active,
+		s.Trial = &Trial{Version: m.Version, Security: m.Security, Bundle: sum, Slot: slot, Previous: active,
 			Started: now, Deadline: now.Add(u.opts.TrialDeadline)}
 		s.History = append(s.History, Record{At: now, Version: m.Version, Step: "installed", Reason: "slot " + slot})
 		return nil
@@ -332,7 +378,13 @@ func (u *Updater) Install(bundlePath string) (*bundle.Manifest, error) {
 	if err := u.step("switch"); err != nil {
 		return nil, err
 	}
-	if err := u.switchTo(slot); err != nil {
+	if err := u.link(slot); err != nil {
+		return nil, err
+	}
+	if err := u.step("record-active"); err != nil {
+		return nil, err
+	}
+	if err := u.recordActive(slot); err != nil {
 		return nil, err
 	}
 	u.log.Info("installed on trial", "version", m.Version, "slot", slot, "previous", active)
@@ -347,9 +399,24 @@ func (u *Updater) refused(path string, err error) {
 	})
 }
 
-// switchTo points the current link at slot atomically: a new link under a
-// temporary name, renamed over the old one, and the folder fsync'd.
+// switchTo points the current link at slot and records it as active.
 func (u *Updater) switchTo(slot string) error {
+	if err := u.link(slot); err != nil {
+		return err
+	}
+	return u.recordActive(slot)
+}
+
+// recordActive records slot as the active one. The current link is the
+// truth (State reads it), so a stop between link and recordActive leaves
+// nothing stale.
+func (u *Updater) recordActive(slot string) error {
+	return u.update(func(s *State) error { s.Active = slot; return nil })
+}
+
+// link points the current link at slot atomically: a new link under a
+// temporary name, renamed over the old one, and the folder fsync'd.
+func (u *Updater) link(slot string) error {
 	tmp := u.CurrentDir() + ".tmp"
 	os.Remove(tmp)
 	if err := os.Symlink(filepath.Join("slots", slot), tmp); err != nil {
@@ -358,10 +425,7 @@ func (u *Updater) switchTo(slot string) error {
 	if err := os.Rename(tmp, u.CurrentDir()); err != nil {
 		return fmt.Errorf("updater: switch: %w", err)
 	}
-	if err := bundle.SyncDir(u.opts.Root); err != nil {
-		return err
-	}
-	return u.update(func(s *State) error { s.Active = slot; return nil })
+	return bundle.SyncDir(u.opts.Root)
 }
 
 // BootStatus tells the caller of Boot what to do.
@@ -478,7 +542,15 @@ func (u *Updater) rollback(t *Trial, reason string) (BootStatus, *Trial, error) 
 	}
 	if err := u.update(func(s *State) error {
 		s.Trial = nil
-		s.RolledBack[t.Version] = t.Security
+		if t.Security >= s.RolledBack[t.Version] {
+			s.RolledBack[t.Version] = t.Security
+		}
+		if t.Bundle != "" {
+			if s.RolledBackBundles == nil {
+				s.RolledBackBundles = map[string][]string{}
+			}
+			s.RolledBackBundles[t.Version] = append(s.RolledBackBundles[t.Version], t.Bundle)
+		}
 		s.History = append(s.History, Record{At: u.opts.Now(), Version: t.Version, Step: "rolled-back", Reason: reason})
 		return nil
 	}); err != nil {

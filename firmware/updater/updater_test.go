@@ -43,9 +43,15 @@ func (f *fixture) open() *Updater {
 // bundleOf writes a bundle whose "sensord" file says version.
 func (f *fixture) bundleOf(version string, security uint64, target string) string {
 	f.t.Helper()
+	return f.bundleWith(version, security, target, "sensord "+version)
+}
+
+// bundleWith writes a bundle whose "sensord" file holds body.
+func (f *fixture) bundleWith(version string, security uint64, target, body string) string {
+	f.t.Helper()
 	dir := f.t.TempDir()
 	bin := filepath.Join(dir, "sensord")
-	if err := os.WriteFile(bin, []byte("sensord "+version), 0o755); err != nil {
+	if err := os.WriteFile(bin, []byte(body), 0o755); err != nil {
 		f.t.Fatal(err)
 	}
 	path := filepath.Join(dir, version+".bundle")
@@ -136,7 +142,8 @@ func TestCrashLoopRollsBack(t *testing.T) {
 	f := newFixture(t)
 	u := f.open()
 	f.installCommitted(u, "v1", 1)
-	if _, err := u.Install(f.bundleOf("v2", 2, "linux/arm/7")); err != nil {
+	v2 := f.bundleOf("v2", 2, "linux/arm/7")
+	if _, err := u.Install(v2); err != nil {
 		t.Fatal(err)
 	}
 	// v2 starts three times and dies each time before Commit.
@@ -156,13 +163,84 @@ func TestCrashLoopRollsBack(t *testing.T) {
 	if got := f.running(); got != "sensord v1" {
 		t.Errorf("after rollback running %q, want v1", got)
 	}
-	// No re-download loop: the same version is refused until its security
-	// version is raised.
-	if _, err := u.Install(f.bundleOf("v2", 2, "linux/arm/7")); !errors.Is(err, ErrRolledBack) {
-		t.Errorf("reinstall of rolled-back version = %v, want ErrRolledBack", err)
+	// No re-install loop: the same bundle is refused; a re-release of the
+	// version string is not.
+	if _, err := u.Install(v2); !errors.Is(err, ErrRolledBack) {
+		t.Errorf("reinstall of rolled-back bundle = %v, want ErrRolledBack", err)
 	}
 	if _, err := u.Install(f.bundleOf("v2", 3, "linux/arm/7")); err != nil {
 		t.Errorf("install of v2 with raised security version: %v", err)
+	}
+}
+
+// TestReleaseAfterRollback: after v2 is rolled back, a fixed v2 with the
+// same security version (another bundle) installs, and rolling that one
+// back too refuses both bundles but not a third.
+func TestReleaseAfterRollback(t *testing.T) {
+	f := newFixture(t)
+	u := f.open()
+	f.installCommitted(u, "v1", 1)
+	rollback := func(path string) {
+		t.Helper()
+		if _, err := u.Install(path); err != nil {
+			t.Fatalf("Install: %v", err)
+		}
+		if st, _, err := u.Boot(); err != nil || st != OnTrial {
+			t.Fatalf("Boot = %v, %v", st, err)
+		}
+		if err := u.Rollback("self-test failed"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := f.bundleWith("v2", 2, "linux/arm/7", "sensord v2 (broken)")
+	fixed := f.bundleWith("v2", 2, "linux/arm/7", "sensord v2 (fixed)")
+	rollback(first)
+	if _, err := u.Install(first); !errors.Is(err, ErrRolledBack) {
+		t.Fatalf("the rolled-back bundle again: %v, want ErrRolledBack", err)
+	}
+	rollback(fixed)
+	s, _ := u.State()
+	if got := s.RolledBackBundles["v2"]; len(got) != 2 || s.RolledBack["v2"] != 2 {
+		t.Errorf("rolled back: %v, %v; want both v2 bundles at security 2", s.RolledBack, s.RolledBackBundles)
+	}
+	for _, p := range []string{first, fixed} {
+		if _, err := u.Install(p); !errors.Is(err, ErrRolledBack) {
+			t.Errorf("rolled-back bundle %s: %v, want ErrRolledBack", filepath.Base(filepath.Dir(p)), err)
+		}
+	}
+	if _, err := u.Install(f.bundleWith("v2", 2, "linux/arm/7", "sensord v2 (fixed again)")); err != nil {
+		t.Errorf("a third v2 bundle: %v", err)
+	}
+	if got := f.running(); got != "sensord v2 (fixed again)" {
+		t.Errorf("running %q", got)
+	}
+}
+
+func TestWasRolledBack(t *testing.T) {
+	s := &State{
+		RolledBack:        map[string]uint64{"v2": 2, "v3": 3},
+		RolledBackBundles: map[string][]string{"v2": {"aa"}}, // v3 was rolled back before hashes were kept
+	}
+	for _, tc := range []struct {
+		version  string
+		security uint64
+		sha      string
+		want     bool
+	}{
+		{"v1", 1, "aa", false}, // never rolled back
+		{"v2", 2, "aa", true},  // the same bundle
+		{"v2", 9, "aa", true},  // the same bundle, whatever an offer claims
+		{"v2", 2, "bb", false}, // a re-release
+		{"v2", 1, "bb", false}, // another bundle (anti-rollback is bundle.Policy's job)
+		{"v2", 2, "", true},    // no hash: by security version
+		{"v2", 3, "", false},
+		{"v3", 3, "cc", true}, // no recorded hash: by security version
+		{"v3", 4, "cc", false},
+		{"v3", 0, "", true}, // an offer that does not say
+	} {
+		if got := s.WasRolledBack(tc.version, tc.security, tc.sha); got != tc.want {
+			t.Errorf("WasRolledBack(%s, %d, %q) = %v, want %v", tc.version, tc.security, tc.sha, got, tc.want)
+		}
 	}
 }
 
@@ -197,7 +275,7 @@ func TestDeadlineRollsBack(t *testing.T) {
 // cut would, reopens the updater as a restarted device does, and checks
 // that a complete version starts and a later install still works.
 func TestPowerLossAtEveryStep(t *testing.T) {
-	for _, step := range []string{"extract", "remove-old", "rename-slot", "record-trial", "switch"} {
+	for _, step := range []string{"extract", "remove-old", "rename-slot", "record-trial", "switch", "record-active"} {
 		t.Run(step, func(t *testing.T) {
 			f := newFixture(t)
 			u := f.open()
@@ -224,8 +302,27 @@ func TestPowerLossAtEveryStep(t *testing.T) {
 			}
 			if st == OnTrial {
 				u.Commit()
-			} else if _, err := u.Install(f.bundleOf("v3", 3, "linux/arm/7")); err != nil {
-				t.Fatalf("install after power cut: %v", err)
+			} else {
+				f.installCommitted(u, "v3", 3)
+			}
+			// v3 runs, committed: the state must say so, and the next
+			// install must go to the other slot, so that a rollback
+			// finds v3 again.
+			s, _ := u.State()
+			if s.Versions[s.Active] != "v3" {
+				t.Errorf("after power cut at %s: active slot %q holds %q, want v3", step, s.Active, s.Versions[s.Active])
+			}
+			if _, err := u.Install(f.bundleOf("v4", 4, "linux/arm/7")); err != nil {
+				t.Fatal(err)
+			}
+			if st, _, err := u.Boot(); err != nil || st != OnTrial {
+				t.Fatalf("Boot after install of v4 = %v, %v", st, err)
+			}
+			if err := u.Rollback("self-test failed"); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.running(); got != "sensord v3" {
+				t.Errorf("after power cut at %s and a rolled-back v4: runs %q, want v3", step, got)
 			}
 		})
 	}
@@ -251,7 +348,7 @@ func TestStepHook(t *testing.T) {
 	if _, err := u.Install(f.bundleOf("v1", 1, "linux/arm/7")); err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprint([]string{"extract", "remove-old", "rename-slot", "record-trial", "switch"})
+	want := fmt.Sprint([]string{"extract", "remove-old", "rename-slot", "record-trial", "switch", "record-active"})
 	if fmt.Sprint(got) != want {
 		t.Errorf("steps = %v, want %v", got, want)
 	}

@@ -55,7 +55,7 @@ type Access struct {
 func worksOn(op string) bool {
 	switch op {
 	case contract.OpTicketAccept, contract.OpTicketStart, contract.OpTicketResolve,
-		contract.OpTicketReturn, contract.OpTicketDuplicate, contract.OpTicketClose:
+		contract.OpTicketReturn, contract.OpTicketDuplicate, contract.OpTicketClose, contract.OpTicketAssign:
 		return true
 	}
 	return false
@@ -75,9 +75,12 @@ func worksOn(op string) bool {
 //	                           lists to what is theirs to work on.
 //	ticket.accept, start,
 //	resolve, return,
-//	duplicate, close           grid workers of the ticket's current grid,
+//	duplicate, close, assign   grid workers of the ticket's current grid,
 //	                           community workers of its community, and the
-//	                           subdistrict; never maintenance staff
+//	                           subdistrict; never maintenance staff. So a
+//	                           grid worker may hand their own grid's ticket
+//	                           on, but never take one away from another
+//	                           grid
 //	notice.publish             community workers of that community, and
 //	                           the subdistrict
 //

@@ -90,7 +90,7 @@ func (s *Store) HandleRequest(ctx context.Context, w Worker, req *contract.Reque
 	switch req.Op {
 	case contract.OpTicketsList, contract.OpTicketGet, contract.OpTicketAccept, contract.OpTicketStart,
 		contract.OpTicketResolve, contract.OpTicketReturn, contract.OpTicketDuplicate, contract.OpTicketClose,
-		contract.OpWishesList, contract.OpWishClaim, contract.OpWishDone, contract.OpNotice:
+		contract.OpTicketAssign, contract.OpWishesList, contract.OpWishClaim, contract.OpWishDone, contract.OpNotice:
 	default:
 		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownOp, req.Op)
 	}
@@ -217,9 +217,38 @@ func (s *Store) HandleRequest(ctx context.Context, w Worker, req *contract.Reque
 			return nil, nil, err
 		}
 		return ticket(s.act(VerbDuplicate, n, w.ID, arg("of"), g))
+	case contract.OpTicketAssign:
+		return ticket(s.assignRequest(n, arg("grid"), arg("worker"), arg("note"), w, g))
 	default: // contract.OpTicketClose
 		return ticket(s.act(VerbClose, n, w.ID, arg("note"), g))
 	}
+}
+
+// assignRequest serves ticket.assign: w may move the ticket (g, checked
+// first so that a refused worker learns nothing of the target), the target
+// is checked with Options.AssignTarget against the ticket's community
+// (fixed since it was filed), and the move itself is checked by g again in
+// its own transaction.
+func (s *Store) assignRequest(number, grid, worker, note string, w Worker, g guard) (Ticket, error) {
+	if grid == "" && worker == "" {
+		return Ticket{}, fmt.Errorf("%w: %s needs \"grid\" or \"worker\"", ErrInvalid, contract.OpTicketAssign)
+	}
+	if grid == "" && s.opts.AssignTarget == nil {
+		return Ticket{}, fmt.Errorf("%w: %s needs \"grid\" (this hub cannot look up a worker's grid)", ErrInvalid, contract.OpTicketAssign)
+	}
+	t, err := s.Get(number)
+	if err != nil {
+		return Ticket{}, err
+	}
+	if err := g(&t); err != nil {
+		return Ticket{}, err
+	}
+	if s.opts.AssignTarget != nil {
+		if grid, err = s.opts.AssignTarget(t.Report.Location.Community, grid, worker); err != nil {
+			return Ticket{}, fmt.Errorf("%w: assign %s: %w", ErrInvalid, number, err)
+		}
+	}
+	return s.assign(number, grid, worker, w.ID, note, g)
 }
 
 // HandleDeviceMessage takes a kiosk's Report, Rating or Wish received on

@@ -16,7 +16,8 @@
 //	resolve   accepted, in-progress, escalated, reopened     → resolved
 //	return    submitted, accepted, in-progress, escalated,
 //	          reopened                                       → returned
-//	assign    submitted, returned, escalated, reopened       → submitted (new grid)
+//	assign    submitted, returned, escalated, reopened       → submitted (new grid,
+//	                                                           or a worker of it)
 //	duplicate submitted, accepted, returned, escalated       → duplicate
 //	escalate  every state but resolved, rated, closed,
 //	          duplicate                                      → escalated
@@ -84,9 +85,18 @@
 // published by their community's workers and the subdistrict; lists,
 // wishes and volunteers' claims are open to every worker. A grid or
 // community worker lists and reads the tickets of their own community.
-// Assign and Escalate are no request operation (the contract has none):
-// Due escalates, and the Store's methods serve callers that checked
-// rights themselves. A refusal wraps ErrForbidden and names who may.
+// Assignment (ticket.assign, to another grid or to one grid worker) is a
+// move like the others: the community workers of the ticket's community
+// and the subdistrict may assign it, and so may the grid workers of its
+// current grid, to hand it on; a grid worker may never take a ticket away
+// from another grid. Options.AssignTarget (gridhub's configuration) keeps
+// the target inside the ticket's community: a grid of it, or a grid
+// worker of it, whose grid the ticket moves to. The ticket goes back to
+// submitted there, assigned to that worker (or to nobody), with a fresh
+// accept limit and a timeline step naming the grid, the worker and the
+// reason. Escalate is no request operation (the contract has none): Due
+// escalates, and the Store's methods serve callers that checked rights
+// themselves. A refusal wraps ErrForbidden and names who may.
 //
 // # Hub wiring
 //

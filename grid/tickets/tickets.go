@@ -157,6 +157,13 @@ type Options struct {
 	// HandleRequest and HandleDeviceMessage then return no publications.
 	// Nil: nothing is queued, and the caller publishes what they return.
 	PublishTx func(tx *bolt.Tx, p Publication) error
+	// AssignTarget, when set, checks where ticket.assign sends a ticket
+	// of community: grid must be a grid of that community, and worker, when
+	// not "", a grid worker of it (of grid, when grid is not ""). It
+	// returns the grid the ticket goes to (worker's, when grid is "") or an
+	// error saying what is wrong. Nil: grid is required and taken as it
+	// is, and worker is taken as a worker of grid.
+	AssignTarget func(community, grid, worker string) (string, error)
 	// Logger receives notes on conflicts and escalations. Default: discard.
 	Logger *slog.Logger
 }
@@ -499,7 +506,39 @@ func (s *Store) Return(number, by, note string) (Ticket, error) {
 
 // Assign moves the ticket to grid and waits for someone there to accept it.
 func (s *Store) Assign(number, grid, by string) (Ticket, error) {
-	return s.act(VerbAssign, number, by, grid, nil)
+	return s.assign(number, grid, "", by, "", nil)
+}
+
+// AssignWorker moves the ticket to worker, a grid worker of grid: the
+// ticket waits in grid, assigned to worker, for worker (or anyone of
+// grid) to accept it. note, when not "", says why (public).
+func (s *Store) AssignWorker(number, grid, worker, by, note string) (Ticket, error) {
+	return s.assign(number, grid, worker, by, note, nil)
+}
+
+// assign is Assign and AssignWorker after g approved the ticket. The
+// timeline's note names the grid, the worker and the reason:
+// "grid east-2, worker w-zhao: wrong building".
+func (s *Store) assign(number, grid, worker, by, note string, g guard) (Ticket, error) {
+	if grid == "" || !contract.ValidID(grid) {
+		return Ticket{}, fmt.Errorf("%w: assign %s to grid %q: not a grid id", ErrInvalid, number, grid)
+	}
+	if worker != "" && !contract.ValidID(worker) {
+		return Ticket{}, fmt.Errorf("%w: assign %s to worker %q: not a worker id", ErrInvalid, number, worker)
+	}
+	step := "grid " + grid
+	if worker != "" {
+		step += ", worker " + worker
+	}
+	if note != "" {
+		step += ": " + note
+	}
+	return s.apply(number, VerbAssign, by, step, g, func(t *Ticket, now time.Time) error {
+		t.Grid = grid
+		t.Assigned = worker
+		s.restartAccept(t, now)
+		return nil
+	})
 }
 
 // Duplicate marks the ticket as a duplicate of ticket of, which must exist
@@ -553,15 +592,7 @@ func (s *Store) act(v Verb, number, by, arg string, g guard) (Ticket, error) {
 			return nil
 		})
 	case VerbAssign:
-		if arg == "" {
-			return Ticket{}, fmt.Errorf("%w: assign %s to no grid", ErrInvalid, number)
-		}
-		return s.apply(number, v, by, "grid "+arg, g, func(t *Ticket, now time.Time) error {
-			t.Grid = arg
-			t.Assigned = ""
-			s.restartAccept(t, now)
-			return nil
-		})
+		return s.assign(number, arg, "", by, "", g)
 	case VerbDuplicate:
 		return s.duplicate(number, arg, by, g)
 	case VerbEscalate:

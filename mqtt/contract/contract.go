@@ -164,14 +164,18 @@ type Death struct {
 	Session uint32 `json:"session"`
 }
 
-// Health is a device's self-report.
+// Health is a device's self-report. StorageErrors counts failed writes
+// to the device's own database since it started (events, readings or
+// telemetry not stored, each retried): not zero means its storage is
+// failing.
 type Health struct {
-	Uptime      time.Duration `json:"uptime_ns"`
-	Reconnects  uint64        `json:"reconnects"`
-	QueueDepth  int           `json:"queue_depth"`  // messages waiting in the outbox
-	Dropped     uint64        `json:"dropped"`      // telemetry dropped by the outbox bound
-	StorageUsed int64         `json:"storage_used"` // bytes
-	Firmware    string        `json:"firmware"`
+	Uptime        time.Duration `json:"uptime_ns"`
+	Reconnects    uint64        `json:"reconnects"`
+	QueueDepth    int           `json:"queue_depth"`    // messages waiting in the outbox
+	Dropped       uint64        `json:"dropped"`        // telemetry dropped by the outbox bound
+	StorageUsed   int64         `json:"storage_used"`   // bytes
+	StorageErrors uint64        `json:"storage_errors"` // failed database writes since start
+	Firmware      string        `json:"firmware"`
 }
 
 // ChannelState is one channel's current state in a State message.

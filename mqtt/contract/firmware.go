@@ -9,6 +9,22 @@ const (
 	TypeFirmwareStatus  = "fwstatus"
 )
 
+// Arguments of the CmdUpdate command: a firmware offer (package
+// firmware/transfer's Offer). The security version is the bundle's
+// manifest's; with the sha256 of the bundle file it lets a device refuse,
+// before any download, a bundle it rolled back, while accepting a
+// re-release of the same version string (another bundle, or a higher
+// security version), and a bundle below its anti-rollback floor. It is
+// optional (0 or missing: unknown), for offers of older tools.
+const (
+	UpdateArgTransfer  = "transfer"         // transfer id
+	UpdateArgVersion   = "version"          // the bundle's version string
+	UpdateArgSecurity  = "security_version" // the bundle's security version, decimal
+	UpdateArgSize      = "size"             // bundle size in bytes
+	UpdateArgBlockSize = "block_size"       // transfer block size in bytes
+	UpdateArgSHA256    = "sha256"           // sha256 of the bundle file, lower-case hex
+)
+
 // FirmwareRequest is a device asking for blocks of a transfer, on
 // DeviceTopic(device, "fwreq"). Blocks lists the wanted block indexes (at
 // most a window's worth).

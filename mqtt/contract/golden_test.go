@@ -47,7 +47,7 @@ var golden = []struct {
 			{Channel: "busbar-l1", State: contract.StateNormal, Value: 41.5},
 			{Channel: "residual", State: contract.StateAlarm, Value: 320, Latched: true},
 		},
-		Health: contract.Health{Uptime: 90 * time.Minute, Reconnects: 2, QueueDepth: 1, Dropped: 0, StorageUsed: 65536, Firmware: "1.4.2"},
+		Health: contract.Health{Uptime: 90 * time.Minute, Reconnects: 2, QueueDepth: 1, Dropped: 0, StorageUsed: 65536, StorageErrors: 3, Firmware: "1.4.2"},
 		Time:   synced,
 	}},
 	{"telemetry.json", contract.DeviceTopic("mb-0001", "telemetry"), &contract.Telemetry{

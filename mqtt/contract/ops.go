@@ -20,6 +20,7 @@ const (
 	OpTicketResolve   = "ticket.resolve"   // args: number, note; body: TicketStatus
 	OpTicketReturn    = "ticket.return"    // args: number, note; body: TicketStatus
 	OpTicketDuplicate = "ticket.duplicate" // args: number, of; body: TicketStatus
+	OpTicketAssign    = "ticket.assign"    // args: number, grid and/or worker (a grid worker), note; body: TicketStatus
 	OpTicketClose     = "ticket.close"     // args: number, note; body: TicketStatus
 
 	OpWishesList = "wishes.list"    // args: community (optional); body: []Wish

@@ -13,6 +13,9 @@
 // contract.GridAlertTopic, in order of arrival.
 //
 // The client reconnects on its own (with paho's capped back-off) and
-// subscribes again after a reconnect; calls made while the connection is
-// down wait until their context ends.
+// subscribes again after a reconnect, all filters in one SUBSCRIBE; calls
+// made while the connection is down wait until their context ends. Every
+// grant is checked: a filter the broker refuses (the account may not read
+// it) fails Dial or Alerts with a *RefusedError naming the filter, and is
+// logged at Error after a reconnect.
 package hubclient

@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +34,26 @@ var (
 	ErrNoAnswer = errors.New("hubclient: hub did not answer")
 	// ErrClosed means the client was closed.
 	ErrClosed = errors.New("hubclient: client closed")
+	// ErrRefused means the broker refused a subscription (SUBACK code
+	// 0x80 or higher): the account may not read that topic. The error is a
+	// *RefusedError naming the filter.
+	ErrRefused = errors.New("hubclient: subscription refused")
 )
+
+// RefusedError is the broker's refusal of a subscription. It matches
+// ErrRefused with errors.Is.
+type RefusedError struct {
+	User   string // the account that subscribed
+	Filter string // the refused topic filter
+	Code   byte   // the SUBACK return code (0x80 in MQTT 3.1.1)
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("hubclient: the broker refused the subscription to %s (code %#x): may %s read it?", e.Filter, e.Code, e.User)
+}
+
+// Is reports whether target is ErrRefused.
+func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
 // ConnectError is Dial's failure to connect. It matches ErrConnect with
 // errors.Is and unwraps to the cause.
@@ -85,6 +107,7 @@ type Client struct {
 	mu      sync.Mutex
 	pending map[string]chan contract.Response
 	subs    map[string]paho.MessageHandler // filter → handler, resubscribed on reconnect
+	conns   int                            // connections made, to tell a reconnect from the first
 	closed  bool
 	done    chan struct{}
 	wg      sync.WaitGroup // Alerts pumps
@@ -92,7 +115,8 @@ type Client struct {
 
 // Dial connects to the broker and subscribes to the response topic. It
 // returns a *ConnectError (matching ErrConnect) when the broker cannot be reached
-// before ctx ends.
+// before ctx ends, and a *RefusedError (matching ErrRefused) when the broker
+// does not let the user read its response topic.
 func Dial(ctx context.Context, opts *Options) (*Client, error) {
 	var o Options
 	if opts != nil {
@@ -142,7 +166,7 @@ func Dial(ctx context.Context, opts *Options) (*Client, error) {
 		c.cl.Disconnect(0)
 		return nil, &ConnectError{Broker: o.Broker, Err: err}
 	}
-	if err := c.subscribe(ctx, contract.ResponseTopic(o.User), c.onResponse); err != nil {
+	if err := c.subscribe(ctx, map[string]paho.MessageHandler{contract.ResponseTopic(o.User): c.onResponse}); err != nil {
 		c.cl.Disconnect(0)
 		return nil, err
 	}
@@ -229,7 +253,8 @@ func (c *Client) Call(ctx context.Context, op string, args map[string]string, bo
 }
 
 // Alerts subscribes to the alerts of grid ("" or "+" for every grid) and
-// returns once the broker has confirmed the subscription. Every alert that
+// returns once the broker has granted the subscription; a refusal is a
+// *RefusedError (matching ErrRefused). Every alert that
 // arrives afterwards is sent on the returned channel, in order of arrival
 // and without bound on how many wait, until ctx ends or the client is
 // closed; then the channel is closed. Malformed alerts are logged and
@@ -260,7 +285,7 @@ func (c *Client) Alerts(ctx context.Context, grid string) (<-chan contract.Alert
 	}
 	c.wg.Add(1)
 	c.mu.Unlock()
-	if err := c.subscribe(ctx, topic, h); err != nil {
+	if err := c.subscribe(ctx, map[string]paho.MessageHandler{topic: h}); err != nil {
 		c.wg.Done()
 		return nil, err
 	}
@@ -314,32 +339,89 @@ func (c *Client) Watch(ctx context.Context, grid string, fn func(contract.Alert)
 	return ErrClosed
 }
 
-func (c *Client) subscribe(ctx context.Context, filter string, h paho.MessageHandler) error {
+// subscribe subscribes to every filter of handlers in one SUBSCRIBE and
+// checks each grant. One packet, because mochi (2.7.9) checks the packet id
+// of a SUBSCRIBE against the ids of its own QoS 1 deliveries to the client
+// and refuses it (0x91 in MQTT 5, 0x80 in 3.1.1) when they collide, so
+// subscriptions are few and every grant is checked: a refusal is an error
+// naming the filter, never a silent stall. On failure no filter of handlers
+// stays registered.
+func (c *Client) subscribe(ctx context.Context, handlers map[string]paho.MessageHandler) error {
 	c.mu.Lock()
-	c.subs[filter] = h
+	for f, h := range handlers {
+		c.subs[f] = h
+		c.cl.AddRoute(f, h)
+	}
 	c.mu.Unlock()
-	if err := wait(ctx, c.cl.Subscribe(filter, 1, h)); err != nil {
+	filters := make(map[string]byte, len(handlers))
+	for f := range handlers {
+		filters[f] = 1
+	}
+	tok := c.cl.SubscribeMultiple(filters, nil)
+	err := wait(ctx, tok)
+	if err != nil {
+		err = fmt.Errorf("hubclient: subscribe %s: %w", strings.Join(slices.Sorted(maps.Keys(filters)), ", "), err)
+	} else {
+		err = c.refused(tok)
+	}
+	if err != nil {
 		c.mu.Lock()
-		delete(c.subs, filter)
+		for f := range handlers {
+			delete(c.subs, f)
+		}
 		c.mu.Unlock()
-		return fmt.Errorf("hubclient: subscribe %s: %w", filter, err)
+		for f := range handlers {
+			c.cl.Unsubscribe(f) // best effort: drops the route and any filter granted
+		}
+		return err
 	}
 	return nil
 }
 
-// onConnect subscribes again after a reconnect: the session is clean, so
-// the broker has forgotten the subscriptions.
+// refused returns a *RefusedError for the first filter (in sorted order)
+// the SUBACK of tok refused, or nil.
+func (c *Client) refused(tok paho.Token) error {
+	st, ok := tok.(*paho.SubscribeToken)
+	if !ok {
+		return nil
+	}
+	res := st.Result()
+	for _, f := range slices.Sorted(maps.Keys(res)) {
+		if code := res[f]; code >= 0x80 {
+			return &RefusedError{User: c.user, Filter: f, Code: code}
+		}
+	}
+	return nil
+}
+
+// onConnect subscribes again after a reconnect, in one SUBSCRIBE: the
+// session is clean, so the broker has forgotten the subscriptions. It runs
+// on a goroutine of its own (paho starts one per connect); a refusal is
+// logged at Error, and shows as calls that time out.
 func (c *Client) onConnect(cl paho.Client) {
 	c.mu.Lock()
-	handlers := make(map[string]paho.MessageHandler, len(c.subs))
-	for f, h := range c.subs {
-		handlers[f] = h
+	c.conns++
+	first := c.conns == 1
+	filters := make(map[string]byte, len(c.subs))
+	for f := range c.subs {
+		filters[f] = 1
 	}
 	c.mu.Unlock()
-	for f, h := range handlers {
-		// Not awaited: this runs on paho's goroutine, and a failure shows
-		// as calls that time out.
-		cl.Subscribe(f, 1, h)
+	if first || len(filters) == 0 {
+		return // Dial and Alerts subscribe on the first connection themselves
+	}
+	tok := cl.SubscribeMultiple(filters, nil) // the routes stay from the first subscription
+	select {
+	case <-tok.Done():
+	case <-c.done:
+		return
+	}
+	if err := tok.Error(); err != nil {
+		c.log.Error("subscribe after reconnect", "err", err)
+		return
+	}
+	if err := c.refused(tok); err != nil {
+		c.log.Error("subscribe after reconnect", "err", err)
 	}
 }
 

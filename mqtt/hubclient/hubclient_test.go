@@ -3,12 +3,16 @@ package hubclient_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"linli/mqtt/broker"
 	"linli/mqtt/contract"
 	"linli/mqtt/hubclient"
 	"linli/mqtt/hubclient/hubclienttest"
@@ -264,4 +268,51 @@ func TestCloseEndsAlerts(t *testing.T) {
 		t.Errorf("Call after Close: got %v, want ErrClosed", err)
 	}
 	c.Close() // twice is fine
+}
+
+// TestRefusedSubscription dials the project's broker, whose ACL lets an
+// account read only its own topics: a meter box's account may not read a
+// worker's response topic nor the grid alerts, and Dial and Alerts say which
+// filter was refused instead of waiting for answers that never come.
+func TestRefusedSubscription(t *testing.T) {
+	accounts := broker.NewStatic(
+		broker.Entry{Account: broker.Account{ID: "mb-0001", Role: broker.RoleDevice}, Password: "dev"},
+		broker.Entry{Account: broker.Account{ID: "k-01", Role: broker.RoleKiosk}, Password: "kiosk"},
+		broker.Entry{Account: broker.Account{ID: "wang", Role: broker.RoleWorker}, Password: "wang"},
+	)
+	srv, err := broker.New(&broker.Options{Listen: "127.0.0.1:0", Accounts: accounts,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	url := "tcp://" + srv.Addr()
+
+	_, err = hubclient.Dial(ctxT(t, 10*time.Second), &hubclient.Options{Broker: url, User: "mb-0001", Password: "dev"})
+	var re *hubclient.RefusedError
+	if !errors.Is(err, hubclient.ErrRefused) || !errors.As(err, &re) {
+		t.Fatalf("Dial as a device: got %v, want a *RefusedError", err)
+	}
+	if want := contract.ResponseTopic("mb-0001"); re.Filter != want || re.User != "mb-0001" || re.Code < 0x80 {
+		t.Errorf("got %+v, want filter %s refused for mb-0001", re, want)
+	}
+	if !strings.Contains(err.Error(), contract.ResponseTopic("mb-0001")) {
+		t.Errorf("error %q does not name the refused filter", err)
+	}
+
+	// The worker may read its topics and the alerts: no refusal, and calls work.
+	c, err := hubclient.Dial(ctxT(t, 10*time.Second), &hubclient.Options{Broker: url, User: "wang", Password: "wang"})
+	if err != nil {
+		t.Fatalf("Dial as a worker: %v", err)
+	}
+	defer c.Close()
+	if _, err := c.Alerts(ctxT(t, 10*time.Second), "g1"); err != nil {
+		t.Errorf("Alerts as a worker: %v", err)
+	}
+	if got := srv.Stats().SubscribeDenied; got != 1 {
+		t.Errorf("broker denied %d subscriptions, want 1 (the device's response topic)", got)
+	}
 }
