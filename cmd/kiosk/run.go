@@ -300,6 +300,7 @@ func (d *deps) status() ui.Status {
 	if h, err := d.svc.Health(); err == nil {
 		st.Health.QueueDepth = h.Outbox.Depth()
 		st.Health.Dropped = h.Outbox.Dropped
+		st.Health.StorageErrors = h.StoreErrors
 	}
 	if d.up != nil {
 		s := d.up.Stats()

@@ -229,7 +229,7 @@ type Event struct {
 	Kind     string   `json:"kind"` // temperature, residual, load, smoke, device
 	From     State    `json:"from"`
 	To       State    `json:"to"`
-	Cause    string   `json:"cause"` // threshold, rate-of-rise, no-answer, out-of-range, reset, test, …
+	Cause    string   `json:"cause"` // threshold, rate-of-rise, no-answer, out-of-range, implausible, reset, test, …
 	Value    float64  `json:"value"`
 	Unit     string   `json:"unit,omitempty"`
 	SetPoint float64  `json:"set_point,omitempty"`
