@@ -291,7 +291,9 @@ func TestRefusedSubscription(t *testing.T) {
 	t.Cleanup(func() { _ = srv.Close() })
 	url := "tcp://" + srv.Addr()
 
-	_, err = hubclient.Dial(ctxT(t, 10*time.Second), &hubclient.Options{Broker: url, User: "mb-0001", Password: "dev"})
+	// The device's own client id: the broker binds ids to accounts, and the
+	// refusal under test is the subscription's, not the connection's.
+	_, err = hubclient.Dial(ctxT(t, 10*time.Second), &hubclient.Options{Broker: url, User: "mb-0001", Password: "dev", ClientID: "mb-0001"})
 	var re *hubclient.RefusedError
 	if !errors.Is(err, hubclient.ErrRefused) || !errors.As(err, &re) {
 		t.Fatalf("Dial as a device: got %v, want a *RefusedError", err)
