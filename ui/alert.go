@@ -56,6 +56,56 @@ func (k *Kiosk) alertsWhat() string {
 	return strings.Join(lines, "\n")
 }
 
+// alertsStaff says honestly where the response stands: who is on the way
+// (role and name, from the acknowledgement) for acknowledged alerts, and
+// that staff have been told for the others — never "on the way" before
+// someone answered.
+func (k *Kiosk) alertsStaff() string {
+	var lines, coming []string
+	told, waiting := "", false
+	for _, a := range k.alerts {
+		if a.AckedBy == "" {
+			told, waiting = higherLevel(told, a.Level), true
+			continue
+		}
+		role := "alert.role." + a.AckedRole
+		if !i18n.Has(role) {
+			role = "alert.role.other"
+		}
+		who := k.t(role)
+		if name := strings.TrimSpace(a.AckedName); name != "" {
+			if k.s.lang != i18n.ZH {
+				who += " "
+			}
+			who += name
+		}
+		if !contains(coming, who) {
+			coming = append(coming, who)
+		}
+	}
+	for _, who := range coming {
+		lines = append(lines, k.tf("alert.coming", who))
+	}
+	if waiting || len(coming) == 0 {
+		key := "alert.told." + told
+		if !i18n.Has(key) {
+			key = "alert.told.grid"
+		}
+		lines = append(lines, k.tf("alert.told", k.t(key)))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// higherLevel returns the higher of two alert levels (grid < community <
+// subdistrict); "" is below all.
+func higherLevel(a, b string) string {
+	rank := map[string]int{"grid": 1, "community": 2, "subdistrict": 3}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
+}
+
 // alertOverlay covers the whole window in red until the alert clears or the
 // resident acknowledges it.
 func (k *Kiosk) alertOverlay() fyne.CanvasObject {
@@ -70,7 +120,7 @@ func (k *Kiosk) alertOverlay() fyne.CanvasObject {
 	on := skin.ColorOnAlert
 	what := rich(k.alertsWhat(), on, theme.SizeNameHeadingText, true, fyne.TextAlignCenter)
 	do := rich(k.t("alert.do"), on, theme.SizeNameSubHeadingText, false, fyne.TextAlignCenter)
-	staff := rich(k.t("alert.staff"), on, theme.SizeNameText, false, fyne.TextAlignCenter)
+	staff := rich(k.alertsStaff(), on, theme.SizeNameText, false, fyne.TextAlignCenter)
 	ok := k.button(k.t("alert.understand"), nil, danger, func() {
 		k.acked = alertKey(k.alerts)
 		k.render()
