@@ -45,8 +45,8 @@ type gridCount struct {
 }
 
 type count struct {
-	id, label string
-	n         int
+	id string
+	n  int
 }
 
 type weekRatings struct {

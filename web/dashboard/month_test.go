@@ -155,8 +155,11 @@ func buildMonth() (*month, error) {
 	connect := func(id, pass string) (paho.Client, error) {
 		c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID(id).SetUsername(id).SetPassword(pass).SetProtocolVersion(4))
 		tok := c.Connect()
-		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			return nil, fmt.Errorf("connect %s: %v", id, tok.Error())
+		if !tok.WaitTimeout(10 * time.Second) {
+			return nil, fmt.Errorf("connect %s: timed out", id)
+		}
+		if err := tok.Error(); err != nil {
+			return nil, fmt.Errorf("connect %s: %w", id, err)
 		}
 		conns = append(conns, c)
 		return c, nil
