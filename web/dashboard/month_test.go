@@ -39,7 +39,8 @@ var (
 	end      = time.Date(2026, 11, 27, 20, 0, 0, 0, shanghai)
 )
 
-// month is a subdistrict with two communities after a realistic month:
+// month is a subdistrict with two communities after a realistic month (or
+// year, for the benchmark):
 // the example community "east" and a smaller "west", a real hub on the
 // embedded broker (alerts raised, acknowledged and cleared by real
 // messages), a real ticket store on bbolt.
@@ -61,7 +62,12 @@ var (
 // getMonth builds the month once per test binary.
 func getMonth(t testing.TB) *month {
 	t.Helper()
-	monthOnce.Do(func() { theMonth, monthErr = buildMonth() })
+	monthOnce.Do(func() {
+		monthDir, monthErr = os.MkdirTemp("", "dashboard-month")
+		if monthErr == nil {
+			theMonth, monthErr = buildPeriod(monthDir, 30)
+		}
+	})
 	if monthErr != nil {
 		t.Fatal(monthErr)
 	}
@@ -95,16 +101,12 @@ func twoCommunities() (*config.Config, error) {
 	return config.Parse(b)
 }
 
-func buildMonth() (*month, error) {
+// buildPeriod lives the given number of days up to end in dir.
+func buildPeriod(dir string, days int) (*month, error) {
 	cfg, err := twoCommunities()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "dashboard-month")
-	if err != nil {
-		return nil, err
-	}
-	monthDir = dir
 	srv, err := broker.New(&broker.Options{Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "broker"), Accounts: cfg.Accounts(), Logger: quiet()})
 	if err != nil {
 		return nil, err
@@ -116,7 +118,7 @@ func buildMonth() (*month, error) {
 	if err != nil {
 		return nil, err
 	}
-	start := end.AddDate(0, 0, -30)
+	start := end.AddDate(0, 0, -days)
 	clk := &clock{t: start}
 	url := "tcp://" + srv.Addr()
 	h, err := hub.New(db, cfg, &hub.Options{Broker: url, Password: "hub-dev", Clock: clk, Tick: time.Hour, Logger: quiet()})
@@ -168,7 +170,7 @@ func buildMonth() (*month, error) {
 		m.stop()
 		return nil, err
 	}
-	if err := fillTickets(m, start); err != nil {
+	if err := fillTickets(m, start, days); err != nil {
 		m.stop()
 		return nil, err
 	}
@@ -316,7 +318,7 @@ func fillAlerts(m *month, connect func(id, pass string) (paho.Client, error), st
 
 // fillTickets files a month of residents' reports and works them: most
 // accepted within hours, resolved within a day or two, rated.
-func fillTickets(m *month, start time.Time) error {
+func fillTickets(m *month, start time.Time, days int) error {
 	s := m.tickets
 	rng := rand.New(rand.NewPCG(11, 27))
 	cats := []string{"lift", "leak", "street-light", "rubbish", "noise", "parking", "meter-box", "lift", "leak", "rubbish"}
@@ -325,7 +327,7 @@ func fillTickets(m *month, start time.Time) error {
 		{"west", "w1", "west-1", "kiosk-01"}, {"west", "w3", "west-2", "kiosk-01"},
 	}
 	n := 0
-	for day := range 30 {
+	for day := range days {
 		for range rng.IntN(4) {
 			n++
 			p := places[rng.IntN(len(places))]

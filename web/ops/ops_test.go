@@ -53,7 +53,7 @@ type community struct {
 
 // startCommunity starts the embedded broker and a hub with the example
 // configuration; both stop at the end of the test.
-func startCommunity(t *testing.T) *community {
+func startCommunity(t testing.TB) *community {
 	t.Helper()
 	cfg, err := config.Parse(config.Example())
 	if err != nil {
@@ -95,7 +95,7 @@ func startCommunity(t *testing.T) *community {
 	return &community{cfg: cfg, srv: srv, url: url, db: db, h: h}
 }
 
-func (c *community) device(t *testing.T, id, pass string) *mqtttest.Conn {
+func (c *community) device(t testing.TB, id, pass string) *mqtttest.Conn {
 	return mqtttest.ClientWith(t, c.url, id, &mqtttest.ClientOpts{Configure: func(o *paho.ClientOptions) {
 		o.SetUsername(id).SetPassword(pass)
 	}})
