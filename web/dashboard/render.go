@@ -76,7 +76,7 @@ func (d *Dashboard) render(b *strings.Builder, x *data, scope Scope, l lang) err
 		for i, g := range x.grids {
 			label := l.name(g.name)
 			if g.community != "" {
-				label = l.name(g.community) + "·" + label
+				label = l.name(g.community) + l.t("·", " · ") + label
 			}
 			if g.id == "unassigned" {
 				label = l.t("未划入网格", "No grid")
@@ -91,7 +91,7 @@ func (d *Dashboard) render(b *strings.Builder, x *data, scope Scope, l lang) err
 		caption = l.t("各网格都没有报警。", "No grid had an alarm.")
 		if top >= 0 {
 			caption = l.t(fmt.Sprintf("报警最多的是%s（%d次）；%d个网格没有报警。", gb.Bars[top].Label, int(gb.Bars[top].Total()), quiet),
-				fmt.Sprintf("Most alerts: %s (%d); %d grids had none.", gb.Bars[top].Label, int(gb.Bars[top].Total()), quiet))
+				fmt.Sprintf("Most alerts: %s (%d); %s had none.", gb.Bars[top].Label, int(gb.Bars[top].Total()), plural(quiet, "grid", "grids")))
 		}
 		gb.Title, gb.Desc = l.t("各网格报警", "Alerts per grid"), caption
 		figure("ld-grids", gb.Title, caption, func() error { return gb.WriteSVG(b) })
@@ -106,8 +106,8 @@ func (d *Dashboard) render(b *strings.Builder, x *data, scope Scope, l lang) err
 				if len(s.Values) == 0 {
 					return s.Label + l.t("：无", ": none")
 				}
-				return s.Label + l.t(fmt.Sprintf("　%d次，中位%s", len(s.Values), l.duration(q[2])),
-					fmt.Sprintf("  %d, median %s", len(s.Values), l.duration(q[2])))
+				return s.Label + l.t(fmt.Sprintf("：%d次，中位%s", len(s.Values), l.duration(q[2])),
+					fmt.Sprintf(": %d, median %s", len(s.Values), l.duration(q[2])))
 			}}
 		qa, qh := chart.Quartiles(x.ack), chart.Quartiles(x.handle)
 		caption = l.t("近期没有已确认的报警。", "No acknowledged alarms in the period.")

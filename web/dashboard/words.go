@@ -87,3 +87,11 @@ func (l lang) kind(k string) string {
 	}
 	return k
 }
+
+// plural writes "1 grid", "2 grids".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
