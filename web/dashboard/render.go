@@ -90,8 +90,14 @@ func (d *Dashboard) render(b *strings.Builder, x *data, scope Scope, l lang) err
 		}
 		caption = l.t("各网格都没有报警。", "No grid had an alarm.")
 		if top >= 0 {
-			caption = l.t(fmt.Sprintf("报警最多的是%s（%d次）；%d个网格没有报警。", gb.Bars[top].Label, int(gb.Bars[top].Total()), quiet),
-				fmt.Sprintf("Most alerts: %s (%d); %s had none.", gb.Bars[top].Label, int(gb.Bars[top].Total()), plural(quiet, "grid", "grids")))
+			most := gb.Bars[top]
+			caption = l.t(fmt.Sprintf("报警最多的是%s（%d次）", most.Label, int(most.Total())),
+				fmt.Sprintf("Most alerts: %s (%d)", most.Label, int(most.Total())))
+			if quiet == 0 {
+				caption += l.t("；每个网格都有报警。", "; every grid had some.")
+			} else {
+				caption += l.t(fmt.Sprintf("；%d个网格没有报警。", quiet), fmt.Sprintf("; %s had none.", plural(quiet, "grid", "grids")))
+			}
 		}
 		gb.Title, gb.Desc = l.t("各网格报警", "Alerts per grid"), caption
 		figure("ld-grids", gb.Title, caption, func() error { return gb.WriteSVG(b) })
