@@ -18,6 +18,9 @@
 // counters as a name → value map (Options.Counters), for counters added
 // after this package was written. A nil source is left out of /metrics.
 //
+// The web server can time its requests with Instrument and a Histogram of
+// this package, and hand the Snapshot to Options.HTTP.
+//
 // Role gating and TLS are the web server's: mount Handler where only
 // operators reach it, or behind the server's own checks.
 package ops

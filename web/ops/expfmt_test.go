@@ -3,6 +3,8 @@ package ops
 import (
 	"bytes"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -72,5 +74,22 @@ func TestHistogramBuckets(t *testing.T) {
 	s := h.Snapshot()
 	if len(s.Bounds) != 2 || s.Counts[0] != 1 || s.Counts[1] != 1 || s.Count != 3 {
 		t.Errorf("snapshot = %+v, want bounds [0.001 0.01], counts [1 1], count 3", s)
+	}
+}
+
+// TestInstrument checks that each request served through Instrument is
+// observed once.
+func TestInstrument(t *testing.T) {
+	h := NewHistogram(nil)
+	srv := Instrument(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }), h)
+	for range 3 {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if rec.Code != 204 {
+			t.Fatalf("status %d", rec.Code)
+		}
+	}
+	if s := h.Snapshot(); s.Count != 3 {
+		t.Errorf("%d observations, want 3", s.Count)
 	}
 }

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -59,4 +60,15 @@ type HistogramSnapshot struct {
 	Counts []uint64  // per bucket; len(Counts) ≤ len(Bounds)
 	Sum    float64   // seconds
 	Count  uint64
+}
+
+// Instrument returns a handler that serves with next and observes each
+// request's duration (until next returns) in h. For a server-sent-event
+// stream that is the stream's lifetime: leave such routes out.
+func Instrument(next http.Handler, h *Histogram) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		defer func() { h.Observe(time.Since(start)) }()
+		next.ServeHTTP(w, r)
+	})
 }
