@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -112,10 +113,18 @@ func (s *Ops) Handler() http.Handler {
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 func (s *Ops) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	// Rendered whole first: a source failing half-way gives a 500, not a
+	// truncated 200 that a scraper would take for the truth.
+	var b bytes.Buffer
+	if err := s.WriteMetrics(&b); err != nil {
+		s.log.Error("metrics", "error", err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", ContentType)
 	w.Header().Set("Cache-Control", "no-store")
-	if err := s.WriteMetrics(w); err != nil {
-		s.log.Warn("write metrics", "error", err, "remote", r.RemoteAddr)
+	if _, err := w.Write(b.Bytes()); err != nil {
+		s.log.Debug("write metrics", "error", err, "remote", r.RemoteAddr)
 	}
 }
 

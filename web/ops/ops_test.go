@@ -2,6 +2,7 @@ package ops_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"log/slog"
@@ -344,5 +345,23 @@ func TestReadyz(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /metrics = %d, want 405", resp.StatusCode)
+	}
+}
+
+// failingHub is a hub whose store cannot be read.
+type failingHub struct{}
+
+func (failingHub) Stats() hub.Stats                      { return hub.Stats{} }
+func (failingHub) Devices() []contract.DeviceInfo        { return nil }
+func (failingHub) Alerts(bool) ([]contract.Alert, error) { return nil, errors.New("disk on fire") }
+
+// TestMetricsSourceFails checks that a failing source gives a 500 naming
+// the failure, not a truncated exposition.
+func TestMetricsSourceFails(t *testing.T) {
+	srv := httptest.NewServer(ops.New(&ops.Options{Hub: failingHub{}, Logger: logger()}).Handler())
+	defer srv.Close()
+	code, body := get(t, srv.URL+"/metrics")
+	if code != 500 || !strings.Contains(body, "disk on fire") || strings.Contains(body, "process_start") {
+		t.Errorf("GET /metrics = %d %q, want 500 naming the failure", code, body)
 	}
 }
