@@ -91,7 +91,7 @@ func (k *Kiosk) alertsStaff() string {
 		if !i18n.Has(key) {
 			key = "alert.told.grid"
 		}
-		lines = append(lines, k.tf("alert.told", k.t(key)))
+		lines = append(lines, k.t(key))
 	}
 	return strings.Join(lines, "\n")
 }

@@ -161,10 +161,9 @@ var table = map[string][2]string{
 	"alert.do":               {"请勿靠近电表箱，远离烟雾，不要乘坐电梯。有明火请拨打 119", "Keep away from the meter box and the smoke. Do not use the lift. If you see fire, call 119"},
 	// Until someone acknowledges, the kiosk says only who has been told (by
 	// the alert's level); after, who is on the way (role and name).
-	"alert.told":             {"已通知%s，等待回应", "%s has been told; waiting for an answer"},
-	"alert.told.grid":        {"网格员", "Your grid worker"},
-	"alert.told.community":   {"社区工作人员", "Community staff"},
-	"alert.told.subdistrict": {"街道值班人员", "Subdistrict duty staff"},
+	"alert.told.grid":        {"已通知网格员，等待回应", "Your grid worker has been told; waiting for an answer"},
+	"alert.told.community":   {"已通知社区工作人员，等待回应", "Community staff have been told; waiting for an answer"},
+	"alert.told.subdistrict": {"已通知街道值班人员，等待回应", "The subdistrict's duty officers have been told; waiting for an answer"},
 	"alert.coming":           {"%s正在赶来", "%s is on the way"},
 	"alert.role.grid-worker": {"网格员", "Grid worker"},
 	"alert.role.community":   {"社区工作人员", "Community worker"},
