@@ -61,39 +61,49 @@ func (k *Kiosk) alertsWhat() string {
 // that staff have been told for the others — never "on the way" before
 // someone answered.
 func (k *Kiosk) alertsStaff() string {
-	var lines, coming []string
-	told, waiting := "", false
+	coming, told := k.alertsResponse()
+	if told != "" {
+		coming = append(coming, told)
+	}
+	return strings.Join(coming, "\n")
+}
+
+// alertsResponse returns a line per responder on the way, and the line
+// saying who has been told if an alert is unanswered (or nobody is named).
+func (k *Kiosk) alertsResponse() (coming []string, told string) {
+	level, waiting := "", false
+	var who []string
 	for _, a := range k.alerts {
 		if a.AckedBy == "" {
-			told, waiting = higherLevel(told, a.Level), true
+			level, waiting = higherLevel(level, a.Level), true
 			continue
 		}
 		role := "alert.role." + a.AckedRole
 		if !i18n.Has(role) {
 			role = "alert.role.other"
 		}
-		who := k.t(role)
+		w := k.t(role)
 		if name := strings.TrimSpace(a.AckedName); name != "" {
 			if k.s.lang != i18n.ZH {
-				who += " "
+				w += " "
 			}
-			who += name
+			w += name
 		}
-		if !contains(coming, who) {
-			coming = append(coming, who)
+		if !contains(who, w) {
+			who = append(who, w)
 		}
 	}
-	for _, who := range coming {
-		lines = append(lines, k.tf("alert.coming", who))
+	for _, w := range who {
+		coming = append(coming, k.tf("alert.coming", w))
 	}
 	if waiting || len(coming) == 0 {
-		key := "alert.told." + told
+		key := "alert.told." + level
 		if !i18n.Has(key) {
 			key = "alert.told.grid"
 		}
-		lines = append(lines, k.t(key))
+		told = k.t(key)
 	}
-	return strings.Join(lines, "\n")
+	return coming, told
 }
 
 // higherLevel returns the higher of two alert levels (grid < community <
@@ -134,7 +144,11 @@ func (k *Kiosk) alertOverlay() fyne.CanvasObject {
 // alertBanner keeps an acknowledged alert visible.
 func (k *Kiosk) alertBanner() fyne.CanvasObject {
 	bg := canvas.NewRectangle(k.col(skin.ColorAlert))
-	msg := rich(k.tf("alert.banner", strings.ReplaceAll(k.alertsWhat(), "\n", "；")), skin.ColorOnAlert, theme.SizeNameText, true, fyne.TextAlignLeading)
+	line := k.tf("alert.banner", strings.ReplaceAll(k.alertsWhat(), "\n", "；"))
+	if coming, _ := k.alertsResponse(); len(coming) > 0 {
+		line += " · " + strings.Join(coming, "；") // help answered after the resident dismissed the alert
+	}
+	msg := rich(line, skin.ColorOnAlert, theme.SizeNameText, true, fyne.TextAlignLeading)
 	more := k.button(k.t("alert.more"), nil, danger, func() {
 		k.acked = ""
 		k.render()

@@ -87,6 +87,9 @@ func TestAlertAckKeepsDismissal(t *testing.T) {
 		t.Errorf("after the ack the open alert says:\n%s", txt)
 	}
 	r.tap("alert.understand")
+	if txt := r.k.Texts(); !strings.Contains(txt, "网格员李娜正在赶来") {
+		t.Errorf("the banner does not say who is coming:\n%s", txt)
+	}
 	a.Description = "changed"
 	r.b.SetAlerts(a)
 	r.k.Changed("alerts")
