@@ -56,6 +56,66 @@ func (k *Kiosk) alertsWhat() string {
 	return strings.Join(lines, "\n")
 }
 
+// alertsStaff says honestly where the response stands: who is on the way
+// (role and name, from the acknowledgement) for acknowledged alerts, and
+// that staff have been told for the others — never "on the way" before
+// someone answered.
+func (k *Kiosk) alertsStaff() string {
+	coming, told := k.alertsResponse()
+	if told != "" {
+		coming = append(coming, told)
+	}
+	return strings.Join(coming, "\n")
+}
+
+// alertsResponse returns a line per responder on the way, and the line
+// saying who has been told if an alert is unanswered (or nobody is named).
+func (k *Kiosk) alertsResponse() (coming []string, told string) {
+	level, waiting := "", false
+	var who []string
+	for _, a := range k.alerts {
+		if a.AckedBy == "" {
+			level, waiting = higherLevel(level, a.Level), true
+			continue
+		}
+		role := "alert.role." + a.AckedRole
+		if !i18n.Has(role) {
+			role = "alert.role.other"
+		}
+		w := k.t(role)
+		if name := strings.TrimSpace(a.AckedName); name != "" {
+			if k.s.lang != i18n.ZH {
+				w += " "
+			}
+			w += name
+		}
+		if !contains(who, w) {
+			who = append(who, w)
+		}
+	}
+	for _, w := range who {
+		coming = append(coming, k.tf("alert.coming", w))
+	}
+	if waiting || len(coming) == 0 {
+		key := "alert.told." + level
+		if !i18n.Has(key) {
+			key = "alert.told.grid"
+		}
+		told = k.t(key)
+	}
+	return coming, told
+}
+
+// higherLevel returns the higher of two alert levels (grid < community <
+// subdistrict); "" is below all.
+func higherLevel(a, b string) string {
+	rank := map[string]int{"grid": 1, "community": 2, "subdistrict": 3}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
+}
+
 // alertOverlay covers the whole window in red until the alert clears or the
 // resident acknowledges it.
 func (k *Kiosk) alertOverlay() fyne.CanvasObject {
@@ -70,7 +130,7 @@ func (k *Kiosk) alertOverlay() fyne.CanvasObject {
 	on := skin.ColorOnAlert
 	what := rich(k.alertsWhat(), on, theme.SizeNameHeadingText, true, fyne.TextAlignCenter)
 	do := rich(k.t("alert.do"), on, theme.SizeNameSubHeadingText, false, fyne.TextAlignCenter)
-	staff := rich(k.t("alert.staff"), on, theme.SizeNameText, false, fyne.TextAlignCenter)
+	staff := rich(k.alertsStaff(), on, theme.SizeNameText, false, fyne.TextAlignCenter)
 	ok := k.button(k.t("alert.understand"), nil, danger, func() {
 		k.acked = alertKey(k.alerts)
 		k.render()
@@ -84,7 +144,11 @@ func (k *Kiosk) alertOverlay() fyne.CanvasObject {
 // alertBanner keeps an acknowledged alert visible.
 func (k *Kiosk) alertBanner() fyne.CanvasObject {
 	bg := canvas.NewRectangle(k.col(skin.ColorAlert))
-	msg := rich(k.tf("alert.banner", strings.ReplaceAll(k.alertsWhat(), "\n", "；")), skin.ColorOnAlert, theme.SizeNameText, true, fyne.TextAlignLeading)
+	line := k.tf("alert.banner", strings.ReplaceAll(k.alertsWhat(), "\n", "；"))
+	if coming, _ := k.alertsResponse(); len(coming) > 0 {
+		line += " · " + strings.Join(coming, "；") // help answered after the resident dismissed the alert
+	}
+	msg := rich(line, skin.ColorOnAlert, theme.SizeNameText, true, fyne.TextAlignLeading)
 	more := k.button(k.t("alert.more"), nil, danger, func() {
 		k.acked = ""
 		k.render()

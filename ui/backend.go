@@ -104,8 +104,10 @@ type Options struct {
 	Zone *time.Location
 	// Now is the clock; nil = time.Now. Tests pass a fake.
 	Now func() time.Time
-	// TrackURL formats the ticket QR code with the ticket number; "" =
-	// "linli:ticket:%s".
+	// TrackURL formats the ticket QR code with the ticket number, e.g.
+	// "http://hub.local:8080/t/%s" (the hub's public ticket page, which a
+	// resident's phone opens); "" = "linli:ticket:%s", which no phone
+	// opens: set it wherever the hub's address is known.
 	TrackURL string
 	// Status feeds the maintenance screen; nil shows an empty one.
 	Status func() Status

@@ -10,6 +10,10 @@
 //
 // A hazard alert of the kiosk's building covers any screen in red and says
 // what to do until the alert clears; "I understand" shrinks it to a banner.
+// It says honestly where help stands: that the grid worker (or, escalated,
+// community or subdistrict staff) has been told while nobody has
+// acknowledged, and who is on the way — role and name from the hub's
+// acknowledgement (contract.Alert.AckedRole, AckedName) — only after.
 // After IdleTimeout without a touch the session is wiped (draft, phone
 // number, language and display modes) and the home screen returns; the last
 // Countdown of it is shown. Secondary-tapping (a long press on the device)

@@ -464,6 +464,21 @@ var scenes = []struct {
 		r.b.SetAlerts(uitest.FireAlert("a1", "3"))
 		r.k.Changed("alerts")
 	}},
+	{"alert-coming", func(r *rig) {
+		r.tap("home.report")
+		a := uitest.FireAlert("a1", "3")
+		a.AckedBy, a.AckedRole, a.AckedName = "w-li", "grid-worker", r.k.Lang().Pick("李娜", "Li Na")
+		r.b.SetAlerts(a)
+		r.k.Changed("alerts")
+	}},
+	{"alert-banner-coming", func(r *rig) {
+		r.tap("home.report")
+		a := uitest.FireAlert("a1", "3")
+		a.AckedBy, a.AckedRole, a.AckedName = "w-li", "grid-worker", r.k.Lang().Pick("李娜", "Li Na")
+		r.b.SetAlerts(a)
+		r.k.Changed("alerts")
+		r.tap("alert.understand")
+	}},
 	{"alert-banner", func(r *rig) {
 		r.tap("home.report")
 		r.b.SetAlerts(uitest.FireAlert("a1", "3"))

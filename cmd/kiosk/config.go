@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,7 @@ type Config struct {
 	Catalog     string            `json:"catalog"`
 	Site        string            `json:"site"`
 	TrackURL    string            `json:"track_url"`
+	HubURL      string            `json:"hub_url"`
 
 	catalog *catalog.Catalog
 	site    *catalog.Site
@@ -78,6 +80,7 @@ func loadConfig(path string, c *cliConfig) (*Config, error) {
 	set(&cfg.Location.Community, c.community)
 	set(&cfg.Location.Building, c.building)
 	set(&cfg.Lang, c.lang)
+	set(&cfg.HubURL, c.hubURL)
 	if cfg.Location.Community == "" {
 		cfg.Location.Community = "c1"
 	}
@@ -95,6 +98,9 @@ func loadConfig(path string, c *cliConfig) (*Config, error) {
 	}
 	if time.Duration(cfg.IdleTimeout) < 0 {
 		return nil, fmt.Errorf("idle_timeout %v is negative", time.Duration(cfg.IdleTimeout))
+	}
+	if err := cfg.trackURL(); err != nil {
+		return nil, err
 	}
 	dir := filepath.Dir(path)
 	if cfg.Catalog != "" {
@@ -118,6 +124,26 @@ func loadConfig(path string, c *cliConfig) (*Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// trackURL checks track_url and hub_url and derives the ticket QR code's
+// URL from the hub's public address when track_url is not set: the hub
+// serves a ticket's public page at /t/NUMBER.
+func (c *Config) trackURL() error {
+	if c.HubURL != "" {
+		u, err := url.Parse(c.HubURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.RawQuery != "" || u.Fragment != "" || strings.Contains(c.HubURL, "%") {
+			return fmt.Errorf("hub_url %q: want the hub's public address, http://host[:port][/path]", c.HubURL)
+		}
+		if c.TrackURL == "" {
+			c.TrackURL = strings.TrimRight(c.HubURL, "/") + "/t/%s"
+		}
+	}
+	if c.TrackURL != "" && (strings.Count(c.TrackURL, "%") != 1 || strings.Count(c.TrackURL, "%s") != 1) {
+		return fmt.Errorf("track_url %q: want one %%s for the ticket number and no other %%", c.TrackURL)
+	}
+	return nil
 }
 
 // codeFor derives a ticket code from a device id: "K" and the last two

@@ -6,7 +6,8 @@
 //
 //	kiosk run --config FILE --data DIR [--display fb|fb:/dev/fbN|png:PATH|window]
 //	          [--broker URL --user U --pass P] [--size 1024x600] [--lang zh|en]
-//	          [--device ID --community ID --building ID --code K1] [--touch /dev/input/eventN]
+//	          [--device ID --community ID --building ID --code K1] [--hub-url URL]
+//	          [--touch /dev/input/eventN]
 //	          [--update-root DIR [--root-keys FILE] [--update-listen ADDR [--update-token T]]
 //	           [--usb-dirs GLOBS] [--trial-deadline 3m]]
 //	kiosk version
@@ -23,7 +24,8 @@
 //	  "idle_timeout": "90s",           // session wipe after no touch
 //	  "catalog": "catalog.json",       // report categories (kiosk/catalog); default built in
 //	  "site": "site.json",             // buildings, units, doors for the pickers
-//	  "track_url": "https://…/t/%s"    // QR code of a ticket
+//	  "hub_url": "http://hub.local:8080", // the hub's public web address: QR code → …/t/NUMBER
+//	  "track_url": "https://…/t/%s"    // QR code of a ticket; default from hub_url, else linli:ticket:%s
 //	}
 //
 // # Builds

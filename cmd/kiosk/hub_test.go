@@ -19,7 +19,7 @@ import (
 )
 
 // hubConfig is the community of these tests: one grid of four buildings,
-// its worker, and the kiosk.
+// its worker, the kiosk and a meter-box sensor.
 const hubConfig = `{
   "subdistrict": "sd",
   "hub": {"id": "gridhub", "password": "hubpw"},
@@ -28,7 +28,8 @@ const hubConfig = `{
     {"id": "w1", "name": "王芳", "role": "grid-worker", "grid": "g1", "on_duty": true, "password": "pw"}
   ],
   "devices": [
-    {"id": "kiosk-01", "kind": "kiosk", "password": "kpw", "location": {"community": "east", "building": "1"}}
+    {"id": "kiosk-01", "kind": "kiosk", "password": "kpw", "location": {"community": "east", "building": "1"}},
+    {"id": "mb-1", "kind": "sensor", "password": "mpw", "location": {"community": "east", "building": "1", "unit": "1"}}
   ],
   "escalation": {"grid": "1h", "community": "1h"}
 }`

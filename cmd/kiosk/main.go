@@ -36,6 +36,7 @@ type cliConfig struct {
 	community  string
 	building   string
 	code       string
+	hubURL     string
 	touch      string
 	verbose    bool
 
@@ -80,6 +81,7 @@ func parse(args []string) (*cliConfig, error) {
 		fs.StringVar(&c.community, "community", "", "community id (overrides the file)")
 		fs.StringVar(&c.building, "building", "", "the kiosk's building (overrides the file)")
 		fs.StringVar(&c.code, "code", "", "ticket-number code (overrides the file)")
+		fs.StringVar(&c.hubURL, "hub-url", "", "the hub's public web `URL` (http://host:8080): ticket QR codes open URL/t/NUMBER (overrides the file)")
 		fs.StringVar(&c.touch, "touch", "", "evdev touch `device` (/dev/input/eventN); empty = none")
 		fs.BoolVar(&c.verbose, "v", false, "log at debug level")
 		fs.StringVar(&c.updateRoot, "update-root", "", "firmware update `root` of the kiosk (slots, current link, update.db; not shared with sensord); empty = updates off")

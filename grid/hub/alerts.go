@@ -369,6 +369,7 @@ func (h *Hub) ack(w config.Worker, id string) (contract.Alert, error) {
 	now := h.now()
 	c := *a
 	c.AckedBy, c.AckedAt, c.EscalateAt = w.ID, now, time.Time{}
+	c.AckedRole, c.AckedName = w.Role, w.Name // public: kiosks say who is coming
 	changed := map[string]*contract.Alert{id: &c}
 	if err := h.db.Update(func(tx *bolt.Tx) error { return h.saveAlerts(tx, changed, now) }); err != nil {
 		h.c.storeErrors.Add(1)

@@ -294,6 +294,14 @@ type Alert struct {
 	ClearedAt   time.Time `json:"cleared_at,omitzero"`
 	EventID     string    `json:"event_id"`
 	Description string    `json:"description,omitempty"`
+
+	// AckedRole and AckedName say publicly who acknowledged the alert and
+	// is on the way: the worker's role (grid-worker, community,
+	// subdistrict, maintenance) and name as the hub's configuration has
+	// them. Empty while nobody has acknowledged. Never a phone number:
+	// kiosks show them to residents.
+	AckedRole string `json:"acked_role,omitempty"`
+	AckedName string `json:"acked_name,omitempty"`
 }
 
 // AreaAlerts lists the active alerts of a building, retained, for kiosks.

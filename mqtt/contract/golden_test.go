@@ -83,7 +83,7 @@ var golden = []struct {
 	}},
 	{"alert.json", contract.GridAlertTopic("g1"), &exampleAlert},
 	{"area-alerts.json", contract.AreaAlertsTopic("幸福里", "3"), &contract.AreaAlerts{
-		Community: "幸福里", Building: "3", Alerts: []contract.Alert{exampleAlert}, Updated: t0,
+		Community: "幸福里", Building: "3", Alerts: []contract.Alert{exampleAlert, exampleAckedAlert}, Updated: t0,
 	}},
 	{"notices.json", contract.AreaTopic("幸福里", "notices"), &contract.Notices{
 		Community: "幸福里", Updated: t0,
@@ -126,6 +126,16 @@ var exampleAlert = contract.Alert{
 	Level: "grid", Assigned: []string{"wang"}, EscalateAt: t0.Add(5 * time.Minute),
 	EventID: "mb-0001-7-31", Description: "剩余电流报警",
 }
+
+// exampleAckedAlert is an alert a grid worker acknowledged: kiosks say who
+// is on the way.
+var exampleAckedAlert = func() contract.Alert {
+	a := exampleAlert
+	a.ID, a.Channel, a.Kind, a.Value, a.Unit = "a-0002", "temperature", "temperature", 92.5, "°C"
+	a.EventID, a.Description, a.EscalateAt = "mb-0001-7-32", "温度报警", time.Time{}
+	a.AckedBy, a.AckedAt, a.AckedRole, a.AckedName = "wang", t0.Add(90*time.Second), "grid-worker", "王芳"
+	return a
+}()
 
 // cmpOpts compares decoded messages: RawMessage by its compact JSON, and
 // nil and empty slices and maps alike (omitempty drops both).

@@ -159,7 +159,17 @@ var table = map[string][2]string{
 	"alert.kind.smoke":       {"烟雾报警", "smoke detected"},
 	"alert.kind.other":       {"火灾危险报警", "fire danger"},
 	"alert.do":               {"请勿靠近电表箱，远离烟雾，不要乘坐电梯。有明火请拨打 119", "Keep away from the meter box and the smoke. Do not use the lift. If you see fire, call 119"},
-	"alert.staff":            {"网格员已收到通知，正在赶来", "Your grid worker has been told and is on the way"},
+	// Until someone acknowledges, the kiosk says only who has been told (by
+	// the alert's level); after, who is on the way (role and name).
+	"alert.told.grid":        {"已通知网格员，等待回应", "Your grid worker has been told; waiting for an answer"},
+	"alert.told.community":   {"已通知社区工作人员，等待回应", "Community staff have been told; waiting for an answer"},
+	"alert.told.subdistrict": {"已通知街道值班人员，等待回应", "The subdistrict's duty officers have been told; waiting for an answer"},
+	"alert.coming":           {"%s正在赶来", "%s is on the way"},
+	"alert.role.grid-worker": {"网格员", "Grid worker"},
+	"alert.role.community":   {"社区工作人员", "Community worker"},
+	"alert.role.subdistrict": {"街道工作人员", "Subdistrict officer"},
+	"alert.role.maintenance": {"维修人员", "Maintenance technician"},
+	"alert.role.other":       {"工作人员", "Staff member"},
 	"alert.understand":       {"我知道了", "I understand"},
 	"alert.banner":           {"警报未解除：%s", "Alert active: %s"},
 	"alert.more":             {"查看", "Show"},
