@@ -8,10 +8,16 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/nats-io/nats-server/v2/server"
+	"golang.org/x/crypto/bcrypt"
 
 	"linli/mqtt/broker"
 	"linli/mqtt/contract"
@@ -296,5 +302,54 @@ func TestRetained(t *testing.T) {
 	subscribe(t, w, contract.Root+"/dev/+/state")
 	if m := receive(t, w); string(m.Payload()) != "normal" || !m.Retained() {
 		t.Errorf("worker got %q retained=%v, want retained normal", m.Payload(), m.Retained())
+	}
+}
+
+// TestWriteConfig: the generated file is one nats-server parses, with the
+// users' bcrypt passwords and permissions, and sha256-only users left out.
+func TestWriteConfig(t *testing.T) {
+	var entries []broker.Entry
+	for _, e := range testAccounts {
+		entries = append(entries, e)
+	}
+	var b strings.Builder
+	skipped, err := natsbroker.WriteConfig(&b, &natsbroker.Options{
+		Name: "hub-a", MQTTListen: "0.0.0.0:1883", Listen: "0.0.0.0:4222", ClusterListen: "0.0.0.0:6222",
+		Routes: []string{"nats-route://hub-a:6222", "nats-route://hub-b:6222", "nats-route://hub-c:6222"},
+		DataDir: "/var/lib/linli/nats",
+	}, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"mb-0001"}; !slices.Equal(skipped, want) {
+		t.Errorf("skipped %v, want %v", skipped, want)
+	}
+	path := filepath.Join(t.TempDir(), "nats.conf")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := server.ProcessConfigFile(path)
+	if err != nil {
+		t.Fatalf("nats-server refuses the configuration: %v\n%s", err, b.String())
+	}
+	if o.MQTT.Port != 1883 || o.MQTT.StreamReplicas != 3 || o.Cluster.Port != 6222 || len(o.Routes) != 3 || !o.JetStream {
+		t.Errorf("mqtt port %d replicas %d, cluster port %d, %d routes, jetstream %v", o.MQTT.Port, o.MQTT.StreamReplicas, o.Cluster.Port, len(o.Routes), o.JetStream)
+	}
+	users := map[string]*server.User{}
+	for _, u := range o.Users {
+		users[u.Username] = u
+	}
+	if len(users) != len(entries)-1 {
+		t.Errorf("%d users, want %d", len(users), len(entries)-1)
+	}
+	for id, u := range users {
+		if err := bcrypt.CompareHashAndPassword([]byte(u.Password), []byte(testPasswords[id])); err != nil {
+			t.Errorf("%s: password hash: %v", id, err)
+		}
+		acc, _ := testAccounts.Lookup(id)
+		want, _ := natsbroker.Permissions(acc)
+		if !reflect.DeepEqual(u.Permissions, want) {
+			t.Errorf("%s: permissions %+v, want %+v", id, u.Permissions, want)
+		}
 	}
 }
