@@ -56,6 +56,15 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 		return fmt.Errorf("gridhub: open hub.db: %w", err)
 	}
 	defer db.Close()
+	if o.NATS.Node != "" {
+		// An embedded NATS node: the hub is its client as of an external broker.
+		srv, password, err := startNATS(o, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		o.Broker, o.Password = srv.MQTTURL(), password
+	}
 
 	hopts := &hub.Options{Broker: o.Broker, Username: cfg.Hub.ID, Logger: log}
 	ctx, cancel := context.WithCancel(ctx)

@@ -2,6 +2,7 @@ package natsbroker
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -33,14 +34,19 @@ func Subject(topic string) (subject string, ok bool) {
 // matches "a" in MQTT, so it becomes both "a.>" and "a".
 func subjects(filters []string) ([]string, error) {
 	var out []string
+	add := func(s string) {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
 	for _, f := range filters {
 		s, ok := Subject(f)
 		if !ok {
 			return nil, fmt.Errorf("natsbroker: topic %q has no NATS subject", f)
 		}
-		out = append(out, s)
+		add(s)
 		if p, ok := strings.CutSuffix(s, ".>"); ok {
-			out = append(out, p)
+			add(p)
 		}
 	}
 	return out, nil
