@@ -73,7 +73,7 @@ func checkRefusals(t *testing.T, url string, subackRefuses bool) {
 		t.Fatalf("mb-0001: %v", err)
 	}
 	for filter, want := range map[string]bool{
-		"#":                                   false,
+		"#":                                    false,
 		contract.DeviceTopic("mb-0002", "cmd"): false,
 		contract.DeviceTopic("mb-0001", "cmd"): true,
 	} {

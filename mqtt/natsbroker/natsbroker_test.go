@@ -315,7 +315,7 @@ func TestWriteConfig(t *testing.T) {
 	var b strings.Builder
 	skipped, err := natsbroker.WriteConfig(&b, &natsbroker.Options{
 		Name: "hub-a", MQTTListen: "0.0.0.0:1883", Listen: "0.0.0.0:4222", ClusterListen: "0.0.0.0:6222",
-		Routes: []string{"nats-route://hub-a:6222", "nats-route://hub-b:6222", "nats-route://hub-c:6222"},
+		Routes:  []string{"nats-route://hub-a:6222", "nats-route://hub-b:6222", "nats-route://hub-c:6222"},
 		DataDir: "/var/lib/linli/nats",
 	}, entries)
 	if err != nil {
