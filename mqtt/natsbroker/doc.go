@@ -15,7 +15,23 @@
 // (its broker list, see mqtt/uplink) and resumes its session there. A QoS 1
 // PUBLISH is acknowledged only once JetStream has stored it on a quorum, so
 // a device deletes an event from its outbox only when two machines hold it.
-// Wills and QoS 0 messages are not stored.
+// Wills and QoS 0 messages are not stored: the wills of a dead node's
+// clients do not fire. JetStream flushes its files every 2 minutes by
+// default (nats-server's sync_interval); acknowledged data is on a quorum
+// of nodes, so only a power loss of a quorum at once can lose it.
+//
+// # Topologies and what fails how
+//
+// One community: one machine, gridhub with the embedded mochi broker (no
+// NATS). A subdistrict: three machines, each with a node (embedded in
+// gridhub with --nats-node, or nats-server with `gridhub config nats`) and
+// a gridhub, one of them active. One node down: its clients fail over to
+// the others and resume their sessions. Two down (quorum lost): JetStream
+// stops, MQTT logins and QoS 1 publishes fail, devices keep their events in
+// their outboxes until a second node is back. A partition: the side with
+// the majority goes on; the other side's QoS 1 publishes are not
+// acknowledged. A city: one cluster for all, or a cluster per subdistrict
+// joined by leaf nodes (a JetStream domain each). README.md has the table.
 //
 // # Accounts and ACLs
 //
