@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha512"
@@ -54,7 +55,7 @@ func (n *natsFlags) options(mqtt, data string) *natsbroker.Options {
 // startNATS starts the embedded NATS node for gridhub run with the
 // configuration's accounts, the hub's with a secret of this run only (as
 // for mochi), and returns it with that secret; the caller closes it.
-func startNATS(o *options, cfg *config.Config, log *slog.Logger) (*natsbroker.Server, string, error) {
+func startNATS(ctx context.Context, o *options, cfg *config.Config, log *slog.Logger) (*natsbroker.Server, string, error) {
 	secret := make([]byte, 16)
 	if _, err := rand.Read(secret); err != nil {
 		return nil, "", err
@@ -69,6 +70,13 @@ func startNATS(o *options, cfg *config.Config, log *slog.Logger) (*natsbroker.Se
 		return nil, "", err
 	}
 	if err := srv.Start(); err != nil {
+		return nil, "", err
+	}
+	if !srv.Ready() {
+		log.Info("waiting for the NATS cluster: JetStream needs a quorum of nodes", "routes", no.Routes)
+	}
+	if err := srv.WaitReady(ctx); err != nil {
+		srv.Close()
 		return nil, "", err
 	}
 	return srv, password, nil

@@ -58,8 +58,11 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 	defer db.Close()
 	if o.NATS.Node != "" {
 		// An embedded NATS node: the hub is its client as of an external broker.
-		srv, password, err := startNATS(o, cfg, log)
+		srv, password, err := startNATS(ctx, o, cfg, log)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while waiting for the cluster
+			}
 			return err
 		}
 		defer srv.Close()

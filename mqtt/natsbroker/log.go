@@ -28,7 +28,9 @@ var demote = []struct {
 	{"started with the same client ID", slog.LevelInfo},                 // an MQTT client failed over or reconnected
 	{"Waiting for routing to be established", slog.LevelDebug},          // a cluster starting
 	{"has not established contact with a meta leader", slog.LevelDebug}, // a cluster starting
-	{"Error trying to connect to route", slog.LevelInfo},                // a peer not up yet, or down (NATS retries)
+	{"Error trying to connect to route", slog.LevelDebug},               // a peer not up yet, or down (NATS retries)
+	{"stream replicas mismatch", slog.LevelInfo},                        // nodes starting together, counted mid-election
+	{"unable to connect", slog.LevelWarn},                               // a client refused while JetStream settles; it retries
 }
 
 func (l logger) logf(level slog.Level, format string, v []any) {

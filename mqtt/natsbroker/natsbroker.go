@@ -229,6 +229,21 @@ func (s *Server) Ready() bool {
 	return ns.JetStreamIsCurrent()
 }
 
+// WaitReady waits until Ready or ctx is done. In a cluster that is until
+// a quorum of nodes is up: a node on its own cannot store anything.
+func (s *Server) WaitReady(ctx context.Context) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for !s.Ready() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("natsbroker: node %s: JetStream not ready: %w", s.opts.Name, ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
 // Close stops the node and waits until it has stopped. Sessions, queued
 // QoS 1 messages and retained messages stay in JetStream (in DataDir, and
 // on the peers). Closing a stopped Server does nothing.
