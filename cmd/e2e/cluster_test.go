@@ -97,6 +97,7 @@ func wipeSessions(t testing.TB, url string) {
 // Every event sensord committed must be applied once, in order, and raise
 // exactly one alert per alarm; the watching worker sees the alerts.
 func TestClusterFaults(t *testing.T) {
+	t.Parallel() // with TestFaults and TestLongSilentCut: the processes mostly wait
 	c := sharedCluster(t)
 	h := startClusterHub(t, c, 1, 2)
 	data := t.TempDir()

@@ -15,7 +15,11 @@
 // (its broker list, see mqtt/uplink) and resumes its session there. A QoS 1
 // PUBLISH is acknowledged only once JetStream has stored it on a quorum, so
 // a device deletes an event from its outbox only when two machines hold it.
-// Wills and QoS 0 messages are not stored: the wills of a dead node's
+// QoS 1 messages are kept for the subscriptions of persistent sessions
+// that exist when they are published (an interest stream), so on the very
+// first start of a cluster, devices must not publish before gridhub has
+// subscribed once (mqtt/broker's Options.Admit closes that window for
+// mochi; here, start the hub first). Wills and QoS 0 messages are not stored: the wills of a dead node's
 // clients do not fire. JetStream flushes its files every 2 minutes by
 // default (nats-server's sync_interval); acknowledged data is on a quorum
 // of nodes, so only a power loss of a quorum at once can lose it.
