@@ -31,6 +31,7 @@ var demote = []struct {
 	{"Error trying to connect to route", slog.LevelDebug},               // a peer not up yet, or down (NATS retries)
 	{"stream replicas mismatch", slog.LevelInfo},                        // nodes starting together, counted mid-election
 	{"unable to connect", slog.LevelWarn},                               // a client refused while JetStream settles; it retries
+	{"Error flushing", slog.LevelInfo},                                  // a peer or client gone mid-write (a peer's clean stop)
 }
 
 func (l logger) logf(level slog.Level, format string, v []any) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/nats-io/nats-server/v2/server"
 	"golang.org/x/crypto/bcrypt"
 
@@ -351,5 +353,58 @@ func TestWriteConfig(t *testing.T) {
 		if !reflect.DeepEqual(u.Permissions, want) {
 			t.Errorf("%s: permissions %+v, want %+v", id, u.Permissions, want)
 		}
+	}
+}
+
+// rawConnect logs user in over a bare TCP connection with a will on
+// willTopic and returns the connection; closing it without DISCONNECT
+// fires the will.
+func rawConnect(t *testing.T, addr, user, willTopic string) net.Conn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := packets.NewControlPacket(packets.Connect).(*packets.ConnectPacket)
+	cp.ProtocolName, cp.ProtocolVersion = "MQTT", 4
+	cp.ClientIdentifier = user + "-raw"
+	cp.CleanSession = true
+	cp.Keepalive = 30
+	cp.UsernameFlag, cp.Username = true, user
+	cp.PasswordFlag, cp.Password = true, []byte(testPasswords[user])
+	cp.WillFlag, cp.WillQos, cp.WillTopic, cp.WillMessage = true, 1, willTopic, []byte("will of "+user)
+	if err := cp.Write(nc); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	p, err := packets.ReadPacket(nc)
+	if err != nil {
+		t.Fatalf("connack: %v", err)
+	}
+	if ca, ok := p.(*packets.ConnackPacket); !ok || ca.ReturnCode != 0 {
+		t.Fatalf("connect %s: %v", user, p)
+	}
+	return nc
+}
+
+// TestWill: a device's will on its own topic fires; a will on another
+// device's topic is accepted at CONNECT but dropped when it fires.
+func TestWill(t *testing.T) {
+	hub := mustConnect(t, 1, "gridhub")
+	subscribe(t, hub, contract.Root+"/dev/+/death")
+	addr := cluster.Node(0).MQTTAddr()
+	forged := rawConnect(t, addr, "mb-0001", contract.DeviceTopic("mb-0002", "death"))
+	_ = forged.Close()
+	own := rawConnect(t, addr, "mb-0002", contract.DeviceTopic("mb-0002", "death"))
+	_ = own.Close()
+	for {
+		m := receive(t, hub)
+		if m.Retained() {
+			continue // an earlier test's
+		}
+		if string(m.Payload()) != "will of mb-0002" || m.Topic() != contract.DeviceTopic("mb-0002", "death") {
+			t.Fatalf("hub got %q on %s, want only mb-0002's own will", m.Payload(), m.Topic())
+		}
+		break
 	}
 }
