@@ -60,8 +60,10 @@ func subjects(filters []string) ([]string, error) {
 //
 // NATS's MQTT listener itself subscribes on "$MQTT.sub.>" for a client's
 // QoS 1 subscriptions and stores QoS 1 messages through its internal
-// JetStream client; neither needs a permission of the user since
-// nats-server 2.10 (a subscribe deny on "$MQTT.sub.>" would break QoS 1).
+// JetStream client; neither needs a permission of the user in the
+// nats-server we use (2.15; a subscribe deny on "$MQTT.sub.>" would break
+// QoS 1). NATS clients (nats.go, JetStream) of the hub and admin roles may
+// use every subject, "$JS.API.>" included; the other roles only theirs.
 func Permissions(acc broker.Account) (*server.Permissions, error) {
 	pub, sub, all := broker.Rules(acc)
 	if all {

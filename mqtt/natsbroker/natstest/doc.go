@@ -21,6 +21,11 @@
 //		os.Exit(code)
 //	}
 //
+// MQTT clients connect to MQTTURLs (or BrokerList, for gridhub's and
+// sensord's --broker); nats.go clients (JetStream streams and KV) to
+// NATSURLs, logging in as an account of Options.Accounts — the hub and
+// admin roles may use every subject.
+//
 // Tests that kill nodes must restart them (defer c.Restart(i)) so that the
 // next test finds three nodes.
 package natstest
