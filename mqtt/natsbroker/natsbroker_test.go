@@ -19,6 +19,8 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
 
 	"linli/mqtt/broker"
@@ -406,5 +408,50 @@ func TestWill(t *testing.T) {
 			t.Fatalf("hub got %q on %s, want only mb-0002's own will", m.Payload(), m.Topic())
 		}
 		break
+	}
+}
+
+// TestJetStreamForHub: a nats.go client of the hub's account uses
+// JetStream on the cluster (an R3 key-value bucket, as a lease would);
+// a device's account may not.
+func TestJetStreamForHub(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	urls := strings.Join(cluster.NATSURLs(), ",")
+	nc, err := nats.Connect(urls, nats.UserInfo("gridhub", "pwh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "test-lease", Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "east", []byte("hub-a")); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := kv.Get(ctx, "east"); err != nil || string(e.Value()) != "hub-a" {
+		t.Fatalf("get: %v %v", e, err)
+	}
+	if _, err := nats.Connect(urls, nats.UserInfo("gridhub", "wrong")); err == nil {
+		t.Error("nats connect with a wrong password: got nil error")
+	}
+	dc, err := nats.Connect(urls, nats.UserInfo("mb-0002", "pw2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	djs, err := jetstream.New(dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, dcancel := context.WithTimeout(ctx, 2*time.Second)
+	defer dcancel()
+	if _, err := djs.KeyValue(dctx, "test-lease"); err == nil {
+		t.Error("a device's account reached JetStream")
 	}
 }
