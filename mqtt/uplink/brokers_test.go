@@ -45,3 +45,29 @@ func TestBrokerListErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestNextFirst: after a connection, the next one starts at the node after
+// the one used (which may have died); after a failed one, at the node after
+// the one tried first.
+func TestNextFirst(t *testing.T) {
+	u := &Uplink{brokers: []string{"tcp://a:1883", "tcp://b:1883", "ssl://c:8883"}}
+	tests := []struct {
+		first     int
+		dialed    string
+		connected bool
+		want      int
+	}{
+		{0, "a:1883", true, 1},
+		{0, "b:1883", true, 2},
+		{1, "c:8883", true, 0},
+		{2, "", false, 0},
+		{0, "", false, 1},
+	}
+	for _, tt := range tests {
+		u.first = tt.first
+		c := &conn{u: u, dialed: tt.dialed}
+		if got := u.nextFirst(c, tt.connected); got != tt.want {
+			t.Errorf("first %d, dialed %q, connected %v: next %d, want %d", tt.first, tt.dialed, tt.connected, got, tt.want)
+		}
+	}
+}
