@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,4 +159,91 @@ func TestConfigNATS(t *testing.T) {
 		t.Fatal("nats-server not ready")
 	}
 	checkRefusals(t, "tcp://"+free, true)
+}
+
+// TestRunNATSNode runs gridhub with an embedded NATS node (on its own): a
+// worker's request is answered, a device's alarm becomes an alert, a wrong
+// password is refused, and a clean start and stop log no warning or error.
+func TestRunNATSNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a gridhub process")
+	}
+	dir := t.TempDir()
+	addr := bintest.FreeAddr(t)
+	out := new(bytes.Buffer)
+	cmd := exec.Command(binary, "run", "--config", exampleFile(t), "--data", dir, "--listen", addr,
+		"--nats", bintest.FreeAddr(t), "--nats-node", "solo")
+	cmd.Stderr = &lockedWriter{w: out}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}()
+	url := "tcp://" + addr
+
+	// The worker asks until the hub answers: it is then subscribed.
+	w := mqttClient(t, addr, "w-li", "li-dev")
+	resp := make(chan *contract.Response, 10)
+	done(t, w.Subscribe(contract.ResponseTopic("w-li"), 1, func(_ paho.Client, m paho.Message) {
+		if msg, err := contract.Decode(m.Topic(), m.Payload()); err == nil {
+			resp <- msg.(*contract.Response)
+		}
+	}))
+	alerts := func() []contract.Alert {
+		t.Helper()
+		for range 100 {
+			req := &contract.Request{ID: fmt.Sprint(time.Now().UnixNano()), From: "w-li", Op: contract.OpAlertsList, Args: map[string]string{"all": "true"}}
+			publish(t, w, contract.RequestTopic("w-li"), contract.MustEncode(req))
+			select {
+			case r := <-resp:
+				var list []contract.Alert
+				if err := json.Unmarshal(r.Body, &list); err != nil || !r.OK {
+					t.Fatalf("alerts.list: %v %s", err, r.Error)
+				}
+				return list
+			case <-time.After(time.Second):
+			}
+		}
+		t.Fatalf("the hub does not answer:\n%s", out)
+		return nil
+	}
+	if got := alerts(); len(got) != 0 {
+		t.Fatalf("alerts before the alarm: %v", got)
+	}
+	if _, err := dial(t, url, "mb-0001", "wrong", nil); err == nil {
+		t.Error("mb-0001 with a wrong password: connected")
+	}
+	dev := mqttClient(t, addr, "mb-0001", "mb-dev")
+	ev := &contract.Event{ID: "mb-0001-1", Device: "mb-0001", Session: 1, Seq: 1,
+		Channel: "busbar-l1", Kind: "temperature", To: contract.StateAlarm, Cause: "threshold", Value: 95, Unit: "°C"}
+	publish(t, dev, contract.DeviceTopic("mb-0001", "event"), contract.MustEncode(ev))
+	var got []contract.Alert
+	for deadline := time.Now().Add(20 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
+		got = alerts()
+	}
+	if len(got) != 1 || got[0].EventID != "mb-0001-1" {
+		t.Fatalf("alerts after the alarm: %+v", got)
+	}
+
+	_ = cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-exited:
+		exited <- err
+		if err != nil {
+			t.Fatalf("gridhub exit: %v\n%s", err, out)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("gridhub did not stop:\n%s", out)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			if !strings.Contains(line, "connect refused: bad user or password") {
+				t.Errorf("not quiet: %s", line)
+			}
+		}
+	}
 }
