@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -453,5 +454,44 @@ func TestJetStreamForHub(t *testing.T) {
 	defer dcancel()
 	if _, err := djs.KeyValue(dctx, "test-lease"); err == nil {
 		t.Error("a device's account reached JetStream")
+	}
+}
+
+// levelCounter counts log records at Warn and above.
+type levelCounter struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (h *levelCounter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (h *levelCounter) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.msgs = append(h.msgs, r.Level.String()+" "+r.Message)
+	return nil
+}
+func (h *levelCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *levelCounter) WithGroup(string) slog.Handler      { return h }
+
+// TestQuietStartAndStop: a cluster that starts, serves a client and stops
+// cleanly logs no warning and no error.
+func TestQuietStartAndStop(t *testing.T) {
+	h := new(levelCounter)
+	c, err := natstest.Start(&natstest.Options{Accounts: testAccounts, Logger: slog.New(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := connect(t, c.MQTTURLs()[:1], "gridhub", "quiet-hub", false, "pwh")
+	if err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	subscribe(t, cl, contract.Root+"/dev/+/event")
+	cl.Disconnect(100)
+	c.Close()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range h.msgs {
+		t.Errorf("logged %s", m)
 	}
 }
