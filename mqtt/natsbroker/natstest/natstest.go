@@ -187,8 +187,9 @@ func (c *Cluster) Routes() []string {
 }
 
 // Kill stops node i at once; its clients are disconnected and fail over to
-// the other nodes. Its data directory stays. Killing a stopped node does
-// nothing.
+// the other nodes. Its data directory stays. Unlike a machine that dies,
+// the node closes its connections, so clients learn of it at once instead
+// of by their keep-alive. Killing a stopped node does nothing.
 func (c *Cluster) Kill(i int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
