@@ -12,4 +12,10 @@
 // that silently drops every packet, long next to every keep-alive, ack,
 // connect and back-off timer in play, with the hub showing the device
 // offline during it and online again after.
+//
+// TestClusterFaults (issue 10) runs gridhub and sensord on a 3-node NATS
+// cluster (package mqtt/natsbroker/natstest, started once per package) and
+// kills the device's node, the hub's node and the hub mid-stream;
+// BenchmarkAlarmToWatch's nats-cluster case measures the alarm path
+// through the cluster against the cluster's own QoS 1 hop.
 package e2e

@@ -39,6 +39,7 @@ var bins = bintest.Binaries{Pkgs: []string{"linli/cmd/gridhub", "linli/cmd/senso
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	closeCluster()
 	bins.Remove()
 	os.Exit(code)
 }

@@ -4,10 +4,20 @@
 //
 // Usage:
 //
-//	gridhub run --config FILE --data DIR [--listen ADDR | --broker URL]
+//	gridhub run --config FILE --data DIR [--listen ADDR | --broker URL[,URL…]]
 //	            [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]]
+//	            [--nats-node NAME [--nats ADDR] [--nats-cluster ADDR --nats-routes URL,…]]
 //	gridhub config example     print a documented example configuration
+//	gridhub config nats --config FILE [--nats-node NAME --listen ADDR --nats ADDR --nats-cluster ADDR --nats-routes URLS --data DIR]
+//	                           print a nats-server configuration with the users and ACL
+//	gridhub config mosquitto --config FILE --print passwd|acl
+//	                           print mosquitto's password file or ACL file
 //	gridhub passwd             read a password on stdin, print its stored form
+//
+// With --nats-node gridhub runs an embedded NATS node (JetStream and MQTT on
+// --listen) instead of mochi, clustered with its peers by --nats-cluster and
+// --nats-routes (package mqtt/natsbroker); --broker takes a comma-separated
+// list of a cluster's nodes and fails over between them.
 //
 // With --listen (the default, 127.0.0.1:1883) gridhub runs its own broker;
 // with --broker it connects to mosquitto, EMQX or any MQTT 3.1.1 broker as
@@ -17,6 +27,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,7 +39,10 @@ import (
 
 const usage = `usage:
   gridhub run --config FILE --data DIR [--listen ADDR | --broker URL] [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]]
+  gridhub run ... --nats-node NAME [--nats ADDR] [--nats-cluster ADDR --nats-routes URL,URL]
   gridhub config example
+  gridhub config nats --config FILE [--nats-node NAME --listen ADDR --nats ADDR --nats-cluster ADDR --nats-routes URLS --data DIR]
+  gridhub config mosquitto --config FILE --print passwd|acl
   gridhub passwd < password`
 
 // options is everything gridhub run is told on its command line.
@@ -44,6 +58,7 @@ type options struct {
 	CA        string
 	LogLevel  string
 	Password  string // of the hub account on an external broker (from the environment)
+	NATS      natsFlags
 }
 
 func main() {
@@ -63,10 +78,20 @@ func main() {
 			log.Fatal(err)
 		}
 	case "config":
-		if len(os.Args) != 3 || os.Args[2] != "example" {
-			log.Fatal(usage)
+		var err error
+		switch {
+		case len(os.Args) == 3 && os.Args[2] == "example":
+			_, err = os.Stdout.Write(exampleConfig())
+		case len(os.Args) >= 3 && os.Args[2] == "nats":
+			err = configNATS(os.Args[3:], os.Stdout, os.Stderr)
+		case len(os.Args) >= 3 && os.Args[2] == "mosquitto":
+			err = configMosquitto(os.Args[3:], os.Stdout, os.Stderr)
+		default:
+			err = errors.New(usage)
 		}
-		os.Stdout.Write(exampleConfig())
+		if err != nil {
+			log.Fatal(err)
+		}
 	case "passwd":
 		b, err := io.ReadAll(os.Stdin)
 		if err != nil {
@@ -84,13 +109,14 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 	fs.StringVar(&o.Config, "config", "", "configuration file (JSON; see gridhub config example)")
 	fs.StringVar(&o.Data, "data", "", "data directory (bbolt files of the hub and the embedded broker)")
 	fs.StringVar(&o.Listen, "listen", "", "address of the embedded broker (default 127.0.0.1:1883 unless --broker or --tls-listen)")
-	fs.StringVar(&o.Broker, "broker", "", "URL of an external broker (tcp://host:1883, ssl://host:8883) instead of the embedded one")
+	fs.StringVar(&o.Broker, "broker", "", "URL of an external broker (tcp://host:1883, ssl://host:8883) instead of the embedded one, or a comma-separated list of a cluster's nodes")
 	fs.StringVar(&o.BrokerCA, "broker-ca", "", "CA file to verify an ssl:// external broker")
 	fs.StringVar(&o.TLSListen, "tls-listen", "", "address of the embedded broker's TLS listener")
 	fs.StringVar(&o.Cert, "cert", "", "TLS certificate of the embedded broker")
 	fs.StringVar(&o.Key, "key", "", "TLS key of the embedded broker")
 	fs.StringVar(&o.CA, "ca", "", "CA of client certificates the TLS listener requires (optional)")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	o.NATS.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -101,6 +127,10 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 		return nil, fmt.Errorf("gridhub: --config and --data are required")
 	case o.Broker != "" && (o.Listen != "" || o.TLSListen != ""):
 		return nil, fmt.Errorf("gridhub: --broker and --listen/--tls-listen exclude each other")
+	case o.NATS.Node != "" && (o.Broker != "" || o.TLSListen != ""):
+		return nil, fmt.Errorf("gridhub: --nats-node runs a broker: it excludes --broker and --tls-listen")
+	case o.NATS.Node == "" && (o.NATS.Cluster != "" || o.NATS.Routes != ""):
+		return nil, fmt.Errorf("gridhub: --nats-cluster and --nats-routes need --nats-node")
 	case o.TLSListen != "" && (o.Cert == "" || o.Key == ""):
 		return nil, fmt.Errorf("gridhub: --tls-listen needs --cert and --key")
 	}

@@ -56,6 +56,9 @@ func TestParseRun(t *testing.T) {
 		{"--config c --data d --broker tcp://x --listen :1", "exclude", ""},
 		{"--config c --data d --tls-listen :8883", "needs --cert", ""},
 		{"--config c --data d extra", "unexpected", ""},
+		{"--config c --data d --nats-node a --nats-cluster :6222 --nats-routes nats-route://b:6222", "", "127.0.0.1:1883"},
+		{"--config c --data d --nats-node a --broker tcp://x:1883", "excludes", ""},
+		{"--config c --data d --nats-cluster :6222", "need --nats-node", ""},
 	}
 	for _, tt := range tests {
 		o, err := parseRun(strings.Fields(tt.args), env)

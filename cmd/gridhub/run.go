@@ -60,6 +60,18 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 		return fmt.Errorf("gridhub: open hub.db: %w", err)
 	}
 	defer db.Close()
+	if o.NATS.Node != "" {
+		// An embedded NATS node: the hub is its client as of an external broker.
+		srv, password, err := startNATS(ctx, o, cfg, log)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while waiting for the cluster
+			}
+			return err
+		}
+		defer srv.Close()
+		o.Broker, o.Password = srv.MQTTURL(), password
+	}
 
 	// The hub's client ids are its account's (mqtt/broker binds them).
 	hopts := &hub.Options{Broker: o.Broker, ClientID: cfg.Hub.ID, Username: cfg.Hub.ID, Logger: log}

@@ -74,7 +74,7 @@ func parse(args []string) (*cliConfig, error) {
 		fs.StringVar(&c.display, "display", defaultDisplay, "where to draw: fb, fb:/dev/fbN, png:PATH or window")
 		fs.StringVar(&size, "size", size, "screen size WxH for png displays")
 		fs.StringVar(&c.lang, "lang", "", "language of a new session: zh or en")
-		fs.StringVar(&c.broker, "broker", "", "MQTT broker `URL` (tcp://host:1883, ssl://…); empty = offline")
+		fs.StringVar(&c.broker, "broker", "", "MQTT broker `URL` (tcp://host:1883, ssl://…), or a comma-separated list of a cluster's nodes to fail over between; empty = offline")
 		fs.StringVar(&c.user, "user", "", "MQTT user name")
 		fs.StringVar(&c.pass, "pass", "", "MQTT password")
 		fs.StringVar(&c.device, "device", "", "device id (overrides the file)")

@@ -71,7 +71,7 @@ func parse(args []string) (*cliConfig, error) {
 		fs.Float64Var(&c.speed, "speed", 1, "with --sim: run the simulated clock N times faster")
 		fs.BoolVar(&c.exitAtEnd, "exit-at-end", true, "with --sim: exit 0 when the scenario ends")
 		fs.DurationVar(&c.drain, "drain", 5*time.Second, "with --sim and --broker: at the end, wait up to this long for the outbox to drain")
-		fs.StringVar(&c.broker, "broker", "", "MQTT broker `URL` (tcp://host:1883, ssl://…); empty = store only")
+		fs.StringVar(&c.broker, "broker", "", "MQTT broker `URL` (tcp://host:1883, ssl://…), or a comma-separated list of a cluster's nodes to fail over between; empty = store only")
 		fs.StringVar(&c.user, "user", "", "MQTT user name")
 		fs.StringVar(&c.pass, "pass", "", "MQTT password")
 		fs.DurationVar(&c.keepAlive, "keepalive", uplink.DefaultOptions.KeepAlive,

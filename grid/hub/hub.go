@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,10 @@ func (realClock) Now() time.Time { return time.Now() }
 
 // Options configures a Hub. The zero value of a field means its default.
 type Options struct {
-	// Broker is the broker URL: "tcp://host:port", "ssl://host:port". Required.
+	// Broker is the broker URL: "tcp://host:port", "ssl://host:port".
+	// Required. A comma-separated list names the nodes of a cluster: paho
+	// tries them in order at every (re)connect, and the hub's session,
+	// kept by the cluster, resumes on whichever answers.
 	Broker string
 	// ClientID is the hub's MQTT client id. Default "gridhub". It must stay
 	// the same across restarts: the broker keeps the hub's session under it.
@@ -274,6 +278,16 @@ func (h *Hub) addDepth(n int) {
 	}
 }
 
+// addBrokers adds each URL of the comma-separated list to o.
+func addBrokers(o *paho.ClientOptions, list string) *paho.ClientOptions {
+	for _, u := range strings.Split(list, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			o.AddBroker(u)
+		}
+	}
+	return o
+}
+
 // Run connects to the broker and serves until ctx is done. Stopping does
 // not acknowledge anything that was not committed, so a Run cut short at
 // any point loses nothing. Run returns nil after ctx is done, or the error
@@ -281,8 +295,7 @@ func (h *Hub) addDepth(n int) {
 func (h *Hub) Run(ctx context.Context) error {
 	h.runCtx = ctx
 	h.stopping.Store(false)
-	o := paho.NewClientOptions().
-		AddBroker(h.opts.Broker).
+	o := addBrokers(paho.NewClientOptions(), h.opts.Broker).
 		SetClientID(h.opts.ClientID).
 		SetUsername(h.opts.Username).
 		SetPassword(h.opts.Password).

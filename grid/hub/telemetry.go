@@ -38,8 +38,7 @@ type telemetryHeader struct {
 func telemetryFilter() string { return contract.Root + "/dev/+/telemetry" }
 
 func (h *Hub) telemetryOptions() *paho.ClientOptions {
-	o := paho.NewClientOptions().
-		AddBroker(h.opts.Broker).
+	o := addBrokers(paho.NewClientOptions(), h.opts.Broker).
 		SetClientID(h.opts.ClientID + "-telemetry").
 		SetUsername(h.opts.Username).
 		SetPassword(h.opts.Password).

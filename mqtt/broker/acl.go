@@ -11,6 +11,18 @@ import (
 // follow every device's block requests and update status.
 const RoleMaintenance Role = "maintenance"
 
+// Rules returns the MQTT filters acc may publish to and subscribe to (full
+// topics); all true (with nil lists) means everything. It is the policy
+// Allowed enforces, for brokers that take it as configuration (NATS,
+// mosquitto: see package mqtt/natsbroker). An invalid account id gets
+// nothing.
+func Rules(acc Account) (pub, sub []string, all bool) {
+	if acc.ID == "" || !contract.ValidID(acc.ID) {
+		return nil, nil, false
+	}
+	return rules(acc)
+}
+
 // rules returns the filters acc may publish to and subscribe to, relative
 // to nothing (full topics). nil, nil with all true means everything.
 func rules(acc Account) (pub, sub []string, all bool) {

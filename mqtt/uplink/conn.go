@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,7 @@ type conn struct {
 	netMu  sync.Mutex
 	nc     net.Conn // the transport, for an abrupt close (nil for ws)
 	closed bool
+	dialed string // host:port of the last dial that succeeded
 
 	lostOnce sync.Once
 	lost     chan struct{}
@@ -111,6 +113,7 @@ func (c *conn) dial(uri *url.URL, _ paho.ClientOptions) (net.Conn, error) {
 		return nil, ErrConnLost
 	}
 	c.nc = nc
+	c.dialed = uri.Host
 	return nc, nil
 }
 
@@ -209,9 +212,14 @@ func (u *Uplink) serve(ctx context.Context) (connected bool, err error) {
 	u.mu.Unlock()
 	c := &conn{u: u, session: session, lost: make(chan struct{})}
 	o := u.opts
-	po := paho.NewClientOptions().
-		AddBroker(o.Broker).
-		SetClientID(o.ClientID).
+	po := paho.NewClientOptions()
+	// paho tries the brokers in order at each Connect; start after the one
+	// of the previous connection, which may be the node that died.
+	for i := range u.brokers {
+		po.AddBroker(u.brokers[(u.first+i)%len(u.brokers)])
+	}
+	defer func() { u.first = u.nextFirst(c, connected) }()
+	po.SetClientID(o.ClientID).
 		SetCleanSession(false).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
@@ -246,7 +254,8 @@ func (u *Uplink) serve(ctx context.Context) (connected bool, err error) {
 		c.cl.AddRoute(s.Topic, func(_ paho.Client, m paho.Message) { u.onSubMessage(s, m) })
 	}
 
-	if err := c.wait(ctx, c.cl.Connect(), o.ConnectTimeout+time.Second, "connect "+o.Broker); err != nil {
+	connectTimeout := time.Duration(len(u.brokers))*o.ConnectTimeout + time.Second
+	if err := c.wait(ctx, c.cl.Connect(), connectTimeout, "connect "+o.Broker); err != nil {
 		c.closeNet()
 		for _, r := range refusals {
 			if errors.Is(err, r) {
@@ -302,8 +311,37 @@ func (u *Uplink) serve(ctx context.Context) (connected bool, err error) {
 		}
 	}
 	u.setReady(c)
-	u.log.Info("uplink: connected", "broker", o.Broker, "session", session)
+	u.log.Info("uplink: connected", "broker", c.broker(), "session", session)
 	return true, c.drain(ctx)
+}
+
+// broker returns the host:port of the broker c connected to, or the broker
+// option when that is not known (websockets).
+func (c *conn) broker() string {
+	c.netMu.Lock()
+	defer c.netMu.Unlock()
+	if c.dialed == "" {
+		return c.u.opts.Broker
+	}
+	return c.dialed
+}
+
+// nextFirst returns the index of the broker the next connection tries
+// first: the one after the broker c used, or after the one tried first.
+func (u *Uplink) nextFirst(c *conn, connected bool) int {
+	n := len(u.brokers)
+	if n < 2 {
+		return 0
+	}
+	if connected {
+		d := c.broker()
+		for i, b := range u.brokers {
+			if _, rest, _ := cutScheme(b); rest == d || strings.HasPrefix(rest, d+"/") {
+				return (i + 1) % n
+			}
+		}
+	}
+	return (u.first + 1) % n
 }
 
 func cutScheme(s string) (scheme, rest string, ok bool) {

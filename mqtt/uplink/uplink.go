@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +67,11 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // Options configures an Uplink. The zero value of a field means its default.
 type Options struct {
 	// Broker is the broker's URL: tcp://host:port, ssl://host:port (TLS;
-	// also tls://, mqtts://), ws://host:port/path or wss://. Required.
+	// also tls://, mqtts://), ws://host:port/path or wss://. Required. A
+	// comma-separated list names the nodes of a cluster (all plain, all
+	// TLS or all websocket): each connection tries them in turn, starting
+	// after the node of the previous connection, so a device whose node
+	// dies resumes its session on the next one.
 	Broker string
 	// ClientID is the MQTT client id and the device id of every topic.
 	// Required, a valid contract id.
@@ -197,6 +202,8 @@ type Uplink struct {
 	tls  *tls.Config // nil for plain connections
 
 	cmdTopic string
+	brokers  []string // Options.Broker split
+	first    int      // index in brokers tried first; only serve uses it
 
 	running atomic.Bool
 
@@ -243,18 +250,37 @@ func New(db *bolt.DB, ob *outbox.Outbox, opts *Options) (*Uplink, error) {
 	case o.Birth == nil:
 		return nil, errors.New("uplink: Options.Birth is required")
 	}
-	bu, err := url.Parse(o.Broker)
-	if err != nil || bu.Host == "" {
-		return nil, fmt.Errorf("uplink: bad broker url %q", o.Broker)
+	kind := ""
+	for _, b := range strings.Split(o.Broker, ",") {
+		b = strings.TrimSpace(b)
+		bu, err := url.Parse(b)
+		if err != nil || bu.Host == "" {
+			return nil, fmt.Errorf("uplink: bad broker url %q", b)
+		}
+		k := ""
+		switch bu.Scheme {
+		case "tcp", "mqtt":
+			k = "plain"
+		case "ws":
+			k = "ws"
+		case "ssl", "tls", "mqtts", "tcps":
+			k = "tls"
+		case "wss":
+			k = "wss"
+		default:
+			return nil, fmt.Errorf("uplink: unsupported broker scheme %q", bu.Scheme)
+		}
+		if kind != "" && k != kind {
+			return nil, fmt.Errorf("uplink: broker list %q mixes %s and %s urls", o.Broker, kind, k)
+		}
+		kind = k
+		u.brokers = append(u.brokers, b)
 	}
-	switch bu.Scheme {
-	case "tcp", "mqtt", "ws":
-	case "ssl", "tls", "mqtts", "tcps", "wss":
+	if kind == "tls" || kind == "wss" {
+		var err error
 		if u.tls, err = loadTLS(o); err != nil {
 			return nil, err
 		}
-	default:
-		return nil, fmt.Errorf("uplink: unsupported broker scheme %q", bu.Scheme)
 	}
 	for i, s := range o.Subscriptions {
 		if s.Topic == "" || s.Handle == nil || s.QoS > 2 {
@@ -266,7 +292,7 @@ func New(db *bolt.DB, ob *outbox.Outbox, opts *Options) (*Uplink, error) {
 	u.cmdq = make(chan []byte, 64)
 	u.subq = make(chan inbound, 256)
 	u.dd = newDedup(o.DedupCommands)
-	err = db.Update(func(tx *bolt.Tx) error {
+	err := db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketName)
 		if err != nil {
 			return err
