@@ -135,7 +135,7 @@ func (a *app) close() {
 
 // globalFlags registers the flags every command takes.
 func globalFlags(fs *flag.FlagSet, c *config) {
-	fs.StringVar(&c.broker, "broker", c.broker, "MQTT broker `URL` (env LINLI_BROKER)")
+	fs.StringVar(&c.broker, "broker", c.broker, "MQTT broker `URL`, or a comma-separated list of cluster nodes (env LINLI_BROKER)")
 	fs.StringVar(&c.user, "user", c.user, "worker `id`, the MQTT user name (env LINLI_USER)")
 	fs.StringVar(&c.pass, "pass", c.pass, "MQTT `password` (env LINLI_PASS)")
 	fs.BoolVar(&c.json, "json", c.json, "print JSON instead of tables")

@@ -306,6 +306,9 @@ func (h *Hub) Run(ctx context.Context) error {
 		SetConnectRetry(true).
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10 * time.Second).
+		// A cluster node whose machine is off never refuses: give up on
+		// it after 5 s, not paho's 30, and try the next one in the list.
+		SetConnectTimeout(5 * time.Second).
 		SetKeepAlive(30 * time.Second).
 		SetProtocolVersion(4).
 		SetDefaultPublishHandler(h.onMessage).

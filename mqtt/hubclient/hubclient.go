@@ -82,8 +82,9 @@ func (e *HubError) Error() string { return "hubclient: " + e.Op + ": " + e.Messa
 
 // Options configure Dial. A nil *Options means the defaults.
 type Options struct {
-	// Broker is the broker URL (tcp://, ssl://, ws://); "" means
-	// DefaultBroker.
+	// Broker is the broker URL (tcp://, ssl://, ws://), or a
+	// comma-separated list of the nodes of a cluster, tried in turn; ""
+	// means DefaultBroker.
 	Broker string
 	// User is the worker id: the MQTT user name and the {client} part of
 	// the request and response topics. It must be a valid contract id.
@@ -141,8 +142,16 @@ func Dial(ctx context.Context, opts *Options) (*Client, error) {
 		subs:    make(map[string]paho.MessageHandler),
 		done:    make(chan struct{}),
 	}
-	po := paho.NewClientOptions().
-		AddBroker(o.Broker).
+	po := paho.NewClientOptions()
+	// A comma-separated list names the nodes of a cluster: paho tries them
+	// in turn at every connect, so a worker follows the cluster when one
+	// node dies.
+	for _, u := range strings.Split(o.Broker, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			po.AddBroker(u)
+		}
+	}
+	po.SetConnectTimeout(5 * time.Second).
 		SetClientID(o.ClientID).
 		SetUsername(o.User).
 		SetCleanSession(true).

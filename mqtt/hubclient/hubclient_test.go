@@ -318,3 +318,25 @@ func TestRefusedSubscription(t *testing.T) {
 		t.Errorf("broker denied %d subscriptions, want 1 (the device's response topic)", got)
 	}
 }
+
+// TestBrokerList dials a list whose first node is down: the client goes on
+// to the next, as a worker's gridctl must when a cluster node dies.
+func TestBrokerList(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "tcp://" + l.Addr().String()
+	l.Close()
+	url := mqtttest.Embedded(t)
+	hub := hubclienttest.New(t, url)
+	hub.Handle(contract.OpDevices, func(contract.Request) (any, error) { return []string{"mb-0001"}, nil })
+	c := dial(t, down+", "+url, "wang")
+	var got []string
+	if err := c.Call(ctxT(t, 10*time.Second), contract.OpDevices, nil, nil, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "mb-0001" {
+		t.Errorf("got %v, want [mb-0001] from the second node", got)
+	}
+}
