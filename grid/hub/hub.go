@@ -187,6 +187,7 @@ type Hub struct {
 	client   paho.Client
 	tele     paho.Client // the telemetry connection
 	stopping atomic.Bool
+	online   atomic.Bool // connected and subscribed, for Connected
 	// runCtx is Run's context, for work started by paho callbacks, which
 	// have none of their own. Set once in Run before the client connects.
 	runCtx context.Context
@@ -314,6 +315,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		SetDefaultPublishHandler(h.onMessage).
 		SetOnConnectHandler(h.onConnect).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			h.online.Store(false)
 			h.log.Warn("broker connection lost", "error", err)
 			// Held events were never acknowledged; the broker sends them
 			// again on the resumed session. Acknowledging the old copies
@@ -347,6 +349,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	go func() { defer h.wg.Done(); h.tickLoop(ctx) }()
 	<-ctx.Done()
 	h.stopping.Store(true)
+	h.online.Store(false)
 	h.wg.Wait()
 	h.refusals.Flush()
 	h.mu.Lock()
@@ -397,8 +400,14 @@ func (h *Hub) onConnect(c paho.Client) {
 		return
 	}
 	h.log.Debug("subscribed")
+	h.online.Store(true)
 	h.readyOnce.Do(func() { close(h.ready) })
 }
+
+// Connected reports whether the hub is connected to the broker and
+// subscribed now (Ready only tells that it was once). Safe to call from
+// any goroutine; /readyz asks it.
+func (h *Hub) Connected() bool { return h.online.Load() }
 
 // Ready returns a channel closed once Run has connected and subscribed.
 func (h *Hub) Ready() <-chan struct{} { return h.ready }

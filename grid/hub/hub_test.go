@@ -433,3 +433,41 @@ func testExactlyOnce(t *testing.T, e *env) {
 		t.Errorf("missing = %d, want 0", got)
 	}
 }
+
+// TestConnected follows the broker connection: up once subscribed, down
+// when the broker goes away, up again when it is back (Ready stays closed
+// throughout, so /readyz needs Connected).
+func TestConnected(t *testing.T) {
+	e := newEnv(t, "")
+	dir := t.TempDir()
+	s, err := broker.New(&broker.Options{Listen: "127.0.0.1:0", DataDir: dir, Accounts: e.cfg.Accounts(), Logger: logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := s.Addr()
+	e.url = "tcp://" + addr
+	r := e.start()
+	if !r.h.Connected() {
+		t.Fatal("Connected() = false after Ready")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("Connected() false with the broker down", func() bool { return !r.h.Connected() })
+	s2, err := broker.New(&broker.Options{Listen: addr, DataDir: dir, Accounts: e.cfg.Accounts(), Logger: logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	e.eventually("Connected() true with the broker back", r.h.Connected)
+	r.stop()
+	if r.h.Connected() {
+		t.Error("Connected() = true after Run returned")
+	}
+}
