@@ -138,7 +138,11 @@ func run(ctx context.Context, cfg config) error {
 	defer c.stopAll()
 
 	url := "tcp://" + cfg.listen
-	hub, err := c.start(ctx, "gridhub", "gridhub", "run", "--config", hubPath, "--data", filepath.Join(cfg.dir, "hub"), "--listen", cfg.listen)
+	hubArgs := []string{"run", "--config", hubPath, "--data", filepath.Join(cfg.dir, "hub"), "--listen", cfg.listen}
+	if cfg.http != "" {
+		hubArgs = append(hubArgs, "--http", cfg.http)
+	}
+	hub, err := c.start(ctx, "gridhub", "gridhub", hubArgs...)
 	if err != nil {
 		return err
 	}
@@ -153,6 +157,12 @@ func run(ctx context.Context, cfg config) error {
 	// the alerts and the devices' state but not the whole tree.
 	c.printf("community", "1", "  mosquitto_sub -h %s -p %s -u %s -P %s -t '%s' -t '%s' -v", host(cfg.listen), port(cfg.listen), w.ID, w.Password,
 		contract.GridAlertTopic("+"), contract.DeviceTopic("+", "state"))
+	if cfg.http != "" {
+		if err := waitPort(ctx, cfg.http, hub); err != nil {
+			return err
+		}
+		c.printf("community", "1", "web console: http://%s/  (log in as %s / %s; residents: http://%s/report)", cfg.http, w.ID, w.Password, cfg.http)
+	}
 
 	if _, err := c.start(ctx, "watch", "gridctl", "--broker", url, "--user", w.ID, "--pass", w.Password, "watch"); err != nil {
 		return err

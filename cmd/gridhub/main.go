@@ -5,9 +5,13 @@
 // Usage:
 //
 //	gridhub run --config FILE --data DIR [--listen ADDR | --broker URL]
-//	            [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]]
+//	            [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]] [--http ADDR]
 //	gridhub config example     print a documented example configuration
-//	gridhub passwd             read a password on stdin, print its stored form
+//	gridhub passwd [--bcrypt]  read a password on stdin, print its stored form
+//
+// With --http ADDR gridhub also serves the web console of grid workers and
+// the residents' ticket and report pages (package web), over TLS with the
+// --cert and --key files when given.
 //
 // With --listen (the default, 127.0.0.1:1883) gridhub runs its own broker;
 // with --broker it connects to mosquitto, EMQX or any MQTT 3.1.1 broker as
@@ -29,7 +33,7 @@ import (
 const usage = `usage:
   gridhub run --config FILE --data DIR [--listen ADDR | --broker URL] [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]]
   gridhub config example
-  gridhub passwd < password`
+  gridhub passwd [--bcrypt] < password`
 
 // options is everything gridhub run is told on its command line.
 type options struct {
@@ -43,6 +47,7 @@ type options struct {
 	Key       string
 	CA        string
 	LogLevel  string
+	HTTP      string // the web front-end's address; empty: none
 	Password  string // of the hub account on an external broker (from the environment)
 }
 
@@ -72,6 +77,14 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
+		if len(os.Args) == 3 && os.Args[2] == "--bcrypt" {
+			h, err := bcryptLine(b)
+			if err != nil {
+				log.Fatal(err)
+			}
+			fmt.Println(h)
+			return
+		}
 		fmt.Println(hashLine(b))
 	default:
 		log.Fatal(usage)
@@ -90,6 +103,7 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 	fs.StringVar(&o.Cert, "cert", "", "TLS certificate of the embedded broker")
 	fs.StringVar(&o.Key, "key", "", "TLS key of the embedded broker")
 	fs.StringVar(&o.CA, "ca", "", "CA of client certificates the TLS listener requires (optional)")
+	fs.StringVar(&o.HTTP, "http", "", "address of the web console and residents' pages (e.g. 127.0.0.1:8080; TLS with --cert/--key); default off")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -101,6 +115,8 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 		return nil, fmt.Errorf("gridhub: --config and --data are required")
 	case o.Broker != "" && (o.Listen != "" || o.TLSListen != ""):
 		return nil, fmt.Errorf("gridhub: --broker and --listen/--tls-listen exclude each other")
+	case (o.Cert == "") != (o.Key == ""):
+		return nil, fmt.Errorf("gridhub: --cert and --key go together")
 	case o.TLSListen != "" && (o.Cert == "" || o.Key == ""):
 		return nil, fmt.Errorf("gridhub: --tls-listen needs --cert and --key")
 	}
