@@ -320,13 +320,13 @@ func localPath(p, fallback string) string {
 
 // Stats are the web's counters.
 type Stats struct {
-	Requests       uint64 // requests served
-	Errors         uint64 // answered with a 4xx or 5xx
-	LoginsRefused  uint64 // wrong password or throttled
-	Throttled      uint64 // logins refused by the throttle without checking
-	CSRFRefused    uint64 // changes without a valid token
-	RateLimited    uint64 // anonymous requests over their IP's budget
-	LiveClients    int64  // open event streams
+	Requests       uint64    // requests served
+	Errors         uint64    // answered with a 4xx or 5xx
+	LoginsRefused  uint64    // wrong password or throttled
+	Throttled      uint64    // logins refused by the throttle without checking
+	CSRFRefused    uint64    // changes without a valid token
+	RateLimited    uint64    // anonymous requests over their IP's budget
+	LiveClients    int64     // open event streams
 	LatencyBuckets []float64 // upper bounds in seconds of Latency's buckets
 	Latency        []uint64  // requests (not streams) per bucket, cumulative as Prometheus wants; the last is +Inf
 	LatencySum     float64   // seconds
@@ -337,10 +337,10 @@ var latencyBounds = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 
 type counters struct {
 	requests, errors, loginsRefused, throttled, csrf, limited atomic.Uint64
-	live                                                     atomic.Int64
-	mu                                                       sync.Mutex
-	hist                                                     [12]uint64
-	sum                                                      float64
+	live                                                      atomic.Int64
+	mu                                                        sync.Mutex
+	hist                                                      [12]uint64
+	sum                                                       float64
 }
 
 func (c *counters) observe(d time.Duration) {
