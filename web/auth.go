@@ -282,7 +282,7 @@ func (s *Server) public(h http.HandlerFunc) http.Handler {
 			if r.Method == http.MethodPost {
 				cost = 10
 			}
-			if !s.anon.take(clientIP(r), cost) {
+			if !s.anon.take(s.opts.ClientIP(r), cost) {
 				s.stats.limited.Add(1)
 				w.Header().Set("Retry-After", "10")
 				s.fail(w, r, http.StatusTooManyRequests, "err.busy", nil)
@@ -353,7 +353,7 @@ func (s *Server) csrfOK(r *http.Request, v *visitor) bool {
 
 func (s *Server) refuseCSRF(w http.ResponseWriter, r *http.Request) {
 	s.stats.csrf.Add(1)
-	s.log.Info("change refused: no valid csrf token", "path", r.URL.Path, "ip", clientIP(r))
+	s.log.Info("change refused: no valid csrf token", "path", r.URL.Path, "ip", s.opts.ClientIP(r))
 	s.fail(w, r, http.StatusForbidden, "err.csrf", nil)
 }
 
@@ -382,7 +382,7 @@ var (
 )
 
 func (s *Server) checkLogin(r *http.Request, id, password string) (config.Worker, error) {
-	keys := []string{"id:" + id, "ip:" + clientIP(r)}
+	keys := []string{"id:" + id, "ip:" + s.opts.ClientIP(r)}
 	if !s.login.allowed(keys...) {
 		s.stats.throttled.Add(1)
 		return config.Worker{}, errThrottled
@@ -406,7 +406,7 @@ func (s *Server) doLogin(w http.ResponseWriter, r *http.Request) {
 	wk, err := s.checkLogin(r, id, pw)
 	if err != nil {
 		s.stats.loginsRefused.Add(1)
-		s.log.Info("login refused", "worker", id, "ip", clientIP(r), "error", err)
+		s.log.Info("login refused", "worker", id, "ip", s.opts.ClientIP(r), "error", err)
 		code, msg := http.StatusUnauthorized, "login.wrong"
 		if errors.Is(err, errThrottled) {
 			code, msg = http.StatusTooManyRequests, "login.throttled"
@@ -422,7 +422,7 @@ func (s *Server) doLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: tok, Path: "/", HttpOnly: true, Secure: s.opts.Secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(s.opts.SessionTTL.Seconds())})
-	s.log.Info("logged in", "worker", wk.ID, "ip", clientIP(r))
+	s.log.Info("logged in", "worker", wk.ID, "ip", s.opts.ClientIP(r))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

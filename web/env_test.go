@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +60,7 @@ type env struct {
 	url       string // the web server
 	broker    string
 	hub       *hub.Hub
+	db        *bolt.DB
 	tickets   *tickets.Store
 	web       *web.Server
 	browser   context.Context // nil without chromium
@@ -136,13 +138,19 @@ func setup() (*env, error) {
 		cancel()
 		return nil, fmt.Errorf("hub did not subscribe")
 	}
-	ws, err := web.New(&web.Options{Hub: h, Tickets: ts, DB: db, Logger: log, AnonymousBurst: 1000, AnonymousRate: 100})
+	ws, err := web.New(&web.Options{Hub: h, Tickets: ts, DB: db, Logger: log, AnonymousBurst: 1000, AnonymousRate: 100,
+		ClientIP: func(r *http.Request) string {
+			if ip := r.Header.Get("X-Test-IP"); ip != "" {
+				return ip
+			}
+			return r.RemoteAddr
+		}})
 	if err != nil {
 		cancel()
 		return nil, err
 	}
 	srv := httptest.NewServer(ws)
-	e := &env{cfg: cfg, url: srv.URL, broker: "tcp://" + b.Addr(), hub: h, tickets: ts, web: ws}
+	e := &env{cfg: cfg, url: srv.URL, broker: "tcp://" + b.Addr(), hub: h, tickets: ts, web: ws, db: db}
 	var stopBrowser func()
 	e.browser, stopBrowser, e.noBrowser = startBrowser(dir)
 	e.stop = func() {
@@ -307,9 +315,13 @@ type client struct {
 	ip string
 }
 
+var clients atomic.Int32
+
+// client returns an HTTP client of an address of its own.
 func (e *env) client(t *testing.T) *client {
 	jar, _ := cookiejar.New(nil)
-	return &client{t: t, e: e, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+	ip := fmt.Sprintf("10.0.%d.%d", clients.Add(1)/250, clients.Load()%250+1)
+	return &client{t: t, e: e, ip: ip, c: &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: withIP{ip},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
@@ -333,6 +345,15 @@ func (c *client) post(path string, form url.Values) (int, string) {
 	defer r.Body.Close()
 	b, _ := io.ReadAll(r.Body)
 	return r.StatusCode, string(b) + r.Header.Get("Location")
+}
+
+// withIP tells the test server's ClientIP which address a client is.
+type withIP struct{ ip string }
+
+func (w withIP) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Test-IP", w.ip)
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)

@@ -161,7 +161,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, errPhone) {
 			key = "report.invalidtel"
 		}
-		s.log.Info("web report refused", "ip", clientIP(r), "error", err)
+		s.log.Info("web report refused", "ip", s.opts.ClientIP(r), "error", err)
 		form := map[string]string{}
 		for k, v := range r.PostForm {
 			if k != "csrf" && len(v) > 0 {

@@ -65,6 +65,11 @@ type Options struct {
 	// Extra handlers served as they are, outside the console (e.g.
 	// "/metrics", "/healthz", "/readyz"). Keys are ServeMux patterns.
 	Extra map[string]http.Handler
+	// ClientIP tells the client's address of a request, for rate limits
+	// and the login throttle. Default: the connection's remote address
+	// (the web trusts no forwarding header); behind a reverse proxy, read
+	// the proxy's header here.
+	ClientIP func(r *http.Request) string
 	// Clock tells the time; default time.Now.
 	Clock func() time.Time
 	// Logger receives the web's log lines; default slog.Default().
@@ -92,6 +97,9 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.AnonymousRate <= 0 {
 		o.AnonymousRate = 2
+	}
+	if o.ClientIP == nil {
+		o.ClientIP = remoteIP
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -300,9 +308,8 @@ func (s *Server) ListenAndServe(ctx context.Context, addr, certFile, keyFile str
 	return nil
 }
 
-// clientIP is the request's remote address without the port. The web
-// trusts no forwarding header: put it behind no proxy, or one per IP.
-func clientIP(r *http.Request) string {
+// remoteIP is the request's remote address without the port.
+func remoteIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
