@@ -341,6 +341,20 @@ func (s *Server) devicesPage(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
+	// A device with an active alert shows it even before its next state
+	// message.
+	var as []contract.Alert
+	if err := s.do(r.Context(), v.worker, contract.OpAlertsList, nil, nil, &as); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	for i := range ds {
+		for _, a := range as {
+			if a.Device == ds[i].Device && !a.Cleared && !slices.ContainsFunc(ds[i].Channels, func(c contract.ChannelState) bool { return c.Channel == a.Channel && c.State == a.State }) {
+				ds[i].Channels = append(ds[i].Channels, contract.ChannelState{Channel: a.Channel, State: a.State, Value: a.Value, Latched: a.State == contract.StateAlarm})
+			}
+		}
+	}
 	d := devicesData{Devices: ds}
 	lang := langOf(r)
 	for _, c := range s.communitiesOf(v.worker) {
@@ -349,12 +363,9 @@ func (s *Server) devicesPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "devices", &page{Title: "devices.title", Nav: "devices", Live: "/events", Data: d})
 }
 
-// DeviceState is the colour class of a device: offline, alarm, fault,
-// pre-alarm or normal, the worst of its channels.
+// deviceState is the colour class of a device: alarm or fault (the worst
+// of its channels, even offline), offline, pre-alarm or normal.
 func deviceState(d contract.DeviceInfo) string {
-	if !d.Online {
-		return "offline"
-	}
 	worst := "normal"
 	rank := map[contract.State]int{contract.StateNormal: 0, contract.StatePreAlarm: 1, contract.StateFault: 2, contract.StateAlarm: 3}
 	best := 0
@@ -362,6 +373,9 @@ func deviceState(d contract.DeviceInfo) string {
 		if r := rank[c.State]; r > best {
 			best, worst = r, string(c.State)
 		}
+	}
+	if !d.Online && best < 2 {
+		return "offline"
 	}
 	return worst
 }

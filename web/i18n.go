@@ -31,6 +31,9 @@ var text = map[string][2]string{
 	"app.live":    {"实时更新", "Live"},
 	"app.offline": {"连接中断，正在重连…", "Connection lost; reconnecting…"},
 	"app.notify":  {"开启声音和通知", "Turn on sound and notifications"},
+	"who.kiosk":   {"自助服务站", "Kiosk"},
+	"who.web":     {"手机报事", "Phone report"},
+	"who.system":  {"系统", "System"},
 	"app.emergency": {"紧急情况请拨打 119（火警）110（报警）120（急救）",
 		"Emergency: call 119 (fire), 110 (police), 120 (ambulance)"},
 

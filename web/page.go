@@ -116,8 +116,13 @@ func pickName(name, lang string) string {
 func (p *page) Who(id string) string {
 	w, ok := p.s.hub.Config().Worker(id)
 	if !ok {
-		if strings.HasPrefix(id, "kiosk") || id == p.s.opts.Device {
-			return p.T("app.report")
+		switch d, known := p.s.hub.Config().Device(id); {
+		case id == p.s.opts.Device:
+			return p.T("who.web")
+		case known && d.Kind == "kiosk":
+			return p.T("who.kiosk")
+		case id == "system":
+			return p.T("who.system")
 		}
 		return id
 	}

@@ -86,6 +86,19 @@
     es.onerror = function () { if (conn) conn.className = "msg err down"; body.removeAttribute("data-connected"); };
   }
 
+  // The report form: only the chosen category's phrases.
+  var cat = document.getElementById("category");
+  if (cat) {
+    var showPhrases = function () {
+      document.querySelectorAll("fieldset[data-cat]").forEach(function (f) {
+        var on = f.getAttribute("data-cat") === cat.value;
+        f.hidden = !on;
+        if (!on) f.querySelectorAll("input").forEach(function (i) { i.checked = false; });
+      });
+    };
+    cat.addEventListener("change", showPhrases); showPhrases();
+  }
+
   var nb = document.getElementById("notify");
   if (nb) {
     if (!window.Notification) nb.style.display = "none";
