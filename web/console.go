@@ -262,6 +262,7 @@ func (s *Server) wishAct(w http.ResponseWriter, r *http.Request) {
 }
 
 type noticesData struct {
+	CanPublish  bool // tickets.Permit: community and subdistrict staff
 	Communities []config.Community
 	Notices     map[string]contract.Notices
 }
@@ -279,7 +280,8 @@ func (s *Server) communitiesOf(w config.Worker) []config.Community {
 
 func (s *Server) noticesPage(w http.ResponseWriter, r *http.Request) {
 	v := visitorOf(r)
-	d := noticesData{Communities: s.communitiesOf(v.worker), Notices: map[string]contract.Notices{}}
+	d := noticesData{Communities: s.communitiesOf(v.worker), Notices: map[string]contract.Notices{},
+		CanPublish: dashboardRole(v.worker)}
 	for _, c := range d.Communities {
 		ns, err := s.opts.Tickets.Notices(c.ID)
 		if err != nil {

@@ -224,7 +224,7 @@ func getEnv(t *testing.T) *env {
 	return shared
 }
 
-// tab opens a browser tab at width×height, or skips (fails on CI) without
+// tab opens a browser tab at width×height, like a fresh phone's browser, or skips (fails on CI) without
 // chromium.
 func (e *env) tab(t *testing.T, width, height int64) context.Context {
 	t.Helper()
@@ -234,7 +234,9 @@ func (e *env) tab(t *testing.T, width, height int64) context.Context {
 		}
 		t.Skipf("browser tests skipped: %s", e.noBrowser)
 	}
-	ctx, cancel := chromedp.NewContext(e.browser)
+	// A browser context of its own: cookies (logins, language) stay in
+	// the test.
+	ctx, cancel := chromedp.NewContext(e.browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	ctx, tcancel := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(tcancel)
