@@ -307,7 +307,7 @@ func (s *Server) worker(h http.HandlerFunc) http.Handler {
 		v := s.lookup(r)
 		if v == nil {
 			if r.Method == http.MethodGet && r.Header.Get("Accept") != "text/event-stream" {
-				http.Redirect(w, r, "/login?next="+urlEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				redirect(w, r, "/login?next="+urlEscape(r.URL.RequestURI()))
 				return
 			}
 			s.fail(w, r, http.StatusUnauthorized, "err.forbidden", nil)
@@ -367,7 +367,7 @@ func (s *Server) csrfFor(w http.ResponseWriter, r *http.Request) string {
 		return c.Value
 	}
 	tok := token()
-	http.SetCookie(w, &http.Cookie{Name: cookieCSRF, Value: tok, Path: "/", HttpOnly: true, Secure: s.opts.Secure, SameSite: http.SameSiteStrictMode})
+	s.setCookie(w, cookieCSRF, tok, 0)
 	return tok
 }
 
@@ -420,10 +420,9 @@ func (s *Server) doLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, "err.server", nil)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: tok, Path: "/", HttpOnly: true, Secure: s.opts.Secure,
-		SameSite: http.SameSiteStrictMode, MaxAge: int(s.opts.SessionTTL.Seconds())})
+	s.setCookie(w, cookieSession, tok, int(s.opts.SessionTTL.Seconds()))
 	s.log.Info("logged in", "worker", wk.ID, "ip", s.opts.ClientIP(r))
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	redirect(w, r, next)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -431,6 +430,21 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if err := s.sess.remove(v.token); err != nil {
 		s.log.Error("logout", "error", err)
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: "", Path: "/", HttpOnly: true, Secure: s.opts.Secure, SameSite: http.SameSiteStrictMode, MaxAge: -1})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	s.setCookie(w, cookieSession, "", -1)
+	redirect(w, r, "/")
+}
+
+// setCookie sets cookie name for the whole site: HttpOnly, SameSite=Strict,
+// and Secure when served over TLS (Options.Secure). maxAge as in
+// http.Cookie (0: for the browser session, <0: delete).
+func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
+	// #nosec G124 -- Secure follows Options.Secure: false only on plain HTTP, where a Secure cookie would never come back
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: s.opts.Secure,
+		SameSite: http.SameSiteStrictMode, MaxAge: maxAge})
+}
+
+// redirect answers 303 See Other to path, a path on this site (callers
+// pass it through localPath or build it themselves).
+func redirect(w http.ResponseWriter, r *http.Request, path string) {
+	http.Redirect(w, r, localPath(path, "/"), http.StatusSeeOther) // #nosec G710 -- localPath keeps it on this site
 }

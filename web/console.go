@@ -48,7 +48,7 @@ func (s *Server) do(ctx context.Context, w config.Worker, op string, args map[st
 
 // back redirects to the page the form was on.
 func back(w http.ResponseWriter, r *http.Request, fallback string) {
-	http.Redirect(w, r, localPath(r.PostFormValue("next"), fallback), http.StatusSeeOther)
+	redirect(w, r, localPath(r.PostFormValue("next"), fallback))
 }
 
 type alertsData struct {

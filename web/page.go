@@ -263,8 +263,8 @@ func (s *Server) setLang(w http.ResponseWriter, r *http.Request) {
 	if r.PathValue("lang") == langEn {
 		lang = langEn
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieLang, Value: lang, Path: "/", Secure: s.opts.Secure, SameSite: http.SameSiteLaxMode, MaxAge: 365 * 24 * 3600})
-	http.Redirect(w, r, localPath(r.URL.Query().Get("next"), "/"), http.StatusSeeOther)
+	s.setCookie(w, cookieLang, lang, 365*24*3600)
+	redirect(w, r, r.URL.Query().Get("next"))
 }
 
 func dashboardRole(w config.Worker) bool {

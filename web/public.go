@@ -16,7 +16,7 @@ import (
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	if visitorOf(r) != nil {
-		http.Redirect(w, r, "/alerts", http.StatusSeeOther)
+		redirect(w, r, "/alerts")
 		return
 	}
 	s.render(w, r, http.StatusOK, "home", &page{Title: "app.title", Data: s.hub.Config().Communities})
@@ -28,7 +28,7 @@ func (s *Server) trackForm(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, "track", &page{Title: "track.title"})
 		return
 	}
-	http.Redirect(w, r, "/t/"+urlEscape(ticketno.Normalize(n)), http.StatusSeeOther)
+	redirect(w, r, "/t/"+urlEscape(ticketno.Normalize(n)))
 }
 
 type publicTicket struct {
@@ -87,7 +87,7 @@ func (s *Server) rate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("ticket rated on the web", "ticket", n, "rating", rating)
-	http.Redirect(w, r, "/t/"+n+"?rated=1", http.StatusSeeOther)
+	redirect(w, r, "/t/"+n+"?rated=1")
 }
 
 type reportData struct {
@@ -185,7 +185,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("ticket filed on the web", "ticket", rep.Number, "category", rep.Category, "where", rep.Location.String())
-	http.Redirect(w, r, "/t/"+rep.Number+"?new=1", http.StatusSeeOther)
+	redirect(w, r, "/t/"+rep.Number+"?new=1")
 }
 
 type communityData struct {

@@ -301,7 +301,9 @@ func (s *Server) ListenAndServe(ctx context.Context, addr, certFile, keyFile str
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = srv.Shutdown(sctx)
-	<-errc
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
 	if err != nil {
 		return fmt.Errorf("web: shutdown: %w", err)
 	}
