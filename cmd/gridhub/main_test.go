@@ -56,6 +56,8 @@ func TestParseRun(t *testing.T) {
 		{"--config c --data d --broker tcp://x --listen :1", "exclude", ""},
 		{"--config c --data d --tls-listen :8883", "needs --cert", ""},
 		{"--config c --data d extra", "unexpected", ""},
+		{"--config c --data d --http :8080 --cert c.pem", "go together", ""},
+		{"--config c --data d --http 127.0.0.1:8080", "", "127.0.0.1:1883"},
 	}
 	for _, tt := range tests {
 		o, err := parseRun(strings.Fields(tt.args), env)
