@@ -204,7 +204,8 @@ func startBrowser(dir string) (context.Context, func(), string) {
 		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(filepath.Join(dir, "chromium")),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true), chromedp.Flag("disable-backgrounding-occluded-windows", true), chromedp.UserDataDir(filepath.Join(dir, "chromium")),
 		chromedp.WindowSize(390, 844))
 	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(func(string, ...any) {}))
 	if err := chromedp.Do(bctx); err != nil { // starts the browser
@@ -215,7 +216,7 @@ func startBrowser(dir string) (context.Context, func(), string) {
 	return bctx, func() { bcancel(); acancel() }, ""
 }
 
-func getEnv(t *testing.T) *env {
+func getEnv(t testing.TB) *env {
 	t.Helper()
 	envOnce.Do(func() { shared, envErr = setup() })
 	if envErr != nil {
@@ -226,7 +227,7 @@ func getEnv(t *testing.T) *env {
 
 // tab opens a browser tab at width×height, like a fresh phone's browser, or skips (fails on CI) without
 // chromium.
-func (e *env) tab(t *testing.T, width, height int64) context.Context {
+func (e *env) tab(t testing.TB, width, height int64) context.Context {
 	t.Helper()
 	if e.browser == nil {
 		if os.Getenv("CI") == "true" || os.Getenv("LINLI_REQUIRE_CHROMIUM") == "1" {
@@ -247,7 +248,7 @@ func (e *env) tab(t *testing.T, width, height int64) context.Context {
 }
 
 // login logs the tab in as worker.
-func (e *env) login(t *testing.T, ctx context.Context, worker, password string) {
+func (e *env) login(t testing.TB, ctx context.Context, worker, password string) {
 	t.Helper()
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(e.url+"/login"),
@@ -270,7 +271,7 @@ type device struct {
 	seq uint64
 }
 
-func (e *env) device(t *testing.T, id string) *device {
+func (e *env) device(t testing.TB, id string) *device {
 	t.Helper()
 	o := paho.NewClientOptions().AddBroker(e.broker).SetClientID(id).SetUsername(id).SetPassword("pw").SetCleanSession(true).SetProtocolVersion(4)
 	c := paho.NewClient(o)
@@ -281,7 +282,7 @@ func (e *env) device(t *testing.T, id string) *device {
 	return &device{c: c, id: id}
 }
 
-func (d *device) send(t *testing.T, m contract.Message, leaf string, retain bool) {
+func (d *device) send(t testing.TB, m contract.Message, leaf string, retain bool) {
 	t.Helper()
 	tok := d.c.Publish(contract.DeviceTopic(d.id, leaf), 1, retain, contract.MustEncode(m))
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -290,7 +291,7 @@ func (d *device) send(t *testing.T, m contract.Message, leaf string, retain bool
 }
 
 // event sends a channel's state change.
-func (d *device) event(t *testing.T, channel string, from, to contract.State, cause string) {
+func (d *device) event(t testing.TB, channel string, from, to contract.State, cause string) {
 	t.Helper()
 	d.seq++
 	d.send(t, &contract.Event{ID: fmt.Sprintf("%s-%d-e%d", d.id, time.Now().UnixNano(), d.seq), Device: d.id, Session: 1, Seq: d.seq,
@@ -298,7 +299,7 @@ func (d *device) event(t *testing.T, channel string, from, to contract.State, ca
 		Time: contract.Stamp{At: time.Now(), Synced: true}}, "event", false)
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -311,7 +312,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 // client is an HTTP client with its own cookies, not following redirects.
 type client struct {
-	t  *testing.T
+	t  testing.TB
 	e  *env
 	c  *http.Client
 	ip string
@@ -320,7 +321,7 @@ type client struct {
 var clients atomic.Int32
 
 // client returns an HTTP client of an address of its own.
-func (e *env) client(t *testing.T) *client {
+func (e *env) client(t testing.TB) *client {
 	jar, _ := cookiejar.New(nil)
 	ip := fmt.Sprintf("10.0.%d.%d", clients.Add(1)/250, clients.Load()%250+1)
 	return &client{t: t, e: e, ip: ip, c: &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: withIP{ip},
@@ -384,7 +385,7 @@ func (c *client) login(worker, password string) string {
 
 // kioskReport files a report from kiosk-1 over MQTT, as the kiosk does,
 // and waits for its ticket.
-func (e *env) kioskReport(t *testing.T, number, building, phone string) {
+func (e *env) kioskReport(t testing.TB, number, building, phone string) {
 	t.Helper()
 	k := e.device(t, "kiosk-1")
 	rep := &contract.Report{Number: number, Device: "kiosk-1", Category: "leak", Urgency: contract.UrgencyNormal,

@@ -56,7 +56,7 @@
   }
   setInterval(tick, 1000); tick();
 
-  var pending = null, loading = false, again = false;
+  var loading = false, again = false;
   function refresh() {
     if (!box) return;
     if (loading) { again = true; return; }
@@ -77,7 +77,7 @@
       if (again) { again = false; later(); }
     });
   }
-  function later() { clearTimeout(pending); pending = setTimeout(refresh, 100); }
+  function later() { refresh(); }
 
   if (live && window.EventSource) {
     var es = new EventSource(live);
