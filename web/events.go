@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
-	"linli/grid/config"
 	"linli/grid/hub"
 	"linli/mqtt/contract"
 )
@@ -110,6 +110,15 @@ func (s *Server) ticketEvents(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
+	if visitorOf(r) == nil {
+		ip := s.opts.ClientIP(r)
+		if !s.streams.take(ip) {
+			s.stats.limited.Add(1)
+			s.fail(w, r, http.StatusTooManyRequests, "err.busy", errorf("%s has %d live pages open", ip, maxStreamsPerIP))
+			return
+		}
+		defer s.streams.give(ip)
+	}
 	s.stream(w, r, func(c hub.Change) string {
 		if m, ok := c.Msg.(*contract.TicketStatus); ok && m.Number == n {
 			return "ticket"
@@ -118,4 +127,33 @@ func (s *Server) ticketEvents(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-var _ = config.RoleGridWorker
+// maxStreamsPerIP bounds the live ticket pages one address keeps open
+// without a login.
+const maxStreamsPerIP = 16
+
+// streamSlots counts the open anonymous streams per address.
+type streamSlots struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (s *streamSlots) take(ip string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == nil {
+		s.n = map[string]int{}
+	}
+	if s.n[ip] >= maxStreamsPerIP {
+		return false
+	}
+	s.n[ip]++
+	return true
+}
+
+func (s *streamSlots) give(ip string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n[ip]--; s.n[ip] <= 0 {
+		delete(s.n, ip)
+	}
+}

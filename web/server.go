@@ -125,6 +125,8 @@ type Server struct {
 	anon  *buckets
 	login *throttle
 	stats counters
+	// streams counts anonymous live pages per address.
+	streams streamSlots
 
 	done     chan struct{} // closed by Close: live streams end
 	closeOne sync.Once
