@@ -33,7 +33,9 @@ const layoutCheck = `(() => {
 // TestScreens renders every page at phone (390×844) and desktop (1280×800)
 // size, in Chinese and English, and checks tap targets and width. With
 // LINLI_SCREENS=DIR it writes each as DIR/<page>-<size>-<lang>.png for
-// review.
+// review. web/testdata/screens keeps the reviewed phone set in Chinese
+// (the *-390x844-zh.png files of such a run), as a reference, not
+// compared: regenerate and look at them after a change of the pages.
 func TestScreens(t *testing.T) {
 	e := getEnv(t)
 	// Something on every page: an alert, tickets, a wish, a notice.
