@@ -393,6 +393,7 @@ func (e *env) kioskReport(t testing.TB, number, building, phone string) {
 		Text: "楼上漏水", Phone: phone, Consent: phone != "", Time: contract.Stamp{At: time.Now(), Synced: true}}
 	k.send(t, rep, "report", false)
 	eventually(t, "ticket "+number, func() bool { _, err := e.tickets.Get(number); return err == nil })
+	k.c.Disconnect(100) // the kiosk's client id is free for the next
 }
 
 func (e *env) worker(id string) config.Worker {
