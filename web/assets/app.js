@@ -82,6 +82,15 @@
   if (live && window.EventSource) {
     var es = new EventSource(live);
     ["alert", "alert-update", "ticket", "wish", "notice", "resync"].forEach(function (n) { es.addEventListener(n, later); });
+    // On the console's other pages a new alert still sounds and notifies.
+    es.addEventListener("alert", function () {
+      var msg = body.getAttribute("data-newalert");
+      if (!msg || document.querySelector("[data-alert]") || location.pathname === "/alerts") return;
+      beep();
+      if (window.Notification && Notification.permission === "granted") {
+        try { var n = new Notification(msg, { tag: "linli-alert" }); n.onclick = function () { location.href = "/alerts"; }; } catch (e) { /* ignore */ }
+      }
+    });
     es.onopen = function () { if (conn) conn.className = "msg err"; body.setAttribute("data-connected", "1"); };
     es.onerror = function () { if (conn) conn.className = "msg err down"; body.removeAttribute("data-connected"); };
   }
