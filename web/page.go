@@ -188,7 +188,11 @@ func rateKey(r string) string {
 func (s *Server) newPage(w http.ResponseWriter, r *http.Request, p *page) *page {
 	p.s = s
 	p.Lang = langOf(r)
-	p.Path = r.URL.RequestURI()
+	u := *r.URL
+	q := u.Query()
+	q.Del("frag") // forms on a fragment return to the whole page
+	u.RawQuery = q.Encode()
+	p.Path = u.RequestURI()
 	if v := visitorOf(r); v != nil {
 		wk := v.worker
 		p.Me = &wk

@@ -37,6 +37,9 @@ const layoutCheck = `(() => {
 // (the *-390x844-zh.png files of such a run), as a reference, not
 // compared: regenerate and look at them after a change of the pages.
 func TestScreens(t *testing.T) {
+	if testing.Short() {
+		t.Skip("renders 48 pages")
+	}
 	e := getEnv(t)
 	// Something on every page: an alert, tickets, a wish, a notice.
 	d := e.device(t, "mb-1")

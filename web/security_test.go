@@ -275,3 +275,15 @@ func TestSessionSurvivesRestart(t *testing.T) {
 		t.Fatalf("after the restart: %d, want the console of c-chen", r.StatusCode)
 	}
 }
+
+// TestFragmentFormsReturnToPage: the forms of a live fragment send the
+// worker back to the whole page, not to the fragment.
+func TestFragmentFormsReturnToPage(t *testing.T) {
+	e := getEnv(t)
+	c := e.client(t)
+	c.login("w-li", "li-dev")
+	_, body := c.get("/tickets?scope=all&frag=1")
+	if strings.Contains(body, "frag=1") || strings.Contains(body, "<html") {
+		t.Errorf("fragment of /tickets links back to itself or is a whole page:\n%.400s", body)
+	}
+}

@@ -217,7 +217,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
 	}
 	rec := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") && !strings.HasSuffix(r.URL.Path, "/events") && s.opts.Extra[r.URL.Path] == nil {
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") && !strings.HasSuffix(r.URL.Path, "/events") {
 		z := newGzipWriter(rec)
 		defer z.Close()
 		s.mux.ServeHTTP(z, r)
