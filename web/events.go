@@ -24,10 +24,19 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, pick func(hub.Ch
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	s.mu.Lock()
+	closed := s.closed
+	if !closed {
+		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if closed {
+		http.Error(w, "web: shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.wg.Done()
 	changes, cancel := s.hub.Subscribe()
 	defer cancel()
-	s.wg.Add(1)
-	defer s.wg.Done()
 	s.stats.live.Add(1)
 	defer s.stats.live.Add(-1)
 	w.WriteHeader(http.StatusOK)

@@ -130,6 +130,8 @@ type Server struct {
 
 	done     chan struct{} // closed by Close: live streams end
 	closeOne sync.Once
+	mu       sync.Mutex // guards closed, so that no stream starts after Close
+	closed   bool
 	wg       sync.WaitGroup // live streams
 }
 
@@ -258,7 +260,12 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // Close ends the live streams and waits for them. The Server still serves
 // ordinary pages; stop the http.Server first.
 func (s *Server) Close() error {
-	s.closeOne.Do(func() { close(s.done) })
+	s.closeOne.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.done)
+	})
 	s.wg.Wait()
 	return nil
 }
