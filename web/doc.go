@@ -30,7 +30,9 @@
 // hub.Subscribe; an event names what changed and the page fetches its own
 // fragment (?frag=1) again, so permission checks stay on the server.
 // A slow page never slows the hub: the hub drops changes for a lagging
-// stream and sends it a resync instead.
+// stream and sends it a resync instead. The alerts page beeps (WebAudio)
+// once the worker tapped its sound button (browsers let a page sound only
+// after a gesture) and shows a browser notification when allowed.
 //
 // # Security
 //

@@ -10,9 +10,15 @@
   var conn = document.getElementById("conn");
   var audio = null;
 
+  // The audio context is made on the button's tap: browsers let a page
+  // sound only after a gesture, and making one takes long enough to hold
+  // up drawing the alert itself.
+  function unlockAudio() {
+    try { audio = audio || new (window.AudioContext || window.webkitAudioContext)(); if (audio.resume) audio.resume(); } catch (e) { /* no sound */ }
+  }
   function beep() {
+    if (!audio) return;
     try {
-      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
       var t = audio.currentTime;
       for (var i = 0; i < 3; i++) {
         var o = audio.createOscillator(), g = audio.createGain();
@@ -36,7 +42,7 @@
     var now = unacked();
     Object.keys(now).forEach(function (id) {
       if (known[id]) return;
-      beep();
+      setTimeout(beep, 0); // after the alert is drawn
       if (window.Notification && Notification.permission === "granted") {
         try { new Notification(now[id].getAttribute("data-title") || id, { body: now[id].getAttribute("data-body") || "", tag: id }); } catch (e) { /* ignore */ }
       }
@@ -112,7 +118,7 @@
   if (nb) {
     if (!window.Notification) nb.style.display = "none";
     nb.addEventListener("click", function () {
-      beep();
+      unlockAudio(); beep();
       if (window.Notification && Notification.permission !== "granted") Notification.requestPermission();
     });
   }
