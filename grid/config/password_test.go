@@ -31,3 +31,22 @@ func TestCheckPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountsBcrypt: a worker with a bcrypt password cannot log in to the
+// broker, neither with the password nor with the hash.
+func TestAccountsBcrypt(t *testing.T) {
+	bc, err := HashPassword("s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse([]byte(`{"hub": {"id": "gridhub", "password": "x"}, "communities": [{"id": "e", "grids": [{"id": "g", "buildings": ["b1"]}]}],
+	  "workers": [{"id": "w", "role": "grid-worker", "grid": "g", "password": "` + bc + `"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{"s3cret", bc, ""} {
+		if _, ok := c.Accounts().Authenticate("w", []byte(pw)); ok {
+			t.Errorf("broker accepts %q for a bcrypt worker", pw)
+		}
+	}
+}
