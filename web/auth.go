@@ -35,6 +35,15 @@ type session struct {
 	Worker  string    `json:"worker"`
 	CSRF    string    `json:"csrf"`
 	Expires time.Time `json:"expires"`
+	// Key ties the session to the worker's stored password: a new
+	// password in the configuration ends the old logins.
+	Key string `json:"key"`
+}
+
+// passwordKey is a short tag of a stored password.
+func passwordKey(stored string) string {
+	h := sha256.Sum256([]byte("linli web session\x00" + stored))
+	return hex.EncodeToString(h[:8])
 }
 
 // sessions keeps logins in the hub's bbolt file: they survive a restart.
@@ -68,10 +77,10 @@ func tokenKey(tok string) []byte {
 
 // create stores a new session of worker and returns its token. Expired
 // sessions are pruned on the way.
-func (s *sessions) create(worker string) (string, session, error) {
+func (s *sessions) create(worker config.Worker) (string, session, error) {
 	tok := token()
 	now := s.clock()
-	se := session{Worker: worker, CSRF: token(), Expires: now.Add(s.ttl)}
+	se := session{Worker: worker.ID, CSRF: token(), Expires: now.Add(s.ttl), Key: passwordKey(worker.Password)}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSessions)
 		var old [][]byte
@@ -255,7 +264,8 @@ func visitorOf(r *http.Request) *visitor {
 }
 
 // lookup returns the worker logged in by r's cookie, if any. A session of
-// a worker no longer in the configuration is refused.
+// a worker no longer in the configuration, or whose password changed
+// since, is refused.
 func (s *Server) lookup(r *http.Request) *visitor {
 	c, err := r.Cookie(cookieSession)
 	if err != nil {
@@ -266,7 +276,7 @@ func (s *Server) lookup(r *http.Request) *visitor {
 		return nil
 	}
 	w, ok := s.hub.Config().Worker(se.Worker)
-	if !ok {
+	if !ok || subtle.ConstantTimeCompare([]byte(se.Key), []byte(passwordKey(w.Password))) != 1 {
 		return nil
 	}
 	return &visitor{worker: w, token: c.Value, sess: se}
@@ -414,7 +424,7 @@ func (s *Server) doLogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, code, "login", &page{Title: "login.title", Next: next, Error: msg, User: id})
 		return
 	}
-	tok, _, err := s.sess.create(wk.ID)
+	tok, _, err := s.sess.create(wk)
 	if err != nil {
 		s.log.Error("login", "error", err)
 		s.fail(w, r, http.StatusInternalServerError, "err.server", nil)

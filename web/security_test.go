@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"linli/grid/config"
+	"linli/grid/hub"
 	"linli/mqtt/contract"
 	"linli/web"
 )
@@ -285,5 +287,37 @@ func TestFragmentFormsReturnToPage(t *testing.T) {
 	_, body := c.get("/tickets?scope=all&frag=1")
 	if strings.Contains(body, "frag=1") || strings.Contains(body, "<html") {
 		t.Errorf("fragment of /tickets links back to itself or is a whole page:\n%.400s", body)
+	}
+}
+
+// TestPasswordChangeEndsSessions: after a worker's password changes in the
+// configuration, their old logins are refused.
+func TestPasswordChangeEndsSessions(t *testing.T) {
+	e := getEnv(t)
+	c := e.client(t)
+	c.login("w-li", "li-dev")
+	raw := strings.Replace(testConfig, `"password": "li-dev"`, `"password": "li-new"`, 1)
+	cfg, err := config.Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hub.New(e.db, cfg, &hub.Options{Broker: "tcp://127.0.0.1:1", Logger: logger()}) // not run: pages only
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := web.New(&web.Options{Hub: h, Tickets: e.tickets, DB: e.db, Logger: logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	r, err := c.c.Get(srv.URL + "/alerts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
+		t.Fatalf("old session after a password change: %d %s, want a redirect to /login", r.StatusCode, r.Header.Get("Location"))
 	}
 }
