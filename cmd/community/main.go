@@ -1,8 +1,10 @@
 // Command community runs a whole simulated community on one machine for
 // `make run`: gridhub with its embedded broker, several simulated meter
 // boxes (the real sensord over simulated chips), one of them catching fire,
-// a kiosk rendering to a PNG, and a grid worker's `gridctl watch`. Every
-// process's output is shown with its name in front. Ctrl-C stops them all.
+// a kiosk rendering to a PNG, and a grid worker's `gridctl watch`. gridhub
+// also serves its web console (--http, default 127.0.0.1:8080), whose URL
+// and a login are printed. Every process's output is shown with its name in
+// front. Ctrl-C stops them all.
 package main
 
 import (
