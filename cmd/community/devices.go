@@ -40,7 +40,12 @@ func sensorArgs(cfg config, d gridconfig.Device, url string) ([]string, error) {
 
 // kioskArgs are the kiosk's arguments.
 func kioskArgs(cfg config, d gridconfig.Device, url string) ([]string, error) {
-	return []string{"run", "--data", filepath.Join(cfg.dir, d.ID), "--display", "png:" + filepath.Join(cfg.dir, "kiosk.png"),
+	args := []string{"run", "--data", filepath.Join(cfg.dir, d.ID), "--display", "png:" + filepath.Join(cfg.dir, "kiosk.png"),
 		"--device", d.ID, "--community", d.Location.Community, "--building", d.Location.Building,
-		"--broker", url, "--user", d.ID, "--pass", d.Password}, nil
+		"--broker", url, "--user", d.ID, "--pass", d.Password}
+	if cfg.http != "" {
+		// The receipt's QR code opens the hub's public ticket page.
+		args = append(args, "--hub-url", "http://"+cfg.http)
+	}
+	return args, nil
 }

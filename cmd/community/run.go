@@ -124,6 +124,25 @@ func waitReady(ctx context.Context, p *proc) error {
 	}
 }
 
+// waitPort waits until addr accepts connections (p's web console, which
+// gridhub starts once the hub is ready).
+func waitPort(ctx context.Context, addr string, p *proc) error {
+	for {
+		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.done:
+			return fmt.Errorf("%s exited before listening on %s: %w", p.name, addr, p.err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 func run(ctx context.Context, cfg config) error {
 	if cfg.sensors < 1 || cfg.sensors > 6 {
 		return fmt.Errorf("community: --sensors %d outside 1-6 (the demo community has 6 meter boxes)", cfg.sensors)
@@ -152,10 +171,14 @@ func run(ctx context.Context, cfg config) error {
 	defer c.stopAll()
 
 	url := "tcp://" + cfg.listen
+	hubArgs := []string{"run", "--config", hubPath, "--data", filepath.Join(cfg.dir, "hub"), "--listen", cfg.listen}
+	if cfg.http != "" {
+		hubArgs = append(hubArgs, "--http", cfg.http)
+	}
 	// gridhub's "hub ready" line (cmd/gridhub.ReadyMessage): the embedded
 	// broker refuses devices until the hub is subscribed, and each refusal
 	// is a WARN of the device.
-	hub, err := c.startWatching(ctx, `msg="hub ready"`, "gridhub", "gridhub", "run", "--config", hubPath, "--data", filepath.Join(cfg.dir, "hub"), "--listen", cfg.listen)
+	hub, err := c.startWatching(ctx, `msg="hub ready"`, "gridhub", "gridhub", hubArgs...)
 	if err != nil {
 		return err
 	}
@@ -170,6 +193,12 @@ func run(ctx context.Context, cfg config) error {
 	// the alerts and the devices' state but not the whole tree.
 	c.printf("community", "1", "  mosquitto_sub -h %s -p %s -u %s -P %s -t '%s' -t '%s' -v", host(cfg.listen), port(cfg.listen), w.ID, w.Password,
 		contract.GridAlertTopic("+"), contract.DeviceTopic("+", "state"))
+	if cfg.http != "" {
+		if err := waitPort(ctx, cfg.http, hub); err != nil {
+			return err
+		}
+		c.printf("community", "1", "web console: http://%s/  (log in as %s / %s; residents: http://%s/report)", cfg.http, w.ID, w.Password, cfg.http)
+	}
 
 	if _, err := c.start(ctx, "watch", "gridctl", "--broker", url, "--user", w.ID, "--pass", w.Password, "watch"); err != nil {
 		return err

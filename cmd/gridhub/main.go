@@ -5,14 +5,18 @@
 // Usage:
 //
 //	gridhub run --config FILE --data DIR [--listen ADDR | --broker URL[,URL…]]
-//	            [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]]
+//	            [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]] [--http ADDR]
 //	            [--nats-node NAME [--nats ADDR] [--nats-cluster ADDR --nats-routes URL,…]]
 //	gridhub config example     print a documented example configuration
 //	gridhub config nats --config FILE [--nats-node NAME --listen ADDR --nats ADDR --nats-cluster ADDR --nats-routes URLS --data DIR]
 //	                           print a nats-server configuration with the users and ACL
 //	gridhub config mosquitto --config FILE --print passwd|acl
 //	                           print mosquitto's password file or ACL file
-//	gridhub passwd             read a password on stdin, print its stored form
+//	gridhub passwd [--bcrypt]  read a password on stdin, print its stored form
+//
+// With --http ADDR gridhub also serves the web console of grid workers and
+// the residents' ticket and report pages (package web), over TLS with the
+// --cert and --key files when given.
 //
 // With --nats-node gridhub runs an embedded NATS node (JetStream and MQTT on
 // --listen) instead of mochi, clustered with its peers by --nats-cluster and
@@ -38,12 +42,12 @@ import (
 )
 
 const usage = `usage:
-  gridhub run --config FILE --data DIR [--listen ADDR | --broker URL] [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]]
+  gridhub run --config FILE --data DIR [--listen ADDR | --broker URL[,URL…]] [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]] [--http ADDR]
   gridhub run ... --nats-node NAME [--nats ADDR] [--nats-cluster ADDR --nats-routes URL,URL]
   gridhub config example
   gridhub config nats --config FILE [--nats-node NAME --listen ADDR --nats ADDR --nats-cluster ADDR --nats-routes URLS --data DIR]
   gridhub config mosquitto --config FILE --print passwd|acl
-  gridhub passwd < password`
+  gridhub passwd [--bcrypt] < password`
 
 // options is everything gridhub run is told on its command line.
 type options struct {
@@ -57,6 +61,7 @@ type options struct {
 	Key       string
 	CA        string
 	LogLevel  string
+	HTTP      string // the web front-end's address; empty: none
 	Password  string // of the hub account on an external broker (from the environment)
 	NATS      natsFlags
 }
@@ -97,6 +102,14 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
+		if len(os.Args) == 3 && os.Args[2] == "--bcrypt" {
+			h, err := bcryptLine(b)
+			if err != nil {
+				log.Fatal(err)
+			}
+			fmt.Println(h)
+			return
+		}
 		fmt.Println(hashLine(b))
 	default:
 		log.Fatal(usage)
@@ -115,6 +128,7 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 	fs.StringVar(&o.Cert, "cert", "", "TLS certificate of the embedded broker")
 	fs.StringVar(&o.Key, "key", "", "TLS key of the embedded broker")
 	fs.StringVar(&o.CA, "ca", "", "CA of client certificates the TLS listener requires (optional)")
+	fs.StringVar(&o.HTTP, "http", "", "address of the web console and residents' pages (e.g. 127.0.0.1:8080; TLS with --cert/--key); default off")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	o.NATS.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -131,6 +145,8 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 		return nil, fmt.Errorf("gridhub: --nats-node runs a broker: it excludes --broker and --tls-listen")
 	case o.NATS.Node == "" && (o.NATS.Cluster != "" || o.NATS.Routes != ""):
 		return nil, fmt.Errorf("gridhub: --nats-cluster and --nats-routes need --nats-node")
+	case (o.Cert == "") != (o.Key == ""):
+		return nil, fmt.Errorf("gridhub: --cert and --key go together")
 	case o.TLSListen != "" && (o.Cert == "" || o.Key == ""):
 		return nil, fmt.Errorf("gridhub: --tls-listen needs --cert and --key")
 	}

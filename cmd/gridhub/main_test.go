@@ -59,6 +59,8 @@ func TestParseRun(t *testing.T) {
 		{"--config c --data d --nats-node a --nats-cluster :6222 --nats-routes nats-route://b:6222", "", "127.0.0.1:1883"},
 		{"--config c --data d --nats-node a --broker tcp://x:1883", "excludes", ""},
 		{"--config c --data d --nats-cluster :6222", "need --nats-node", ""},
+		{"--config c --data d --http :8080 --cert c.pem", "go together", ""},
+		{"--config c --data d --http 127.0.0.1:8080", "", "127.0.0.1:1883"},
 	}
 	for _, tt := range tests {
 		o, err := parseRun(strings.Fields(tt.args), env)

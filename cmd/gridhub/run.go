@@ -29,6 +29,12 @@ func hashLine(b []byte) string {
 	return broker.HashPassword(strings.TrimRight(string(b), "\r\n"))
 }
 
+// bcryptLine is the bcrypt form of a password read from a line: only the
+// web console understands it (the broker wants the sha256 form).
+func bcryptLine(b []byte) (string, error) {
+	return config.HashPassword(strings.TrimRight(string(b), "\r\n"))
+}
+
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
@@ -139,9 +145,35 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
-	due, err := wireTickets(db, cfg, h, log)
+	ts, due, err := wireTickets(db, cfg, h, log)
 	if err != nil {
 		return err
+	}
+	var webErr error
+	if o.HTTP != "" {
+		ws, err := newWeb(h, ts, db, srv, o.Cert != "", log)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select { // device commands need the hub's connection
+			case <-h.Ready():
+			case <-ctx.Done():
+				return
+			}
+			webErr = ws.ListenAndServe(ctx, o.HTTP, o.Cert, o.Key, func(addr string) {
+				scheme := "http"
+				if o.Cert != "" {
+					scheme = "https"
+				}
+				log.Info("web console", "url", scheme+"://"+addr+"/")
+			})
+			if webErr != nil {
+				cancel() // a hub whose console cannot serve stops, and says why
+			}
+		}()
 	}
 	wg.Add(1)
 	go func() {
@@ -168,5 +200,5 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 		brokerErr = srv.Close()
 		srv = nil
 	}
-	return errors.Join(err, brokerErr)
+	return errors.Join(err, brokerErr, webErr)
 }

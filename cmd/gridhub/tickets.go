@@ -81,11 +81,12 @@ func ticketRequest(ts *tickets.Store) hub.RequestFunc {
 
 // wireTickets plugs the ticket flow (reports from kiosks, ticket, wish and
 // notice operations from gridctl) into the hub, and returns the loop that
-// raises time-limit warnings and escalations.
-func wireTickets(db *bolt.DB, cfg *config.Config, h *hub.Hub, log *slog.Logger) (func(ctx context.Context), error) {
+// raises time-limit warnings and escalations, and the store for the web's
+// public pages.
+func wireTickets(db *bolt.DB, cfg *config.Config, h *hub.Hub, log *slog.Logger) (*tickets.Store, func(ctx context.Context), error) {
 	ts, err := openTickets(db, cfg, h, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	serve := ticketRequest(ts)
 	for _, op := range ticketOps {
@@ -115,5 +116,5 @@ func wireTickets(db *bolt.DB, cfg *config.Config, h *hub.Hub, log *slog.Logger) 
 			}
 		}
 	}
-	return due, nil
+	return ts, due, nil
 }

@@ -301,7 +301,7 @@ func (c *Config) Accounts() broker.Static {
 		if w.Role == RoleMaintenance {
 			role = broker.RoleMaintenance // may serve firmware blocks and read transfer status
 		}
-		es = append(es, broker.Entry{Account: broker.Account{ID: w.ID, Role: role}, Password: w.Password})
+		es = append(es, broker.Entry{Account: broker.Account{ID: w.ID, Role: role}, Password: brokerPassword(w.Password)})
 	}
 	for _, d := range c.Devices {
 		role := broker.RoleDevice

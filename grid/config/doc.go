@@ -25,7 +25,10 @@
 // alert, third level) and maintenance (every device, may change
 // set-points and flash firmware). A device's grid is derived from its
 // building; a building belongs to exactly one grid. Passwords are
-// "sha256:<hex>" (see broker.HashPassword) or, for development, plain.
+// "sha256:<hex>" (see broker.HashPassword) or, for development, plain; a
+// worker who only uses the web console may have a bcrypt hash instead
+// (HashPassword, gridhub passwd --bcrypt), which CheckPassword accepts but
+// the broker does not.
 // Escalation times are Go durations: an alert nobody acknowledged moves
 // from the grid to the community after "grid", and from the community to
 // the subdistrict after "community" more.

@@ -199,6 +199,8 @@ type Hub struct {
 
 	readyOnce sync.Once
 	ready     chan struct{} // closed once subscribed for the first time
+
+	subs subscribers // Subscribe's channels (local.go)
 }
 
 // New returns a hub keeping its state in db, which the caller opens (with

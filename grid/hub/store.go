@@ -179,6 +179,7 @@ func (h *Hub) queue(tx *bolt.Tx, topic string, m contract.Message, retain bool) 
 	tx.OnCommit(func() {
 		h.addDepth(1)
 		h.out.Notify()
+		h.notify(topic, m) // Subscribe's live feed (local.go)
 	})
 	return nil
 }

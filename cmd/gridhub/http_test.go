@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"linli/grid/config"
+)
+
+// selfSigned writes a certificate and key for 127.0.0.1 into dir.
+func selfSigned(t *testing.T, dir string) (cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gridhub"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
+
+// TestHTTP: gridhub run --http serves the web console, over TLS with
+// --cert/--key, logs its URL, lets a configured worker log in with a
+// Secure session cookie, and stops cleanly.
+func TestHTTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts gridhub")
+	}
+	for _, tlsOn := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http", true: "https"}[tlsOn], func(t *testing.T) {
+			dir := t.TempDir()
+			cfgPath := filepath.Join(dir, "gridhub.json")
+			if err := os.WriteFile(cfgPath, config.Example(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			web := freePort(t)
+			args := []string{"run", "--config", cfgPath, "--data", filepath.Join(dir, "data"), "--listen", freePort(t), "--http", web}
+			scheme := "http"
+			if tlsOn {
+				c, k := selfSigned(t, dir)
+				args = append(args, "--cert", c, "--key", k)
+				scheme = "https"
+			}
+			p := &proc{out: new(bytes.Buffer)}
+			p.cmd = exec.Command(binary, args...)
+			p.cmd.Stderr = &lockedWriter{w: p.out}
+			if err := p.cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer p.cmd.Process.Kill()
+			jar, _ := cookiejar.New(nil)
+			c := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+				Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, // #nosec G402 -- the test's own certificate
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			base := scheme + "://" + web
+			var body string
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				r, err := c.Get(base + "/login")
+				if err == nil {
+					b, _ := io.ReadAll(r.Body)
+					r.Body.Close()
+					body = string(b)
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the web console did not answer: %v\n%s", err, p.out)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+			if m == nil {
+				t.Fatalf("login page without a csrf token:\n%s", body)
+			}
+			r, err := c.PostForm(base+"/login", url.Values{"csrf": {m[1]}, "user": {"w-li"}, "password": {"li-dev"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Body.Close()
+			if r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("login: %d", r.StatusCode)
+			}
+			sc := strings.Join(r.Header.Values("Set-Cookie"), "\n")
+			if !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Strict") || strings.Contains(sc, "Secure") != tlsOn {
+				t.Errorf("session cookie %q: want HttpOnly, SameSite=Strict, Secure only under TLS", sc)
+			}
+			if r, err := c.Get(base + "/alerts"); err != nil || r.StatusCode != http.StatusOK {
+				t.Fatalf("console after login: %v %v", r, err)
+			}
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.cmd.Wait(); err != nil {
+				t.Fatalf("gridhub: %v\n%s", err, p.out)
+			}
+			if !strings.Contains(p.out.String(), `msg="web console" url=`+scheme+"://") {
+				t.Errorf("log lacks the console's URL:\n%s", p.out)
+			}
+		})
+	}
+}
