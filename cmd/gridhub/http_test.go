@@ -122,6 +122,47 @@ func TestHTTP(t *testing.T) {
 			if r, err := c.Get(base + "/alerts"); err != nil || r.StatusCode != http.StatusOK {
 				t.Fatalf("console after login: %v %v", r, err)
 			}
+			// The operations endpoints and the dashboard are wired in: a
+			// grid worker is not shown the dashboard, the community's
+			// head is.
+			get := func(c *http.Client, path string) (int, string) {
+				t.Helper()
+				r, err := c.Get(base + path)
+				if err != nil {
+					t.Fatalf("GET %s: %v", path, err)
+				}
+				defer r.Body.Close()
+				b, _ := io.ReadAll(r.Body)
+				return r.StatusCode, string(b)
+			}
+			if code, body := get(c, "/readyz"); code != http.StatusOK {
+				t.Errorf("/readyz: %d %s", code, body)
+			}
+			if code, _ := get(c, "/healthz"); code != http.StatusOK {
+				t.Errorf("/healthz: %d", code)
+			}
+			code, body := get(c, "/metrics")
+			for _, want := range []string{"# TYPE linli_alerts_active gauge", "linli_http_logins_refused_total", "linli_broker_"} {
+				if code != http.StatusOK || !strings.Contains(body, want) {
+					t.Errorf("/metrics (%d) lacks %q:\n%.2000s", code, want, body)
+				}
+			}
+			if code, body := get(c, "/dashboard"); code == http.StatusOK && strings.Contains(body, "<svg") {
+				t.Errorf("a grid worker was shown the dashboard")
+			}
+			jar2, _ := cookiejar.New(nil)
+			boss := &http.Client{Jar: jar2, Timeout: 10 * time.Second, Transport: c.Transport, CheckRedirect: c.CheckRedirect}
+			_, lb := get(boss, "/login")
+			m = regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(lb)
+			if m == nil {
+				t.Fatal("login page without a csrf token")
+			}
+			if r, err := boss.PostForm(base+"/login", url.Values{"csrf": {m[1]}, "user": {"c-chen"}, "password": {"chen-dev"}}); err != nil || r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("login as c-chen: %v %v", r, err)
+			}
+			if code, body := get(boss, "/dashboard"); code != http.StatusOK || !strings.Contains(body, "<svg") {
+				t.Errorf("dashboard for the community's head: %d, no chart:\n%.500s", code, body)
+			}
 			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}

@@ -29,7 +29,10 @@ func (s *Ops) WriteMetrics(w io.Writer) error {
 	}
 	if s.o.Broker != nil {
 		st := s.o.Broker()
-		counter(e, "linli_broker_connects_refused_total", "MQTT connects refused by the embedded broker: wrong user or password, forbidden will topic.", st.ConnectsRefused)
+		e.family("linli_broker_connects_refused_total", typeCounter, "MQTT connects refused by the embedded broker, by reason: wrong user or password, forbidden will topic, another account's client id.")
+		e.sample("linli_broker_connects_refused_total", []Label{{"reason", "login"}}, float64(st.RefusedLogin))
+		e.sample("linli_broker_connects_refused_total", []Label{{"reason", "will"}}, float64(st.RefusedWill))
+		e.sample("linli_broker_connects_refused_total", []Label{{"reason", "client-id"}}, float64(st.RefusedClientID))
 		counter(e, "linli_broker_connects_deferred_total", "MQTT connects refused because the hub was not admitting clients yet.", st.ConnectsDeferred)
 		e.family("linli_broker_denied_total", typeCounter, "MQTT operations the embedded broker's ACL denied, by operation.")
 		e.sample("linli_broker_denied_total", []Label{{"op", "delivery"}}, float64(st.DeliveriesDenied))
