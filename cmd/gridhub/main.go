@@ -6,6 +6,7 @@
 //
 //	gridhub run --config FILE --data DIR [--listen ADDR | --broker URL]
 //	            [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]]
+//	            [--ha NATS-URLS --ha-name NAME [--ha-lease 6s] [--ha-replicas 3]]
 //	gridhub config example     print a documented example configuration
 //	gridhub passwd             read a password on stdin, print its stored form
 //
@@ -13,6 +14,10 @@
 // with --broker it connects to mosquitto, EMQX or any MQTT 3.1.1 broker as
 // the configuration's hub account, with the password from the environment
 // variable GRIDHUB_BROKER_PASSWORD (or the configuration's plain one).
+//
+// With --ha, several gridhub processes run the same configuration against
+// one broker: one is active, the others stand by with a copy of its state
+// and take over when it dies (see package linli/grid/replica).
 package main
 
 import (
@@ -24,10 +29,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"linli/grid/replica"
 )
 
 const usage = `usage:
   gridhub run --config FILE --data DIR [--listen ADDR | --broker URL] [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]]
+              [--ha NATS-URLS --ha-name NAME [--ha-lease 6s] [--ha-replicas 3]]
   gridhub config example
   gridhub passwd < password`
 
@@ -44,6 +53,11 @@ type options struct {
 	CA        string
 	LogLevel  string
 	Password  string // of the hub account on an external broker (from the environment)
+
+	HA         string        // NATS URLs of the journal and lease (active/standby hubs); "" is a single hub
+	HAName     string        // this process's name in the lease
+	HALease    time.Duration // lease TTL
+	HAReplicas int           // replicas of the journal stream and lease bucket
 }
 
 func main() {
@@ -91,6 +105,10 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 	fs.StringVar(&o.Key, "key", "", "TLS key of the embedded broker")
 	fs.StringVar(&o.CA, "ca", "", "CA of client certificates the TLS listener requires (optional)")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.HA, "ha", "", "NATS URLs (nats://h1:4222,nats://h2:4222): run as one of several hubs of this configuration, active or standby (needs --broker)")
+	fs.StringVar(&o.HAName, "ha-name", "", "this hub's name among the hubs of --ha (default the host name)")
+	fs.DurationVar(&o.HALease, "ha-lease", replica.DefaultOptions.LeaseTTL, "how long a dead active hub keeps its lease")
+	fs.IntVar(&o.HAReplicas, "ha-replicas", 1, "replicas of the journal and lease in JetStream (3 on a 3-node cluster)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -103,6 +121,17 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 		return nil, fmt.Errorf("gridhub: --broker and --listen/--tls-listen exclude each other")
 	case o.TLSListen != "" && (o.Cert == "" || o.Key == ""):
 		return nil, fmt.Errorf("gridhub: --tls-listen needs --cert and --key")
+	case o.HA != "" && o.Broker == "":
+		return nil, fmt.Errorf("gridhub: --ha needs --broker: the hubs of a configuration share one broker")
+	case o.HA != "" && o.HALease < time.Second:
+		return nil, fmt.Errorf("gridhub: --ha-lease %s: want at least 1s", o.HALease)
+	}
+	if o.HA != "" && o.HAName == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("gridhub: --ha-name: %w", err)
+		}
+		o.HAName = host
 	}
 	if o.Broker == "" && o.Listen == "" && o.TLSListen == "" {
 		o.Listen = "127.0.0.1:1883"

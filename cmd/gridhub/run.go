@@ -118,6 +118,19 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 			hopts.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		}
 	}
+	if o.HA != "" {
+		err = runHA(ctx, o, db, cfg, hopts, log)
+	} else {
+		err = serveHub(ctx, db, cfg, hopts, log, admit)
+	}
+	cancel()
+	wg.Wait()
+	return errors.Join(err, brokerErr)
+}
+
+// serveHub runs the hub and its ticket flow on db until ctx is done. admit,
+// if not nil, is closed once the hub is subscribed.
+func serveHub(ctx context.Context, db *bolt.DB, cfg *config.Config, hopts *hub.Options, log *slog.Logger, admit chan struct{}) error {
 	h, err := hub.New(db, cfg, hopts)
 	if err != nil {
 		return err
@@ -126,6 +139,9 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -136,12 +152,14 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 		defer wg.Done()
 		select {
 		case <-h.Ready():
-			close(admit) // devices may come in: the hub's session holds their messages
+			if admit != nil {
+				close(admit) // devices may come in: the hub's session holds their messages
+			}
 		case <-ctx.Done():
 		}
 	}()
 	err = h.Run(ctx)
 	cancel()
 	wg.Wait()
-	return errors.Join(err, brokerErr)
+	return err
 }
