@@ -106,10 +106,10 @@ type Journal struct {
 
 	// last is the journal sequence the file holds. Written by the
 	// follower while standby and by Update while active, never both.
-	last    atomic.Uint64
-	active  atomic.Bool
-	epoch   atomic.Uint64
-	rev     atomic.Uint64 // the lease entry's revision, after each renewal
+	last   atomic.Uint64
+	active atomic.Bool
+	epoch  atomic.Uint64
+	rev    atomic.Uint64 // the lease entry's revision, after each renewal
 
 	mu      sync.Mutex
 	deposed chan struct{} // closed when deposed while active
