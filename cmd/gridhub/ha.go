@@ -35,6 +35,11 @@ func runHA(ctx context.Context, o *options, db *bolt.DB, cfg *config.Config, hop
 		return fmt.Errorf("gridhub: %w", err)
 	}
 	defer j.Close()
+	// The hubs of one configuration share one session; those of other
+	// configurations must not take it over.
+	h := *hopts
+	h.ClientID = cfg.Hub.ID
+	hopts = &h
 	for {
 		err := j.Serve(ctx, func(ctx context.Context) error { return serveHub(ctx, db, cfg, hopts, log, nil) })
 		if !errors.Is(err, replica.ErrDeposed) || ctx.Err() != nil {
