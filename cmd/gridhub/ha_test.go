@@ -41,7 +41,7 @@ func (h *haHub) log() string {
 }
 
 // waitLog waits until the hub's log holds s.
-func (h *haHub) waitLog(t *testing.T, s string, within time.Duration) {
+func (h *haHub) waitLog(t testing.TB, s string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !strings.Contains(h.log(), s) {
@@ -52,7 +52,7 @@ func (h *haHub) waitLog(t *testing.T, s string, within time.Duration) {
 	}
 }
 
-func (h *haHub) signal(t *testing.T, sig syscall.Signal) {
+func (h *haHub) signal(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	if err := h.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
@@ -64,11 +64,12 @@ func (h *haHub) signal(t *testing.T, sig syscall.Signal) {
 type haRig struct {
 	dir, cfg, broker, nats string
 	js                     jetstream.JetStream
+	lease                  string // --ha-lease
 }
 
-func newHARig(t *testing.T) *haRig {
+func newHARig(t testing.TB) *haRig {
 	t.Helper()
-	r := &haRig{dir: t.TempDir()}
+	r := &haRig{dir: t.TempDir(), lease: "2s"}
 	// Short escalation times: a deadline falls inside a takeover.
 	ex := strings.Replace(string(config.Example()), `"escalation": {"grid": "5m", "community": "10m"}`,
 		`"escalation": {"grid": "6s", "community": "1m"}`, 1)
@@ -96,11 +97,11 @@ func newHARig(t *testing.T) *haRig {
 	return r
 }
 
-func (r *haRig) start(t *testing.T, name string) *haHub {
+func (r *haRig) start(t testing.TB, name string) *haHub {
 	t.Helper()
 	h := &haHub{name: name, out: &lockedWriter{w: new(bytes.Buffer)}}
 	h.cmd = exec.Command(binary, "run", "--config", r.cfg, "--data", filepath.Join(r.dir, name),
-		"--broker", "tcp://"+r.broker, "--ha", r.nats, "--ha-name", name, "--ha-lease", "2s", "--log-level", "debug")
+		"--broker", "tcp://"+r.broker, "--ha", r.nats, "--ha-name", name, "--ha-lease", r.lease, "--log-level", "debug")
 	h.cmd.Stderr = h.out
 	if err := h.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -151,7 +151,7 @@ func (p *proc) kill() {
 	p.cmd.Wait()
 }
 
-func mqttClient(t *testing.T, addr, id, pass string) paho.Client {
+func mqttClient(t testing.TB, addr, id, pass string) paho.Client {
 	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetUsername(id).SetPassword(pass).
 		SetCleanSession(false).SetAutoReconnect(true).SetConnectRetry(true).
 		SetConnectRetryInterval(50 * time.Millisecond).SetMaxReconnectInterval(200 * time.Millisecond).
