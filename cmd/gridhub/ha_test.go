@@ -22,6 +22,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"linli/grid/config"
+	"linli/grid/replica"
 	"linli/grid/replica/replicatest"
 	"linli/mqtt/contract"
 	"linli/mqtt/mqtttest"
@@ -434,6 +435,7 @@ func TestHATakeover(t *testing.T) {
 			escAfter.Level, escalated.Format(time.StampMilli), escBefore.EscalateAt.Format(time.StampMilli), killedAt.Format(time.StampMilli))
 	}
 	checkEpochs(t, r.js)
+	checkReplay(t, r, filepath.Join(r.dir, "b", "hub.db"))
 	if t.Failed() {
 		t.Logf("a:\n%s\nb:\n%s\nc:\n%s", a.log(), b.log(), c.log())
 	}
@@ -550,4 +552,111 @@ func checkEpochs(t *testing.T, js jetstream.JetStream) {
 	if takeovers != 4 {
 		t.Errorf("%d takeovers in the journal, want 4 (a, b, c, b after c stopped)", takeovers)
 	}
+}
+
+// checkReplay has a new standby, d, replay the whole journal while the test
+// holds the lease, and compares its file with want, the file of the last
+// active hub: a write that did not go through the journal shows.
+func checkReplay(t *testing.T, r *haRig, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kv, err := r.js.KeyValue(ctx, replica.LeaseBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := kv.Create(ctx, "gridhub", []byte("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // hold the lease
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+			if n, err := kv.Update(ctx, "gridhub", []byte("test"), rev); err == nil {
+				rev = n
+			}
+		}
+	}()
+	defer func() { close(done); wg.Wait() }()
+	s, err := r.js.Stream(ctx, "HUBJ_gridhub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// d runs until its file holds the journal's last entry: it is stopped
+	// after a while and started again (resuming) until it does.
+	exp := dumpFile(t, want)
+	var got map[string]map[string]string
+	for try := 1; ; try++ {
+		d := r.start(t, "d")
+		d.waitLog(t, "msg=standby", 20*time.Second)
+		time.Sleep(time.Duration(try) * (500*time.Millisecond + time.Duration(info.State.Msgs)*time.Millisecond))
+		d.signal(t, syscall.SIGTERM)
+		if err := d.cmd.Wait(); err != nil {
+			t.Fatalf("d: %v", err)
+		}
+		got = dumpFile(t, filepath.Join(r.dir, "d", "hub.db"))
+		if got["replica"]["applied"] == exp["replica"]["applied"] {
+			break
+		}
+		if try == 5 {
+			t.Fatalf("d applied %x, b %x: d did not catch up", got["replica"]["applied"], exp["replica"]["applied"])
+		}
+	}
+	for name, kvs := range exp {
+		for k, v := range kvs {
+			if g, ok := got[name][k]; !ok || g != v {
+				t.Errorf("bucket %s key %q: %q on the last active hub, %q (present %v) replayed from the journal", name, k, v, g, ok)
+			}
+		}
+	}
+	for name, kvs := range got {
+		for k := range kvs {
+			if _, ok := exp[name][k]; !ok {
+				t.Errorf("bucket %s key %q: replayed from the journal, not on the last active hub", name, k)
+			}
+		}
+	}
+}
+
+// dumpFile returns the buckets of a bbolt file: name → key → value, with
+// the bucket's sequence under the key "\x00seq".
+func dumpFile(t *testing.T, path string) map[string]map[string]string {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := map[string]map[string]string{}
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			m := map[string]string{}
+			if b.Sequence() != 0 {
+				m["\x00seq"] = strconv.FormatUint(b.Sequence(), 10)
+			}
+			if err := b.ForEach(func(k, v []byte) error { m[string(k)] = string(v); return nil }); err != nil {
+				return err
+			}
+			if len(m) > 0 {
+				out[string(name)] = m
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -56,6 +56,9 @@ func TestParseRun(t *testing.T) {
 		{"--config c --data d --broker tcp://x --listen :1", "exclude", ""},
 		{"--config c --data d --tls-listen :8883", "needs --cert", ""},
 		{"--config c --data d extra", "unexpected", ""},
+		{"--config c --data d --broker tcp://x:1883 --ha nats://n:4222 --ha-name a", "", ""},
+		{"--config c --data d --ha nats://n:4222", "--ha needs --broker", ""},
+		{"--config c --data d --broker tcp://x --ha nats://n --ha-lease 10ms", "want at least 1s", ""},
 	}
 	for _, tt := range tests {
 		o, err := parseRun(strings.Fields(tt.args), env)
