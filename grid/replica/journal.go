@@ -64,6 +64,10 @@ func (o *Options) ensureDefaults() {
 // standby) or exits.
 var ErrDeposed = errors.New("replica: deposed")
 
+// ErrBehind is returned by Serve when the journal no longer holds the
+// entries after the last one the local file holds.
+var ErrBehind = errors.New("replica: file behind the journal")
+
 // LeaseBucket is the JetStream key-value bucket of the leases, one key per
 // shard.
 const LeaseBucket = "linli_hub_leases"

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -302,5 +303,91 @@ func TestCodec(t *testing.T) {
 		if _, err := decode(bad); !errors.Is(err, errCorrupt) {
 			t.Errorf("decode(%v) = %v, want errCorrupt", bad, err)
 		}
+	}
+}
+
+// TestNATSRestart restarts the NATS server under an active hub and a
+// standby: the active one's write fails and it steps down, both keep
+// serving, one of them becomes active again, and the standby ends up with
+// the same file.
+func TestNATSRestart(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := replicatest.Start(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := srv.Addr().(*net.TCPAddr).Port
+	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startHub(t, js, "a")
+	waitActive(t, a)
+	actx := <-a.actx
+	b := startHub(t, js, "b")
+	put := func(db *bolt.DB, k string) error {
+		return Update(db, func(tx *bolt.Tx) error {
+			if _, err := tx.CreateBucketIfNotExists(bData); err != nil {
+				return err
+			}
+			return Put(tx, bData, []byte(k), []byte("v"))
+		})
+	}
+	if err := put(a.db, "before"); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	if err := put(a.db, "during"); err == nil {
+		t.Fatal("write with NATS down: committed")
+	}
+	select {
+	case <-actx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a still active after a failed append")
+	}
+	if srv, err = replicatest.StartAt(dir, port); err != nil {
+		t.Fatal(err)
+	}
+
+	// Deposed, a serves again (as gridhub does); a or b wins the lease.
+	if err := <-a.done; !errors.Is(err, ErrDeposed) {
+		t.Fatalf("a.Serve = %v, want ErrDeposed", err)
+	}
+	a.active = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	go func() {
+		a.done <- a.j.Serve(ctx, func(ctx context.Context) error {
+			close(a.active)
+			<-ctx.Done()
+			return nil
+		})
+	}()
+	var act, other *hub
+	select {
+	case <-b.active:
+		act, other = b, a
+	case <-a.active:
+		act, other = a, b
+	case <-time.After(20 * time.Second):
+		t.Fatal("nobody active 20 s after NATS came back")
+	}
+	if err := put(act.db, "after"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for other.j.Applied() < act.j.Applied() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got, want := dump(t, other.db), dump(t, act.db); got != want {
+		t.Errorf("standby holds\n%s\nactive\n%s", got, want)
 	}
 }

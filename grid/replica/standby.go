@@ -40,17 +40,25 @@ func (j *Journal) standby(ctx context.Context) (uint64, error) {
 		}
 		fcancel()
 		wg.Wait()
-		if ferr != nil {
+		if errors.Is(ferr, ErrBehind) {
 			return 0, ferr
 		}
 		if ctx.Err() != nil {
 			return 0, nil
 		}
-		if err != nil {
-			return 0, err
+		if err := errors.Join(ferr, err); err != nil {
+			// NATS unreachable, a stream leader moving: keep standing by.
+			j.log.Warn("following the journal; retrying", "error", err)
+			rev = 0 // acquire again: the lease may have lapsed meanwhile
+			select {
+			case <-ctx.Done():
+			case <-time.After(j.opts.LeaseTTL / 3):
+			}
+			continue
 		}
 		if err := j.takeover(rev); err != nil {
 			j.log.Info("takeover raced with a write; catching up again", "error", err)
+			rev = 0
 			if !errors.Is(err, ErrFenced) {
 				select {
 				case <-ctx.Done():
@@ -70,17 +78,22 @@ func (j *Journal) acquire(ctx context.Context) (uint64, error) {
 	defer t.Stop()
 	logged := false
 	for {
+		// Each try is bounded: a lease granted after a long wait (a
+		// reconnecting client) may be near its end already.
 		sent := time.Now()
-		rev, err := j.kv.Create(ctx, j.opts.Shard, []byte(j.opts.Name))
+		actx, cancel := context.WithTimeout(ctx, j.opts.LeaseTTL/3)
+		rev, err := j.kv.Create(actx, j.opts.Shard, []byte(j.opts.Name))
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			// This very name holding it is an earlier run of this process.
-			if e, gerr := j.kv.Get(ctx, j.opts.Shard); gerr == nil && string(e.Value()) == j.opts.Name {
-				rev, err = j.kv.Update(ctx, j.opts.Shard, []byte(j.opts.Name), e.Revision())
+			if e, gerr := j.kv.Get(actx, j.opts.Shard); gerr == nil && string(e.Value()) == j.opts.Name {
+				sent = time.Now()
+				rev, err = j.kv.Update(actx, j.opts.Shard, []byte(j.opts.Name), e.Revision())
 			} else if gerr == nil && !logged {
 				j.log.Info("standby", "active", string(e.Value()), "name", j.opts.Name)
 				logged = true
 			}
 		}
+		cancel()
 		if err == nil {
 			j.rev.Store(rev)
 			j.mu.Lock()
@@ -158,6 +171,9 @@ func (j *Journal) catchUp(ctx context.Context) error {
 // takeover appends the entry that fences every earlier lease holder and
 // makes this process the active one.
 func (j *Journal) takeover(rev uint64) error {
+	if !j.leaseFresh() {
+		return fmt.Errorf("%w: lease of epoch %d expired during the catch-up", ErrNotActive, rev)
+	}
 	j.epoch.Store(rev)
 	j.mu.Lock()
 	j.deposed = make(chan struct{})
@@ -209,7 +225,7 @@ func (j *Journal) follow(ctx context.Context) error {
 	for {
 		m, err := it.Next()
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("replica: follow: %w", err)
@@ -223,7 +239,7 @@ func (j *Journal) follow(ctx context.Context) error {
 		case seq <= last:
 			continue
 		case seq > last+1:
-			return fmt.Errorf("replica: journal starts at %d, this file holds up to %d: copy hub.db from a current hub", seq, last)
+			return fmt.Errorf("%w: the journal goes on at %d, this file holds up to %d: copy hub.db from a current hub", ErrBehind, seq, last)
 		}
 		if err := j.applyEntry(seq, m.Headers(), m.Data()); err != nil {
 			return err

@@ -14,9 +14,13 @@ import (
 
 // Start starts a NATS server with JetStream keeping its state in dir, on a
 // free port of 127.0.0.1. The caller calls Shutdown and WaitForShutdown.
-func Start(dir string) (*server.Server, error) {
+func Start(dir string) (*server.Server, error) { return StartAt(dir, -1) }
+
+// StartAt is Start on port (-1: a free one): a server shut down and
+// started again on its port and dir is a restart its clients reconnect to.
+func StartAt(dir string, port int) (*server.Server, error) {
 	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
 	})
 	if err != nil {
 		return nil, err
