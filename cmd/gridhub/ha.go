@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,8 +38,11 @@ func runHA(ctx context.Context, o *options, db *bolt.DB, cfg *config.Config, hop
 	defer j.Close()
 	// The hubs of one configuration share one session; those of other
 	// configurations must not take it over.
+	// A takeover's backlog delays the hub's tick; a shorter one keeps the
+	// escalations that fall due meanwhile within a second of their time.
 	h := *hopts
 	h.ClientID = cfg.Hub.ID
+	h.Tick = 250 * time.Millisecond
 	hopts = &h
 	for {
 		err := j.Serve(ctx, func(ctx context.Context) error { return serveHub(ctx, db, cfg, hopts, log, nil) })

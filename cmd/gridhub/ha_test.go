@@ -28,6 +28,12 @@ import (
 	"linli/mqtt/mqtttest"
 )
 
+// haDevices is the number of meter boxes streaming alarms in TestHATakeover.
+const haDevices = 50
+
+// haDevice is the id of stream device d (1-based).
+func haDevice(d int) string { return fmt.Sprintf("sd-%04d", d) }
+
 // haHub is one gridhub --ha process.
 type haHub struct {
 	name string
@@ -74,7 +80,23 @@ func newHARig(t testing.TB) *haRig {
 	// Short escalation times: a deadline falls inside a takeover.
 	ex := strings.Replace(string(config.Example()), `"escalation": {"grid": "5m", "community": "10m"}`,
 		`"escalation": {"grid": "6s", "community": "1m"}`, 1)
-	if _, err := config.Parse([]byte(ex)); err != nil {
+	// haDevices more meter boxes, sd-0001…, in the community's buildings.
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(ex), &doc); err != nil {
+		t.Fatal(err)
+	}
+	devs := doc["devices"].([]any)
+	for d := 1; d <= haDevices; d++ {
+		devs = append(devs, map[string]any{"id": haDevice(d), "kind": "sensor", "password": "mb-dev",
+			"location": map[string]any{"community": "east", "building": fmt.Sprintf("b%d", 1+d%8), "unit": "1"}})
+	}
+	doc["devices"] = devs
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex = string(b)
+	if _, err := config.Parse(b); err != nil {
 		t.Fatal(err)
 	}
 	r.cfg = filepath.Join(r.dir, "gridhub.json")
@@ -84,7 +106,9 @@ func newHARig(t testing.TB) *haRig {
 	// mosquitto, not the embedded broker: mochi (v2.7.9), which stays up
 	// while the hub is killed, loses now and then a message in flight to
 	// the killed session when the next hub takes it over.
-	r.broker = mqtttest.Mosquitto(t, nil).Addr()
+	// The hub's session queues every event while no hub is connected:
+	// mosquitto's default bound (1,000) would drop alarms in a takeover.
+	r.broker = mqtttest.Mosquitto(t, &mqtttest.MosquittoOpts{Config: []string{"max_queued_messages 1000000"}}).Addr()
 	srv := replicatest.Server(t)
 	r.nats = srv.ClientURL()
 	nc, err := nats.Connect(r.nats)
@@ -202,7 +226,7 @@ func alarmStream(t *testing.T, devs []paho.Client, first, last int, mid func()) 
 	var wg sync.WaitGroup
 	errs := make(chan error, len(devs))
 	for d, c := range devs {
-		id := fmt.Sprintf("mb-%04d", d+1)
+		id := haDevice(d + 1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -249,7 +273,7 @@ func checkAlarms(t *testing.T, got map[string]contract.Alert, devs, first, last 
 	t.Helper()
 	for d := 1; d <= devs; d++ {
 		for i := first; i <= last; i += 2 {
-			ev := fmt.Sprintf("mb-%04d-%d", d, i)
+			ev := fmt.Sprintf("%s-%d", haDevice(d), i)
 			if a, ok := got[ev]; !ok {
 				t.Errorf("alarm %s: no alert", ev)
 			} else if !a.Cleared {
@@ -289,10 +313,12 @@ func TestHATakeover(t *testing.T) {
 	b := r.start(t, "b")
 	b.waitLog(t, `msg=standby`, 20*time.Second)
 
-	const ndev = 5 // mb-0001..5 stream alarms; mb-0006 raises one to escalate
+	// sd-0001..50 stream alarms (1,250 in all); mb-0006 raises one to escalate.
+	const ndev = haDevices
+	const last1, last2 = 40, 50 // the event seqs of the two phases end there
 	var devs []paho.Client
 	for d := 1; d <= ndev; d++ {
-		devs = append(devs, mqttClient(t, r.broker, fmt.Sprintf("mb-%04d", d), "mb-dev"))
+		devs = append(devs, mqttClient(t, r.broker, haDevice(d), "mb-dev"))
 	}
 	liu := newRequester(t, r.broker, "s-liu", "liu-dev")
 	wang := newRequester(t, r.broker, "w-wang", "wang-dev")
@@ -335,14 +361,14 @@ func TestHATakeover(t *testing.T) {
 
 	// The stream, with the active hub killed in its middle.
 	killed := make(chan time.Time, 1)
-	alarmStream(t, devs, 1, 60, func() {
+	alarmStream(t, devs, 1, last1, func() {
 		a.signal(t, syscall.SIGKILL)
 		killed <- time.Now()
 	})
 	killedAt := <-killed
 	b.waitLog(t, `msg=active`, 20*time.Second)
 	t.Logf("takeover: %s after the kill", time.Since(killedAt).Round(time.Millisecond))
-	waitEvents(t, liu, ndev, 60)
+	waitEvents(t, liu, ndev, last1)
 	for _, n := range numbers {
 		var st contract.TicketStatus
 		if err := json.Unmarshal(wang.call(t, contract.OpTicketGet, nil, "number", n), &st); err != nil {
@@ -359,13 +385,13 @@ func TestHATakeover(t *testing.T) {
 	b.signal(t, syscall.SIGSTOP)
 	c.waitLog(t, `msg=active`, 20*time.Second)
 	resumed := make(chan struct{})
-	alarmStream(t, devs, 61, 80, func() {
+	alarmStream(t, devs, last1+1, last2, func() {
 		b.signal(t, syscall.SIGCONT)
 		close(resumed)
 	})
 	<-resumed
 	b.waitLog(t, `msg="stepping down"`, 20*time.Second)
-	waitEvents(t, liu, ndev, 80)
+	waitEvents(t, liu, ndev, last2)
 	if wait := time.Until(escBefore.EscalateAt.Add(1500 * time.Millisecond)); wait > 0 {
 		time.Sleep(wait)
 	}
@@ -401,9 +427,9 @@ func TestHATakeover(t *testing.T) {
 	final, onB, onA := byEvent(c), byEvent(b), byEvent(a)
 	t.Logf("alerts: %d on the killed hub, %d after, escalated at %s for %s", len(onA), len(final),
 		final["mb-0006-1"].EscalateAt.Add(-time.Minute).Format(time.StampMilli), escBefore.EscalateAt.Format(time.StampMilli))
-	checkAlarms(t, final, ndev, 1, 79)
-	if len(final) != ndev*40+1 {
-		t.Errorf("%d alerts, want %d", len(final), ndev*40+1)
+	checkAlarms(t, final, ndev, 1, last2-1)
+	if len(final) != ndev*last2/2+1 {
+		t.Errorf("%d alerts, want %d", len(final), ndev*last2/2+1)
 	}
 	ids := map[string]string{}
 	for ev, x := range final {
@@ -442,7 +468,7 @@ func TestHATakeover(t *testing.T) {
 }
 
 // waitEvents waits until the hub applied the events up to seq last of
-// devices mb-0001..n.
+// stream devices 1..n.
 func waitEvents(t *testing.T, w *requester, n int, last uint64) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -453,7 +479,7 @@ func waitEvents(t *testing.T, w *requester, n int, last uint64) {
 		}
 		done := 0
 		for _, d := range devs {
-			if strings.HasPrefix(d.Device, "mb-") && d.Device <= fmt.Sprintf("mb-%04d", n) && d.LastEventSeq == last {
+			if strings.HasPrefix(d.Device, "sd-") && d.Device <= haDevice(n) && d.LastEventSeq == last {
 				done++
 			}
 		}

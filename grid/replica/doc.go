@@ -45,6 +45,12 @@
 // escalation deadlines are fields of the replicated alerts, so the new hub
 // escalates on time (within its tick).
 //
+// The broker must keep the hub's session queue through a takeover: with
+// mosquitto, max_queued_messages must exceed what the devices send in a
+// lease TTL (its default, 1,000, drops alarms). The embedded mochi broker
+// (v2.7.9), when it stays up while the hub dies, now and then loses a
+// message that was in flight to the dead session, with or without --ha.
+//
 // What a takeover may repeat: an outbox item that was sent but whose
 // deletion had not reached the journal is sent again (QoS 1, as any
 // resend). What it cannot lose: an event is acknowledged to the broker only
