@@ -7,6 +7,7 @@
 //	gridhub run --config FILE --data DIR [--listen ADDR | --broker URL[,URL…]]
 //	            [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]] [--http ADDR]
 //	            [--nats-node NAME [--nats ADDR] [--nats-cluster ADDR --nats-routes URL,…]]
+//	            [--ha NATS-URLS --ha-name NAME [--ha-lease 6s] [--ha-replicas 3]]
 //	gridhub config example     print a documented example configuration
 //	gridhub config nats --config FILE [--nats-node NAME --listen ADDR --nats ADDR --nats-cluster ADDR --nats-routes URLS --data DIR]
 //	                           print a nats-server configuration with the users and ACL
@@ -27,6 +28,10 @@
 // with --broker it connects to mosquitto, EMQX or any MQTT 3.1.1 broker as
 // the configuration's hub account, with the password from the environment
 // variable GRIDHUB_BROKER_PASSWORD (or the configuration's plain one).
+//
+// With --ha, several gridhub processes run the same configuration against
+// one broker: one is active, the others stand by with a copy of its state
+// and take over when it dies (see package linli/grid/replica).
 package main
 
 import (
@@ -39,11 +44,15 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"linli/grid/replica"
 )
 
 const usage = `usage:
   gridhub run --config FILE --data DIR [--listen ADDR | --broker URL[,URL…]] [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]] [--http ADDR]
   gridhub run ... --nats-node NAME [--nats ADDR] [--nats-cluster ADDR --nats-routes URL,URL]
+  gridhub run ... --ha NATS-URLS --ha-name NAME [--ha-lease 6s] [--ha-replicas 3]
   gridhub config example
   gridhub config nats --config FILE [--nats-node NAME --listen ADDR --nats ADDR --nats-cluster ADDR --nats-routes URLS --data DIR]
   gridhub config mosquitto --config FILE --print passwd|acl
@@ -64,6 +73,11 @@ type options struct {
 	HTTP      string // the web front-end's address; empty: none
 	Password  string // of the hub account on an external broker (from the environment)
 	NATS      natsFlags
+
+	HA         string        // NATS URLs of the journal and lease (active/standby hubs); "" is a single hub
+	HAName     string        // this process's name in the lease
+	HALease    time.Duration // lease TTL
+	HAReplicas int           // replicas of the journal stream and lease bucket
 }
 
 func main() {
@@ -131,6 +145,10 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 	fs.StringVar(&o.HTTP, "http", "", "address of the web console and residents' pages (e.g. 127.0.0.1:8080; TLS with --cert/--key); default off")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	o.NATS.register(fs)
+	fs.StringVar(&o.HA, "ha", "", "NATS URLs (nats://h1:4222,nats://h2:4222): run as one of several hubs of this configuration, active or standby (needs --broker)")
+	fs.StringVar(&o.HAName, "ha-name", "", "this hub's name among the hubs of --ha (default the host name)")
+	fs.DurationVar(&o.HALease, "ha-lease", replica.DefaultOptions.LeaseTTL, "how long a dead active hub keeps its lease")
+	fs.IntVar(&o.HAReplicas, "ha-replicas", 1, "replicas of the journal and lease in JetStream (3 on a 3-node cluster)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -149,6 +167,17 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 		return nil, fmt.Errorf("gridhub: --cert and --key go together")
 	case o.TLSListen != "" && (o.Cert == "" || o.Key == ""):
 		return nil, fmt.Errorf("gridhub: --tls-listen needs --cert and --key")
+	case o.HA != "" && o.Broker == "" && o.NATS.Node == "":
+		return nil, fmt.Errorf("gridhub: --ha needs --broker or --nats-node: the hubs of a configuration share one broker (cluster)")
+	case o.HA != "" && o.HALease < time.Second:
+		return nil, fmt.Errorf("gridhub: --ha-lease %s: want at least 1s", o.HALease)
+	}
+	if o.HA != "" && o.HAName == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("gridhub: --ha-name: %w", err)
+		}
+		o.HAName = host
 	}
 	if o.Broker == "" && o.Listen == "" && o.TLSListen == "" {
 		o.Listen = "127.0.0.1:1883"

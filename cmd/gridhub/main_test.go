@@ -61,6 +61,9 @@ func TestParseRun(t *testing.T) {
 		{"--config c --data d --nats-cluster :6222", "need --nats-node", ""},
 		{"--config c --data d --http :8080 --cert c.pem", "go together", ""},
 		{"--config c --data d --http 127.0.0.1:8080", "", "127.0.0.1:1883"},
+		{"--config c --data d --broker tcp://x:1883 --ha nats://n:4222 --ha-name a", "", ""},
+		{"--config c --data d --ha nats://n:4222", "--ha needs --broker", ""},
+		{"--config c --data d --broker tcp://x --ha nats://n --ha-lease 10ms", "want at least 1s", ""},
 	}
 	for _, tt := range tests {
 		o, err := parseRun(strings.Fields(tt.args), env)
@@ -156,7 +159,7 @@ func (p *proc) kill() {
 	p.cmd.Wait()
 }
 
-func mqttClient(t *testing.T, addr, id, pass string) paho.Client {
+func mqttClient(t testing.TB, addr, id, pass string) paho.Client {
 	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetUsername(id).SetPassword(pass).
 		SetCleanSession(false).SetAutoReconnect(true).SetConnectRetry(true).
 		SetConnectRetryInterval(50 * time.Millisecond).SetMaxReconnectInterval(200 * time.Millisecond).

@@ -141,6 +141,27 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 			hopts.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		}
 	}
+	if o.HA != "" {
+		err = runHA(ctx, o, db, cfg, hopts, log)
+	} else {
+		err = serveHub(ctx, o, srv, db, cfg, hopts, log, admit)
+	}
+	cancel()
+	wg.Wait()
+	// The broker stops after the hub: stopped first, it cut the hub's
+	// connections and the hub logged them as lost.
+	var brokerErr error
+	if srv != nil {
+		brokerErr = srv.Close()
+		srv = nil
+	}
+	return errors.Join(err, brokerErr)
+}
+
+// serveHub runs the hub, its ticket flow and (with --http) its web
+// front-end on db until ctx is done. admit, if not nil, is closed once the
+// hub is subscribed. srv is the embedded broker, nil with another one.
+func serveHub(ctx context.Context, o *options, srv *broker.Server, db *bolt.DB, cfg *config.Config, hopts *hub.Options, log *slog.Logger, admit chan struct{}) error {
 	h, err := hub.New(db, cfg, hopts)
 	if err != nil {
 		return err
@@ -149,6 +170,9 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
 	var webErr error
 	if o.HTTP != "" {
 		ws, err := newWeb(h, ts, db, srv, o.Cert != "", log)
@@ -185,7 +209,9 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 		defer wg.Done()
 		select {
 		case <-h.Ready():
-			close(admit) // devices may come in: the hub's session holds their messages
+			if admit != nil {
+				close(admit) // devices may come in: the hub's session holds their messages
+			}
 			log.Info(ReadyMessage)
 		case <-ctx.Done():
 		}
@@ -193,12 +219,5 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 	err = h.Run(ctx)
 	cancel()
 	wg.Wait()
-	// The broker stops after the hub: stopped first, it cut the hub's
-	// connections and the hub logged them as lost.
-	var brokerErr error
-	if srv != nil {
-		brokerErr = srv.Close()
-		srv = nil
-	}
-	return errors.Join(err, brokerErr, webErr)
+	return errors.Join(err, webErr)
 }

@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"linli/grid/config"
+	"linli/grid/replica"
 	"linli/mqtt/contract"
 )
 
@@ -94,7 +95,7 @@ func (h *Hub) alertsForEvent(tx *bolt.Tx, ev *contract.Event, r *devRecord, now 
 				return effects, h.saveAlerts(tx, changed, now)
 			}
 		}
-		n, err := tx.Bucket(bAlerts).NextSequence()
+		n, err := replica.NextSequence(tx, bAlerts)
 		if err != nil {
 			return nil, err
 		}
@@ -217,7 +218,6 @@ func (h *Hub) route(a *contract.Alert, level string, now time.Time) {
 // saveAlerts stores the changed alerts and queues their publication and
 // that of their buildings' AreaAlerts, inside tx. h.mu must be held.
 func (h *Hub) saveAlerts(tx *bolt.Tx, changed map[string]*contract.Alert, now time.Time) error {
-	b := tx.Bucket(bAlerts)
 	areas := map[[2]string]bool{}
 	ids := make([]string, 0, len(changed))
 	for id := range changed {
@@ -226,7 +226,7 @@ func (h *Hub) saveAlerts(tx *bolt.Tx, changed map[string]*contract.Alert, now ti
 	sort.Strings(ids)
 	for _, id := range ids {
 		a := changed[id]
-		if err := putJSON(b, a.ID, a); err != nil {
+		if err := putJSON(tx, bAlerts, a.ID, a); err != nil {
 			return err
 		}
 		c := *a
@@ -281,7 +281,7 @@ func (h *Hub) publishAllAreas() error {
 		}
 	}
 	now := h.now()
-	return h.db.Update(func(tx *bolt.Tx) error {
+	return replica.Update(h.db, func(tx *bolt.Tx) error {
 		for area := range areas {
 			if err := h.queue(tx, contract.AreaAlertsTopic(area[0], area[1]), h.areaAlerts(area, nil, now), true); err != nil {
 				return err
@@ -311,7 +311,7 @@ func (h *Hub) escalateDue() {
 	if len(changed) == 0 {
 		return
 	}
-	err := h.db.Update(func(tx *bolt.Tx) error { return h.saveAlerts(tx, changed, now) })
+	err := replica.Update(h.db, func(tx *bolt.Tx) error { return h.saveAlerts(tx, changed, now) })
 	if err != nil {
 		h.c.storeErrors.Add(1)
 		h.log.Error("escalation not stored; will retry", "error", err)
@@ -371,7 +371,7 @@ func (h *Hub) ack(w config.Worker, id string) (contract.Alert, error) {
 	c.AckedBy, c.AckedAt, c.EscalateAt = w.ID, now, time.Time{}
 	c.AckedRole, c.AckedName = w.Role, w.Name // public: kiosks say who is coming
 	changed := map[string]*contract.Alert{id: &c}
-	if err := h.db.Update(func(tx *bolt.Tx) error { return h.saveAlerts(tx, changed, now) }); err != nil {
+	if err := replica.Update(h.db, func(tx *bolt.Tx) error { return h.saveAlerts(tx, changed, now) }); err != nil {
 		h.c.storeErrors.Add(1)
 		return contract.Alert{}, fmt.Errorf("hub: ack: %w", err)
 	}

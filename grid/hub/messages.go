@@ -14,6 +14,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	bolt "go.etcd.io/bbolt"
 
+	"linli/grid/replica"
 	"linli/mqtt/contract"
 )
 
@@ -267,7 +268,7 @@ func (h *Hub) apply(b *batch, ev *contract.Event) error {
 		return nil
 	}
 	var effects []func()
-	err := h.db.Update(func(tx *bolt.Tx) error {
+	err := replica.Update(h.db, func(tx *bolt.Tx) error {
 		var err error
 		effects, err = h.applyTx(tx, ev)
 		return err
@@ -306,7 +307,7 @@ func (h *Hub) applyTx(tx *bolt.Tx, ev *contract.Event) ([]func(), error) {
 	}
 	var ts [8]byte
 	binary.BigEndian.PutUint64(ts[:], uint64(now.UnixNano()))
-	if err := seen.Put([]byte(ev.ID), ts[:]); err != nil {
+	if err := replica.Put(tx, bSeen, []byte(ev.ID), ts[:]); err != nil {
 		return nil, err
 	}
 	switch last := r.LastEventSeq; {
@@ -323,17 +324,16 @@ func (h *Hub) applyTx(tx *bolt.Tx, ev *contract.Event) ([]func(), error) {
 		h.log.Warn("event out of order", "device", ev.Device, "seq", ev.Seq, "last", last, "id", ev.ID)
 	}
 	r.LastSeen = now
-	evs := tx.Bucket(bEvents)
-	n, err := evs.NextSequence()
+	n, err := replica.NextSequence(tx, bEvents)
 	if err != nil {
 		return nil, err
 	}
 	var k [8]byte
 	binary.BigEndian.PutUint64(k[:], n)
-	if err := putJSON(evs, string(k[:]), ev); err != nil {
+	if err := putJSON(tx, bEvents, string(k[:]), ev); err != nil {
 		return nil, err
 	}
-	if err := putJSON(tx.Bucket(bDevices), ev.Device, r); err != nil {
+	if err := putJSON(tx, bDevices, ev.Device, r); err != nil {
 		return nil, err
 	}
 	effects, err := h.alertsForEvent(tx, ev, r, now)
@@ -399,7 +399,7 @@ func (h *Hub) applyBatch(events []queuedEvent) {
 	}
 	var acks []func()
 	b := &batch{}
-	err := h.db.Update(func(tx *bolt.Tx) error {
+	err := replica.Update(h.db, func(tx *bolt.Tx) error {
 		b.tx = tx
 		for _, q := range events {
 			acks = append(acks, h.acceptEvent(b, q.ev, q.ack)...)

@@ -10,6 +10,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	bolt "go.etcd.io/bbolt"
 
+	"linli/grid/replica"
 	"linli/mqtt/contract"
 	"linli/mqtt/outbox"
 )
@@ -18,7 +19,7 @@ import (
 // QoS 1 as soon as the broker is reachable, in the order queued. It returns
 // once the message is on disk, not when it was delivered.
 func (h *Hub) Publish(_ context.Context, topic string, msg contract.Message, retain bool) error {
-	err := h.db.Update(func(tx *bolt.Tx) error { return h.queue(tx, topic, msg, retain) })
+	err := replica.Update(h.db, func(tx *bolt.Tx) error { return h.queue(tx, topic, msg, retain) })
 	if err != nil {
 		return fmt.Errorf("hub: publish: %w", err)
 	}
@@ -151,9 +152,30 @@ func (h *Hub) deleteLoop(del <-chan deletion, failed *atomic.Bool) {
 			failed.Store(true)
 		} else {
 			h.addDepth(-len(batch))
+			h.journalSent(batch)
 		}
 		for _, c := range done {
 			close(c)
 		}
+	}
+}
+
+// journalSent tells the standbys (gridhub --ha) that the items were sent,
+// so that a takeover does not send them again. Sent items a standby missed
+// this way (the active hub died in between) are sent twice, at QoS 1 as
+// any resend.
+func (h *Hub) journalSent(items []outbox.Item) {
+	if !replica.Journaled(h.db) {
+		return
+	}
+	seqs := make([]uint64, 0, len(items))
+	for _, it := range items {
+		if it.Class == outbox.Event {
+			seqs = append(seqs, it.Seq)
+		}
+	}
+	err := replica.Update(h.db, func(tx *bolt.Tx) error { return touchOutbox(tx, seqs...) })
+	if err != nil {
+		h.log.Debug("journal sent items", "error", err)
 	}
 }

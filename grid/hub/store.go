@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"linli/grid/replica"
 	"linli/mqtt/contract"
 	"linli/mqtt/outbox"
 )
@@ -96,12 +97,13 @@ func (h *Hub) device(id string) *devRecord {
 	return r
 }
 
-func putJSON(b *bolt.Bucket, key string, v any) error {
+// putJSON stores v under key in the top-level bucket, through the journal.
+func putJSON(tx *bolt.Tx, bucket []byte, key string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return b.Put([]byte(key), data)
+	return replica.Put(tx, bucket, []byte(key), data)
 }
 
 // flushMax bounds the records a tick writes: with thousands of devices
@@ -123,10 +125,9 @@ func (h *Hub) flush(limit int) error {
 		}
 		ids = append(ids, id)
 	}
-	err := h.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bDevices)
+	err := replica.Update(h.db, func(tx *bolt.Tx) error {
 		for _, id := range ids {
-			if err := putJSON(b, id, h.devices[id]); err != nil {
+			if err := putJSON(tx, bDevices, id, h.devices[id]); err != nil {
 				return err
 			}
 		}
@@ -149,11 +150,11 @@ func (h *Hub) flush(limit int) error {
 func (h *Hub) prune(now time.Time) error {
 	limit := now.Add(-h.opts.SeenFor).UnixNano()
 	n := 0
-	err := h.db.Update(func(tx *bolt.Tx) error {
+	err := replica.Update(h.db, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bSeen).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) < limit {
-				if err := c.Delete(); err != nil {
+				if err := replica.DeleteCursor(tx, bSeen, c, k); err != nil {
 					return err
 				}
 				n++
@@ -173,7 +174,11 @@ func (h *Hub) queue(tx *bolt.Tx, topic string, m contract.Message, retain bool) 
 	if err != nil {
 		return err
 	}
-	if _, err := h.out.PutTx(tx, outbox.Item{Class: outbox.Event, Topic: topic, Payload: b, QoS: 1, Retain: retain}); err != nil {
+	seq, err := h.out.PutTx(tx, outbox.Item{Class: outbox.Event, Topic: topic, Payload: b, QoS: 1, Retain: retain})
+	if err != nil {
+		return err
+	}
+	if err := touchOutbox(tx, seq); err != nil {
 		return err
 	}
 	tx.OnCommit(func() {
@@ -246,4 +251,26 @@ func (h *Hub) Alerts(cleared bool) ([]contract.Alert, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// The outbox's buckets (Options.Prefix "hub.outbox"), which mqtt/outbox
+// writes without recording: the hub records their state after it (see
+// replica.Touch), so that a standby sends what the active hub queued.
+var (
+	bOutboxEvents = []byte("hub.outbox.event")
+	bOutboxMeta   = []byte("hub.outbox.meta")
+	keyOutboxN    = []byte("n-event")
+)
+
+// touchOutbox records the outbox event seq (queued or deleted) for the
+// standbys. Without a journal it does nothing.
+func touchOutbox(tx *bolt.Tx, seqs ...uint64) error {
+	keys := make([][]byte, len(seqs))
+	for i, s := range seqs {
+		keys[i] = binary.BigEndian.AppendUint64(nil, s)
+	}
+	if err := replica.Touch(tx, bOutboxEvents, keys...); err != nil {
+		return err
+	}
+	return replica.Touch(tx, bOutboxMeta, keyOutboxN)
 }

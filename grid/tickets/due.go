@@ -6,6 +6,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"linli/grid/replica"
 )
 
 // Kind of a due Action.
@@ -49,7 +51,7 @@ func (s *Store) warnBefore(limit time.Duration) time.Duration {
 // it from a ticker; its cost is a scan of the tickets.
 func (s *Store) Due(now time.Time) ([]Action, error) {
 	var acts []Action
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := replica.Update(s.db, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTickets)
 		var changed []*Ticket
 		escalated := map[*Ticket]bool{}

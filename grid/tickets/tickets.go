@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"linli/grid/replica"
 	"linli/mqtt/contract"
 )
 
@@ -301,7 +302,7 @@ func putTicket(tx *bolt.Tx, t *Ticket) error {
 	if err != nil {
 		return fmt.Errorf("tickets: write %s: %w", t.Number, err)
 	}
-	return tx.Bucket(bucketTickets).Put([]byte(t.Number), b)
+	return replica.Put(tx, bucketTickets, []byte(t.Number), b)
 }
 
 // sameReport reports whether a and b are the same report, sent twice.
@@ -327,7 +328,7 @@ func (s *Store) File(r *contract.Report, grid string) (t Ticket, created bool, e
 		return Ticket{}, false, fmt.Errorf("%w: number %q cannot be a topic level", ErrInvalid, r.Number)
 	}
 	now := s.opts.Clock()
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = replica.Update(s.db, func(tx *bolt.Tx) error {
 		old, err := getTicket(tx, r.Number)
 		if err == nil {
 			if !sameReport(old.Report, *r) {
@@ -430,7 +431,7 @@ type guard func(t *Ticket) error
 // status, appends the step, and announces the new status.
 func (s *Store) apply(number string, v Verb, by, note string, g guard, fn func(t *Ticket, now time.Time) error) (Ticket, error) {
 	var out Ticket
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := replica.Update(s.db, func(tx *bolt.Tx) error {
 		t, err := getTicket(tx, number)
 		if err != nil {
 			return err
@@ -617,7 +618,7 @@ func (s *Store) duplicate(number, of, by string, g guard) (Ticket, error) {
 		return Ticket{}, fmt.Errorf("%w: %s cannot duplicate %q", ErrInvalid, number, of)
 	}
 	var out Ticket
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := replica.Update(s.db, func(tx *bolt.Tx) error {
 		t, err := getTicket(tx, number)
 		if err != nil {
 			return err
@@ -662,7 +663,7 @@ func (s *Store) Rate(r *contract.Rating) (t Ticket, applied bool, err error) {
 	if err := r.Validate(); err != nil {
 		return Ticket{}, false, fmt.Errorf("tickets: rate: %w", err)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = replica.Update(s.db, func(tx *bolt.Tx) error {
 		rb := tx.Bucket(bucketRatings)
 		if n := rb.Get([]byte(r.ID)); n != nil {
 			old, err := getTicket(tx, string(n))
@@ -695,7 +696,7 @@ func (s *Store) Rate(r *contract.Rating) (t Ticket, applied bool, err error) {
 			tk.Status = Closed
 			tk.Timeline = append(tk.Timeline, contract.TicketStep{Status: string(Closed), By: "system", At: now})
 		}
-		if err := rb.Put([]byte(r.ID), []byte(tk.Number)); err != nil {
+		if err := replica.Put(tx, bucketRatings, []byte(r.ID), []byte(tk.Number)); err != nil {
 			return err
 		}
 		t, applied = *tk, true

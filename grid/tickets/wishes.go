@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"linli/grid/replica"
 	"linli/mqtt/contract"
 )
 
@@ -37,7 +38,7 @@ func putWish(tx *bolt.Tx, w *storedWish) error {
 	if err != nil {
 		return fmt.Errorf("tickets: write wish %s: %w", w.Wish.ID, err)
 	}
-	return tx.Bucket(bucketWishes).Put([]byte(w.Wish.ID), b)
+	return replica.Put(tx, bucketWishes, []byte(w.Wish.ID), b)
 }
 
 // PostWish records a resident's wish. It is idempotent by id: a resend
@@ -53,7 +54,7 @@ func (s *Store) PostWish(w *contract.Wish) (out contract.Wish, created bool, err
 	if !contract.ValidID(w.Location.Community) {
 		return contract.Wish{}, false, fmt.Errorf("%w: wish %s has no community", ErrInvalid, w.ID)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = replica.Update(s.db, func(tx *bolt.Tx) error {
 		old, err := getWish(tx, w.ID)
 		if err == nil {
 			out = old.Wish
@@ -112,7 +113,7 @@ func (s *Store) DoneWish(id string) (contract.Wish, error) {
 
 func (s *Store) updateWish(id string, fn func(w *storedWish, now time.Time) error) (contract.Wish, error) {
 	var out contract.Wish
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := replica.Update(s.db, func(tx *bolt.Tx) error {
 		w, err := getWish(tx, id)
 		if err != nil {
 			return err
@@ -283,7 +284,7 @@ func (s *Store) PublishNotice(community string, n contract.Notice) (contract.Not
 		n.Level = "info"
 	}
 	var out contract.Notices
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := replica.Update(s.db, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketNotices)
 		cur := contract.Notices{Community: community}
 		if v := b.Get([]byte(community)); v != nil {
@@ -314,7 +315,7 @@ func (s *Store) PublishNotice(community string, n contract.Notice) (contract.Not
 		if err != nil {
 			return err
 		}
-		if err := b.Put([]byte(community), v); err != nil {
+		if err := replica.Put(tx, bucketNotices, []byte(community), v); err != nil {
 			return err
 		}
 		return s.announce(tx, noticesPublication(out))

@@ -1,0 +1,82 @@
+// Package replica lets several gridhub processes serve one hub
+// configuration, one active and the others standing by, with nothing lost
+// or done twice when the active one dies (gridhub run --ha).
+//
+// # Design: a replicated journal of the hub's bbolt writes
+//
+// The hub keeps all its durable state in one bbolt file (hub.db: alerts
+// with their escalation deadlines, devices, the event ids it has seen, its
+// outbox, tickets, wishes, notices). Every write transaction of the hub and
+// of the ticket store goes through Update, and its writes through the
+// recorded helpers Put, Delete, DeleteCursor and NextSequence (Touch
+// records keys written by code that records nothing itself: mqtt/outbox).
+// So the change set of a transaction is known before it commits. With a
+// Journal attached to the file (Open), Update appends the change set to a
+// JetStream stream, the journal, before the local commit, with the
+// journal sequence the writer last saw as the expected last sequence
+// (optimistic concurrency) and the writer's lease epoch as a header. An
+// append the stream refuses (ErrFenced: another hub wrote since) or cannot
+// confirm rolls the transaction back and deposes the writer. Without a
+// Journal (a single machine, make run) Update is bolt.DB.Update and the
+// helpers are the bucket's methods: same code path, no NATS.
+//
+// The standbys tail the journal (an ordered consumer) and apply each entry
+// to their own file, recording the entry's sequence in the same
+// transaction, so a standby restarted later resumes where it stopped and a
+// takeover only catches up the tail. A change set larger than an entry
+// (the connection's max payload) is split into parts applied together.
+//
+// # Lease and fencing
+//
+// One lease per shard, a key of the JetStream key-value bucket LeaseBucket
+// whose TTL is Options.LeaseTTL: created by compare-and-set, renewed by
+// compare-and-set every TTL/3, deleted on a clean stop. Its revision at
+// creation is the holder's epoch. The winner catches up with the journal,
+// then appends a takeover entry expecting the journal's last sequence:
+// from then on every append of an earlier holder fails on the expected
+// sequence, whatever it believes about its lease. Only then does Serve
+// start the hub, which connects with the hub's persistent-session client
+// id: the broker delivers again what the dead hub never acknowledged, and
+// the replicated seen ids drop what it did commit. A holder that cannot
+// renew for a TTL (a pause, a partition), or whose renewal or append is
+// refused, stops its hub at once: its MQTT client must not take the
+// session back from the new active hub. Alert ids come from bucket
+// sequences, which are replicated, so they continue across a takeover;
+// escalation deadlines are fields of the replicated alerts, so the new hub
+// escalates on time (within its tick).
+//
+// The broker must keep the hub's session queue through a takeover: with
+// mosquitto, max_queued_messages must exceed what the devices send in a
+// lease TTL (its default, 1,000, drops alarms). The embedded mochi broker
+// (v2.7.9), when it stays up while the hub dies, now and then loses a
+// message that was in flight to the dead session, with or without --ha.
+//
+// What a takeover may repeat: an outbox item that was sent but whose
+// deletion had not reached the journal is sent again (QoS 1, as any
+// resend). What it cannot lose: an event is acknowledged to the broker only
+// after its change set is in the journal (on R replicas) and in the file.
+//
+// # Sharding
+//
+// The shard is the hub configuration's id (its set of communities): one
+// lease, one journal stream ("HUBJ_<shard>") per configuration, so hubs
+// of different configurations, on different machines, partition the
+// communities and each pair or trio of processes of one configuration
+// fails over on its own. What is missing for several shards on ONE broker:
+// each hub subscribes to every device's topics (dev/+/...) and to every
+// worker's requests (hub/req/+), so two active hubs of different
+// configurations would both handle all devices and both answer gridctl.
+// They need the broker to deliver each hub only its own devices and
+// workers (per-hub ACLs, as issue 10 item 2 generates them for NATS), or
+// per-shard topics in the contract and a gridctl that asks each hub and
+// merges the answers. Until then, one shard per broker (or per NATS
+// account).
+//
+// # Limits
+//
+// The journal keeps every entry (no snapshot): a new standby replays the
+// stream from its start, and one whose file is older than the stream's
+// first entry stops with an error saying to copy hub.db from a current
+// hub. The write path waits for one JetStream round trip per transaction
+// (group commit in the hub amortises it).
+package replica
