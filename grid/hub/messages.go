@@ -101,7 +101,7 @@ func (h *Hub) onDevice(t contract.Topic, msg contract.Message, m paho.Message) {
 	switch v := msg.(type) {
 	case *contract.Event:
 		select {
-		case h.events <- queuedEvent{ev: v, ack: m.Ack, conn: h.conn.Load()}:
+		case h.events <- queuedEvent{ev: v, ack: m.Ack, dup: m.Duplicate(), conn: h.conn.Load()}:
 		case <-h.runCtx.Done(): // not acknowledged: the broker delivers it again
 		}
 		return
@@ -196,13 +196,22 @@ type batch struct {
 
 // acceptEvent returns the acknowledgements to send. With b nil each event
 // is committed on its own; otherwise in b's transaction. h.mu must be held.
-func (h *Hub) acceptEvent(b *batch, ev *contract.Event, ack func()) []func() {
+func (h *Hub) acceptEvent(b *batch, ev *contract.Event, ack func(), dup bool) []func() {
 	r := h.device(ev.Device)
 	if last := r.LastEventSeq; last != 0 && ev.Seq > last+1 {
 		q := h.held[ev.Device]
 		for _, e := range q {
 			if e.ev.Seq == ev.Seq {
-				// A second copy of a held event: the first stays
+				if dup {
+					// The broker sending the held message itself
+					// again on this connection (NATS does after its
+					// ack wait, with the same packet id): acknowledging
+					// it now would acknowledge the held event before it
+					// is applied, and a hub killed meanwhile would lose
+					// it. The held copy's ack covers it.
+					return nil
+				}
+				// A second copy the device sent: the first stays
 				// unacknowledged and stands for both.
 				return []func(){ack}
 			}
@@ -347,6 +356,7 @@ func (h *Hub) applyTx(tx *bolt.Tx, ev *contract.Event) ([]func(), error) {
 type queuedEvent struct {
 	ev   *contract.Event
 	ack  func()
+	dup  bool   // the broker's redelivery (MQTT DUP flag)
 	conn uint64 // the connection it came on (Hub.conn)
 }
 
@@ -402,7 +412,7 @@ func (h *Hub) applyBatch(events []queuedEvent) {
 	err := replica.Update(h.db, func(tx *bolt.Tx) error {
 		b.tx = tx
 		for _, q := range events {
-			acks = append(acks, h.acceptEvent(b, q.ev, q.ack)...)
+			acks = append(acks, h.acceptEvent(b, q.ev, q.ack, q.dup)...)
 			if b.err != nil {
 				return b.err
 			}
@@ -414,7 +424,7 @@ func (h *Hub) applyBatch(events []queuedEvent) {
 		h.storeFailed(events[0].ev, err)
 		acks = nil
 		for _, q := range events {
-			acks = append(acks, h.acceptEvent(nil, q.ev, q.ack)...)
+			acks = append(acks, h.acceptEvent(nil, q.ev, q.ack, q.dup)...)
 		}
 	}
 	h.mu.Unlock()
