@@ -66,7 +66,9 @@ func WriteConfig(w io.Writer, o *Options, entries []broker.Entry) (skipped []str
 	if err := listen(p, "  listen", c.MQTTListen); err != nil {
 		return nil, err
 	}
-	p("  stream_replicas: %d\n}\n", c.Replicas)
+	p("  stream_replicas: %d\n", c.Replicas)
+	// Below the hub's reorder window (see Options.AckWait).
+	p("  ack_wait: %q\n}\n", DefaultAckWait.String())
 	if c.ClusterListen != "" {
 		p("\ncluster {\n  name: %s\n", q(c.ClusterName))
 		if err := listen(p, "  listen", c.ClusterListen); err != nil {

@@ -20,6 +20,11 @@ import (
 	"linli/mqtt/broker"
 )
 
+// DefaultAckWait is the default of Options.AckWait: below the hub's
+// reorder window, so that a message a dead node had in flight reaches the
+// hub again before the hub gives up waiting for it.
+const DefaultAckWait = 2 * time.Second
+
 // Options configures a Server. The zero value of a field means its default.
 type Options struct {
 	// Name is the node's server name, unique in its cluster; JetStream's
@@ -50,6 +55,13 @@ type Options struct {
 	// Accounts checks logins and gives each client its role, whose topics
 	// become the client's NATS permissions (see Permissions). Required.
 	Accounts broker.Accounts
+	// AckWait is how long the node waits for a subscriber's PUBACK before
+	// it sends a QoS 1 message again. NATS keeps a message that was in
+	// flight when a node died, or when the subscriber's connection moved
+	// to another node, unacknowledged until then, and only then sends it
+	// again; the hub waits Options.ReorderWindow (3 s) for a missing event
+	// before it gives up on it. Default DefaultAckWait; NATS's own is 30 s.
+	AckWait time.Duration
 	// StartTimeout is how long Start waits for the listeners. Default 10 s.
 	StartTimeout time.Duration
 	// Logger receives the node's log lines. Default slog.Default().
@@ -116,6 +128,9 @@ func New(opts *Options) (*Server, error) {
 			o.Replicas = 3
 		}
 	}
+	if o.AckWait <= 0 {
+		o.AckWait = DefaultAckWait
+	}
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = DefaultStartTimeout
 	}
@@ -140,6 +155,7 @@ func New(opts *Options) (*Server, error) {
 		return nil, fmt.Errorf("natsbroker: mqtt listen: %w", err)
 	}
 	n.MQTT.StreamReplicas = o.Replicas
+	n.MQTT.AckWait = o.AckWait
 	if o.ClusterListen != "" {
 		if o.ClusterListen, n.Cluster.Host, n.Cluster.Port, err = hostPort(o.ClusterListen); err != nil {
 			return nil, fmt.Errorf("natsbroker: cluster listen: %w", err)
