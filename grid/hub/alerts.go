@@ -262,8 +262,42 @@ func (h *Hub) areaAlerts(area [2]string, changed map[string]*contract.Alert, now
 			m.Alerts = append(m.Alerts, *a)
 		}
 	}
+	fitAreaAlerts(m)
 	sort.Slice(m.Alerts, func(i, j int) bool { return m.Alerts[i].ID < m.Alerts[j].ID })
 	return m
+}
+
+// fitAreaAlerts leaves out of m the alerts that would take it over
+// contract.MaxPayload, counting them in Omitted: alarms before faults, the
+// newest first. Too large a retained message could not be queued, and the
+// event that changed it would be refused again and again.
+func fitAreaAlerts(m *contract.AreaAlerts) {
+	const slack = 1024 // the message's own fields
+	size := 0
+	for i := range m.Alerts {
+		b, _ := json.Marshal(&m.Alerts[i])
+		size += len(b) + 1
+	}
+	if size+slack <= contract.MaxPayload {
+		return
+	}
+	sort.Slice(m.Alerts, func(i, j int) bool {
+		a, b := &m.Alerts[i], &m.Alerts[j]
+		if (a.State == contract.StateAlarm) != (b.State == contract.StateAlarm) {
+			return a.State == contract.StateAlarm
+		}
+		return a.Raised.After(b.Raised)
+	})
+	size = 0
+	for i := range m.Alerts {
+		b, _ := json.Marshal(&m.Alerts[i])
+		if size+len(b)+1+slack > contract.MaxPayload {
+			m.Omitted = len(m.Alerts) - i
+			m.Alerts = m.Alerts[:i]
+			return
+		}
+		size += len(b) + 1
+	}
 }
 
 // publishAllAreas queues the AreaAlerts of every building, so that a

@@ -307,10 +307,14 @@ type Alert struct {
 // AreaAlerts lists the active alerts of a building, retained, for kiosks.
 type AreaAlerts struct {
 	Header
-	Community string    `json:"community"`
-	Building  string    `json:"building"`
-	Alerts    []Alert   `json:"alerts"`
-	Updated   time.Time `json:"updated"`
+	Community string  `json:"community"`
+	Building  string  `json:"building"`
+	Alerts    []Alert `json:"alerts"`
+	// Omitted counts the building's active alerts left out so that the
+	// message stays under MaxPayload: the faults before the alarms, the
+	// oldest first. Zero almost always.
+	Omitted int       `json:"omitted,omitempty"`
+	Updated time.Time `json:"updated"`
 }
 
 // Notice is a message to residents; Level "typhoon" and "warning" are shown
