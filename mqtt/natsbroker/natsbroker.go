@@ -140,6 +140,12 @@ func New(opts *Options) (*Server, error) {
 		return nil, fmt.Errorf("natsbroker: mqtt listen: %w", err)
 	}
 	n.MQTT.StreamReplicas = o.Replicas
+	// A QoS 1 message delivered to a session whose client died unacked is
+	// delivered again only after the ack wait (nats-server's default, 30
+	// s): the hub's session, taken over by a standby, would get the alarms
+	// in flight to the dead hub half a minute late. The hub drops copies
+	// by event id.
+	n.MQTT.AckWait = mqttAckWait
 	if o.ClusterListen != "" {
 		if o.ClusterListen, n.Cluster.Host, n.Cluster.Port, err = hostPort(o.ClusterListen); err != nil {
 			return nil, fmt.Errorf("natsbroker: cluster listen: %w", err)
@@ -304,6 +310,10 @@ func (s *Server) NATS() *server.Server {
 
 // Stats returns the refusal counters.
 func (s *Server) Stats() Stats { return Stats{ConnectsRefused: s.auth.refused.Load()} }
+
+// mqttAckWait is how long a QoS 1 message to an MQTT client waits for its
+// acknowledgement before it is delivered again.
+const mqttAckWait = 2 * time.Second
 
 // auth checks NATS and MQTT logins against Accounts and gives each client
 // the permissions of its role.
