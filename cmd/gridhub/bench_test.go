@@ -33,8 +33,8 @@ func BenchmarkHATakeover(b *testing.B) {
 	hubs["b"] = r.start(b, "b")
 	hubs["b"].waitLog(b, "msg=standby", 30*time.Second)
 
-	dev := mqttClient(b, r.broker, "mb-0001", "mb-dev")
-	w := mqttClient(b, r.broker, "w-li", "li-dev")
+	dev := r.client(b, "mb-0001", "mb-dev")
+	w := r.client(b, "w-li", "li-dev")
 	var (
 		mu       sync.Mutex
 		sentAt   = map[uint64]time.Time{}

@@ -20,7 +20,14 @@ import (
 // standby applying the active hub's journal to db, the active hub once it
 // holds the lease, and a standby again when deposed.
 func runHA(ctx context.Context, o *options, db *bolt.DB, cfg *config.Config, hopts *hub.Options, log *slog.Logger) error {
-	nc, err := nats.Connect(o.HA, nats.Name("gridhub "+o.HAName), nats.MaxReconnects(-1))
+	nopts := []nats.Option{nats.Name("gridhub " + o.HAName), nats.MaxReconnects(-1)}
+	if hopts.Username != "" && hopts.Password != "" {
+		// A cluster whose nodes check logins (natsbroker, `gridhub config
+		// nats`) knows the hub by its broker login; one without accounts
+		// ignores it. Credentials in the URLs still take precedence.
+		nopts = append(nopts, nats.UserInfo(hopts.Username, hopts.Password))
+	}
+	nc, err := nats.Connect(o.HA, nopts...)
 	if err != nil {
 		return fmt.Errorf("gridhub: --ha %s: %w", o.HA, err)
 	}

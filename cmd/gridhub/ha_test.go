@@ -66,17 +66,68 @@ func (h *haHub) signal(t testing.TB, sig syscall.Signal) {
 	}
 }
 
-// haRig is a broker (mosquitto), a JetStream
-// server and a configuration whose hubs run with --ha.
+// haRig is a broker (mosquitto or a NATS cluster's MQTT listeners), a
+// JetStream server or cluster and a configuration whose hubs run with --ha.
 type haRig struct {
-	dir, cfg, broker, nats string
-	js                     jetstream.JetStream
-	lease                  string // --ha-lease
+	dir, cfg string
+	brokers  []string // MQTT URLs, tcp://HOST:PORT; clients fail over between them
+	nats     string   // --ha: NATS URLs, comma-separated
+	replicas int      // --ha-replicas
+	js       jetstream.JetStream
+	lease    string // --ha-lease
 }
 
+// newHARig starts mosquitto and a single JetStream server.
 func newHARig(t testing.TB) *haRig {
 	t.Helper()
-	r := &haRig{dir: t.TempDir(), lease: "2s"}
+	r := newHAConfig(t)
+	// mosquitto, not the embedded broker: mochi (v2.7.9), which stays up
+	// while the hub is killed, loses now and then a message in flight to
+	// the killed session when the next hub takes it over.
+	// The hub's session queues every event while no hub is connected:
+	// mosquitto's default bound (1,000) would drop alarms in a takeover.
+	r.brokers = []string{"tcp://" + mqtttest.Mosquitto(t, &mqtttest.MosquittoOpts{Config: []string{"max_queued_messages 1000000"}}).Addr()}
+	r.connectJS(t, replicatest.Server(t).ClientURL(), 1)
+	return r
+}
+
+// connectJS sets the rig's JetStream URLs and connects the test to them.
+func (r *haRig) connectJS(t testing.TB, urls string, replicas int, opts ...nats.Option) {
+	t.Helper()
+	r.nats, r.replicas = urls, replicas
+	nc, err := nats.Connect(urls, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if r.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// client connects one MQTT client with a persistent session to the rig's
+// brokers.
+func (r *haRig) client(t testing.TB, id, pass string) paho.Client {
+	t.Helper()
+	o := paho.NewClientOptions().SetClientID(id).SetUsername(id).SetPassword(pass).
+		SetCleanSession(false).SetAutoReconnect(true).SetConnectRetry(true).
+		SetConnectRetryInterval(50 * time.Millisecond).SetMaxReconnectInterval(200 * time.Millisecond).
+		SetProtocolVersion(4)
+	for _, u := range r.brokers {
+		o.AddBroker(u)
+	}
+	c := paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(20*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect %s: %v", id, tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(0) })
+	return c
+}
+
+// haConfig returns the example configuration with haDevices more meter
+// boxes and short escalation times.
+func haConfig(t testing.TB) []byte {
+	t.Helper()
 	// Short escalation times: a deadline falls inside a takeover.
 	ex := strings.Replace(string(config.Example()), `"escalation": {"grid": "5m", "community": "10m"}`,
 		`"escalation": {"grid": "6s", "community": "1m"}`, 1)
@@ -95,28 +146,18 @@ func newHARig(t testing.TB) *haRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex = string(b)
 	if _, err := config.Parse(b); err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+// newHAConfig writes haConfig to a new rig's directory.
+func newHAConfig(t testing.TB) *haRig {
+	t.Helper()
+	r := &haRig{dir: t.TempDir(), lease: "2s"}
 	r.cfg = filepath.Join(r.dir, "gridhub.json")
-	if err := os.WriteFile(r.cfg, []byte(ex), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// mosquitto, not the embedded broker: mochi (v2.7.9), which stays up
-	// while the hub is killed, loses now and then a message in flight to
-	// the killed session when the next hub takes it over.
-	// The hub's session queues every event while no hub is connected:
-	// mosquitto's default bound (1,000) would drop alarms in a takeover.
-	r.broker = mqtttest.Mosquitto(t, &mqtttest.MosquittoOpts{Config: []string{"max_queued_messages 1000000"}}).Addr()
-	srv := replicatest.Server(t)
-	r.nats = srv.ClientURL()
-	nc, err := nats.Connect(r.nats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	if r.js, err = jetstream.New(nc); err != nil {
+	if err := os.WriteFile(r.cfg, haConfig(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -126,7 +167,8 @@ func (r *haRig) start(t testing.TB, name string) *haHub {
 	t.Helper()
 	h := &haHub{name: name, out: &lockedWriter{w: new(bytes.Buffer)}}
 	h.cmd = exec.Command(binary, "run", "--config", r.cfg, "--data", filepath.Join(r.dir, name),
-		"--broker", "tcp://"+r.broker, "--ha", r.nats, "--ha-name", name, "--ha-lease", r.lease, "--log-level", "debug")
+		"--broker", strings.Join(r.brokers, ","), "--ha", r.nats, "--ha-name", name, "--ha-lease", r.lease,
+		"--ha-replicas", strconv.Itoa(r.replicas), "--log-level", "debug")
 	h.cmd.Stderr = h.out
 	if err := h.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -148,9 +190,9 @@ type requester struct {
 	resp map[string]chan *contract.Response
 }
 
-func newRequester(t *testing.T, addr, id, pass string) *requester {
+func newRequester(t *testing.T, rig *haRig, id, pass string) *requester {
 	t.Helper()
-	r := &requester{c: mqttClient(t, addr, id, pass), id: id, resp: map[string]chan *contract.Response{}}
+	r := &requester{c: rig.client(t, id, pass), id: id, resp: map[string]chan *contract.Response{}}
 	tok := r.c.Subscribe(contract.ResponseTopic(id), 1, func(_ paho.Client, m paho.Message) {
 		msg, err := contract.Decode(m.Topic(), m.Payload())
 		if err != nil {
@@ -318,13 +360,13 @@ func TestHATakeover(t *testing.T) {
 	const last1, last2 = 40, 50 // the event seqs of the two phases end there
 	var devs []paho.Client
 	for d := 1; d <= ndev; d++ {
-		devs = append(devs, mqttClient(t, r.broker, haDevice(d), "mb-dev"))
+		devs = append(devs, r.client(t, haDevice(d), "mb-dev"))
 	}
-	liu := newRequester(t, r.broker, "s-liu", "liu-dev")
-	wang := newRequester(t, r.broker, "w-wang", "wang-dev")
+	liu := newRequester(t, r, "s-liu", "liu-dev")
+	wang := newRequester(t, r, "w-wang", "wang-dev")
 
 	// Tickets filed and accepted before the kill.
-	kiosk := mqttClient(t, r.broker, "kiosk-02", "kiosk-dev")
+	kiosk := r.client(t, "kiosk-02", "kiosk-dev")
 	var numbers []string
 	for i := 1; i <= 3; i++ {
 		n := fmt.Sprintf("K2-261205-%05d", i)
@@ -352,7 +394,7 @@ func TestHATakeover(t *testing.T) {
 	}
 
 	// An alarm whose escalation deadline falls after the kill.
-	esc := mqttClient(t, r.broker, "mb-0006", "mb-dev")
+	esc := r.client(t, "mb-0006", "mb-dev")
 	publish(t, esc, contract.DeviceTopic("mb-0006", "event"), contract.MustEncode(&contract.Event{
 		ID: "mb-0006-1", Device: "mb-0006", Session: 1, Seq: 1, Channel: "busbar-l1", Kind: "temperature",
 		To: contract.StateAlarm, Cause: "threshold", Value: 95, Unit: "°C"}))

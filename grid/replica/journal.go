@@ -147,15 +147,22 @@ func Open(ctx context.Context, db *bolt.DB, js jetstream.JetStream, opts *Option
 	if j.chunk < 4096 {
 		j.chunk = 4096
 	}
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: j.stream, Subjects: []string{j.subject}, Storage: jetstream.FileStorage,
-		Replicas: o.Replicas, Description: "linli hub journal of shard " + o.Shard,
+	err := retryCreate(ctx, func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name: j.stream, Subjects: []string{j.subject}, Storage: jetstream.FileStorage,
+			Replicas: o.Replicas, Description: "linli hub journal of shard " + o.Shard,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("replica: journal stream: %w", err)
 	}
-	j.kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: LeaseBucket, TTL: o.LeaseTTL, History: 1, Replicas: o.Replicas, Storage: jetstream.FileStorage,
+	err = retryCreate(ctx, func(ctx context.Context) error {
+		var err error
+		j.kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: LeaseBucket, TTL: o.LeaseTTL, History: 1, Replicas: o.Replicas, Storage: jetstream.FileStorage,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("replica: lease bucket: %w", err)
@@ -342,6 +349,30 @@ func (j *Journal) Serve(ctx context.Context, active func(ctx context.Context) er
 			j.log.Debug("release lease", "error", derr)
 		}
 		return err
+	}
+	return err
+}
+
+// createTry bounds one attempt of retryCreate; createTries is how many it
+// makes.
+const (
+	createTry   = 3 * time.Second
+	createTries = 20
+)
+
+// retryCreate runs create (a stream or bucket creation) until it answers:
+// on a cluster (nats-server 2.15.3), when several hubs create the same R3
+// stream at once, the server answers only one of the requests; the others
+// time out, and asking again finds the stream.
+func retryCreate(ctx context.Context, create func(context.Context) error) error {
+	var err error
+	for range createTries {
+		tctx, cancel := context.WithTimeout(ctx, createTry)
+		err = create(tctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return err
+		}
 	}
 	return err
 }

@@ -155,6 +155,10 @@ func New(opts *Options) (*Server, error) {
 		return nil, fmt.Errorf("natsbroker: mqtt listen: %w", err)
 	}
 	n.MQTT.StreamReplicas = o.Replicas
+	// A QoS 1 message delivered to a session whose client died unacked is
+	// delivered again only after the ack wait: the hub's session, taken
+	// over by a standby, would otherwise get the alarms in flight to the
+	// dead hub half a minute late. The hub drops copies by event id.
 	n.MQTT.AckWait = o.AckWait
 	if o.ClusterListen != "" {
 		if o.ClusterListen, n.Cluster.Host, n.Cluster.Port, err = hostPort(o.ClusterListen); err != nil {
