@@ -20,7 +20,7 @@ TARGETS      := linux/arm/6 linux/arm/7 linux/arm64 linux/amd64
 export CGO_ENABLED ?= 0
 export LANG := en_US.UTF-8
 
-.PHONY: help build run test test-race test-e2e bench cross qemu-smoke check fmt vet lint tidy-check \
+.PHONY: help build run test test-race test-e2e bench bench-scale cross qemu-smoke check fmt vet lint tidy-check \
         release release-check deb desktop clean deps
 
 help: ## list the targets
@@ -49,6 +49,9 @@ bench: deps ## run the benchmarks; each figure is printed next to its baseline m
 	@mkdir -p $(BIN)
 	{ $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./... ; \
 	  $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 10m -tags noos $(NOOS_PKGS) ; } | tee $(BIN)/bench.txt | build/benchreport.sh
+
+bench-scale: ## issue 10's capacity figure: devices per hub on mochi and on the NATS cluster (long; LINLI_SCALE_SIZES, LINLI_SCALE_DURATION)
+	LINLI_SCALE=1 $(GO) test -run '^$$' -bench DevicesPerHub -benchtime 1x -count 1 -timeout 60m ./cmd/e2e/ | build/benchreport.sh
 
 cross: ## build static binaries for linux/arm v6, v7, arm64 and amd64 into dist/
 	@for t in $(TARGETS); do \
