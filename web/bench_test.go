@@ -231,7 +231,7 @@ func quantiles(d []time.Duration) (p50, p99 time.Duration) {
 func (e *env) watcher(t testing.TB, worker, password, grid string) <-chan contract.Alert {
 	t.Helper()
 	ch := make(chan contract.Alert, 256)
-	o := paho.NewClientOptions().AddBroker(e.broker).SetClientID(worker + "-bench").SetUsername(worker).SetPassword(password).SetCleanSession(true).SetProtocolVersion(4)
+	o := paho.NewClientOptions().AddBroker(e.broker).SetClientID("gridctl-" + worker + "-bench").SetUsername(worker).SetPassword(password).SetCleanSession(true).SetProtocolVersion(4)
 	c := paho.NewClient(o)
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("watcher connect: %v", tok.Error())
