@@ -28,11 +28,15 @@ const UnassignedGrid = "unassigned"
 
 // alertsForEvent raises or clears the alerts ev calls for, inside tx. The
 // returned functions update memory and log, to be run after the commit.
-// h.mu must be held.
-func (h *Hub) alertsForEvent(tx *bolt.Tx, ev *contract.Event, r *devRecord, now time.Time) ([]func(), error) {
+// newer is the seq of a later event of ev's channel already applied, 0 if
+// none. h.mu must be held.
+func (h *Hub) alertsForEvent(tx *bolt.Tx, ev *contract.Event, r *devRecord, newer uint64, now time.Time) ([]func(), error) {
 	loc := r.Location
 	if loc.Community == "" && loc.Building == "" {
 		loc = h.cfg.Locate(ev.Location)
+	}
+	if newer != 0 {
+		return h.lateAlert(tx, ev, loc, newer, now)
 	}
 	changed := map[string]*contract.Alert{}
 	var effects []func()
@@ -125,6 +129,38 @@ func (h *Hub) alertsForEvent(tx *bolt.Tx, ev *contract.Event, r *devRecord, now 
 // logs "sensor-fault:<why>" and "sensor-recovered" this way, since a fault
 // never masks a latched alarm. Such an event never raises, escalates or
 // clears an alert.
+// lateAlert handles an event that arrived after a later one of its
+// channel: the channel has moved on, so it changes no active alert. An
+// alarm or fault still gets its alert, for the record: raised and cleared
+// at once, routed as usual but never escalated, its description saying
+// why. h.mu must be held.
+func (h *Hub) lateAlert(tx *bolt.Tx, ev *contract.Event, loc contract.Location, newer uint64, now time.Time) ([]func(), error) {
+	note := fmt.Sprintf("arrived after event %d of the channel", newer)
+	if isNote(ev) || (ev.To != contract.StateAlarm && ev.To != contract.StateFault) {
+		h.log.Info("late event recorded; the channel has moved on", "device", ev.Device, "channel", ev.Channel,
+			"event", ev.ID, "seq", ev.Seq, "newer_seq", newer)
+		return nil, nil
+	}
+	n, err := replica.NextSequence(tx, bAlerts)
+	if err != nil {
+		return nil, err
+	}
+	a := &contract.Alert{
+		ID: fmt.Sprintf("A%08d", n), Device: ev.Device, Channel: ev.Channel, Kind: ev.Kind,
+		State: ev.To, Value: ev.Value, Unit: ev.Unit, Location: loc, Raised: now,
+		EventTime: ev.Time, EventID: ev.ID, Description: withNote(describe(ev, loc), note),
+	}
+	h.route(a, LevelGrid, now)
+	a.Cleared, a.ClearedAt, a.EscalateAt = true, now, time.Time{}
+	effects := []func(){func() {
+		h.c.raised.Add(1)
+		h.c.cleared.Add(1)
+		h.log.Warn("late alert recorded as cleared: the channel has moved on", "alert", a.ID, "grid", gridOf(a),
+			"device", a.Device, "channel", a.Channel, "state", a.State, "event", ev.ID, "seq", ev.Seq, "newer_seq", newer)
+	}}
+	return effects, h.saveAlerts(tx, map[string]*contract.Alert{a.ID: a}, now)
+}
+
 func isNote(ev *contract.Event) bool {
 	return ev.From == contract.StateAlarm && ev.To == contract.StateAlarm
 }

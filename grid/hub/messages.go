@@ -332,6 +332,18 @@ func (h *Hub) applyTx(tx *bolt.Tx, ev *contract.Event) ([]func(), error) {
 		h.c.outOfOrder.Add(1)
 		h.log.Warn("event out of order", "device", ev.Device, "seq", ev.Seq, "last", last, "id", ev.ID)
 	}
+	// A channel's state is that of its newest event: one older than an
+	// event of the channel already applied (a copy in flight to a killed
+	// hub, delivered again after later ones) is recorded, not obeyed.
+	var newer uint64
+	if s := r.ChannelSeq[ev.Channel]; ev.Seq < s {
+		newer = s
+	} else {
+		if r.ChannelSeq == nil {
+			r.ChannelSeq = map[string]uint64{}
+		}
+		r.ChannelSeq[ev.Channel] = ev.Seq
+	}
 	r.LastSeen = now
 	n, err := replica.NextSequence(tx, bEvents)
 	if err != nil {
@@ -345,7 +357,7 @@ func (h *Hub) applyTx(tx *bolt.Tx, ev *contract.Event) ([]func(), error) {
 	if err := putJSON(tx, bDevices, ev.Device, r); err != nil {
 		return nil, err
 	}
-	effects, err := h.alertsForEvent(tx, ev, r, now)
+	effects, err := h.alertsForEvent(tx, ev, r, newer, now)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,5 +52,55 @@ func TestHeldEventRedelivered(t *testing.T) {
 	e.eventually("events 1, 2 and 3 applied", applied(r2.h, 3))
 	if st := r2.h.Stats(); st.Missing != 0 {
 		t.Errorf("hub counts %d missing events, want 0", st.Missing)
+	}
+}
+
+// TestLateEvent: an event that arrives after a later one of its channel
+// (in flight to a killed hub, delivered again to its successor after the
+// ones that followed) must not set the channel's state back. A late alarm
+// stays on record as an alert cleared on arrival; before, it raised an
+// active alert for a channel already reset, and the channel's next alarm
+// was folded into that stale alert instead of raising its own.
+func TestLateEvent(t *testing.T) {
+	e := newEnv(t, "")
+	_, e.url = embedded(t, e.cfg, t.TempDir())
+	r := e.start()
+	d := e.device("dev-1")
+	send := func(seq uint64, channel string, to contract.State, cause string) {
+		d.seq = seq - 1
+		d.event(channel, to, cause)
+	}
+	send(4, "temp-1", contract.StateNormal, "reset") // the first to arrive
+	send(1, "temp-1", contract.StateAlarm, "threshold")
+	send(2, "temp-2", contract.StateAlarm, "threshold") // late for the device, not for its channel
+	send(3, "temp-1", contract.StateAlarm, "threshold")
+	send(5, "temp-1", contract.StateAlarm, "threshold")
+	e.eventually("5 events applied", func() bool { evs, _ := r.h.Events("dev-1"); return len(evs) == 5 })
+
+	all, err := r.h.Alerts(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byEvent := map[string]contract.Alert{}
+	for _, a := range all {
+		byEvent[a.EventID] = a
+	}
+	for ev, wantCleared := range map[string]bool{"dev-1-e1": true, "dev-1-e2": false, "dev-1-e3": true, "dev-1-e5": false} {
+		a, ok := byEvent[ev]
+		switch {
+		case !ok:
+			t.Errorf("event %s: no alert", ev)
+		case a.Cleared != wantCleared:
+			t.Errorf("event %s: alert %s cleared %v, want %v", ev, a.ID, a.Cleared, wantCleared)
+		case wantCleared && (!a.EscalateAt.IsZero() || !strings.Contains(a.Description, "arrived after event 4")):
+			t.Errorf("event %s: late alert %+v: want no escalation and a description naming event 4", ev, a)
+		}
+	}
+	if len(all) != 4 {
+		t.Errorf("%d alerts, want 4 (one per alarm event): %+v", len(all), all)
+	}
+	active, _ := r.h.Alerts(false)
+	if len(active) != 2 {
+		t.Errorf("%d active alerts, want 2 (events 2 and 5): %+v", len(active), active)
 	}
 }

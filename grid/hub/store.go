@@ -30,6 +30,9 @@ type devRecord struct {
 	// birth of that same session, replayed later, must not revive it.
 	DeadSession uint32 `json:"dead_session,omitempty"`
 
+	// ChannelSeq is the seq of the newest event applied per channel.
+	ChannelSeq map[string]uint64 `json:"channel_seq,omitempty"`
+
 	// savedSeen is the LastSeen last written to disk (minus a jitter):
 	// telemetry alone rewrites a record at most every seenEvery.
 	savedSeen time.Time
