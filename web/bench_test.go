@@ -36,7 +36,7 @@ const pageWatch = `(() => {
 
 // BenchmarkAlertToPage is issue 8's figure: an alarm published by a
 // device, to its alert rendered on a grid worker's open console page
-// (server-sent event, fragment fetch, swap), against the same alarm to
+// (server-sent event carrying the card, drawn), against the same alarm to
 // the alert received by an MQTT watcher as gridctl watch is, measured on
 // the same alarms in the same run. It reports p50-ms and p99-ms of both
 // and x-watch = page p99 / watch p99 (target ≤ 2).

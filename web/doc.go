@@ -28,7 +28,12 @@
 //
 // A page that changes follows a server-sent event stream fed by
 // hub.Subscribe; an event names what changed and the page fetches its own
-// fragment (?frag=1) again, so permission checks stay on the server.
+// fragment (?frag=1) again, so permission checks stay on the server. An
+// alert's event carries the alert's card itself, rendered on the server
+// for that stream's worker (once per change and language for all open
+// consoles, with each session's CSRF token put in): the alerts page draws
+// it without a second round trip, which under load doubled the alert's
+// way to the screen.
 // A slow page never slows the hub: the hub drops changes for a lagging
 // stream and sends it a resync instead. The alerts page beeps (WebAudio)
 // once the worker tapped its sound button (browsers let a page sound only

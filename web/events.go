@@ -1,7 +1,10 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"html/template"
 	"net/http"
 	"slices"
 	"sync"
@@ -15,10 +18,12 @@ import (
 const heartbeat = 25 * time.Second
 
 // stream sends server-sent events: for each hub change pick returns the
-// event name to send ("" for none). The page fetches what changed itself
-// (its ?frag=1 view), so an event carries no data anybody could not read
-// anyway, and a lagging stream's Resync is simply an event of its own.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, pick func(hub.Change) string) {
+// event name to send ("" for none) and its data (nil for "{}"). Most
+// events only name what changed and the page fetches it itself (its
+// ?frag=1 view); an alert event carries the alert's card, rendered for
+// this visitor, so that the page draws it without a second round trip. A
+// lagging stream's Resync is an event of its own: the page fetches all.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, pick func(hub.Change) (string, []byte)) {
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -61,14 +66,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, pick func(hub.Ch
 			if !ok {
 				return
 			}
-			name := "resync"
+			name, data := "resync", []byte(nil)
 			if !c.Resync {
-				name = pick(c)
+				name, data = pick(c)
 			}
 			if name == "" {
 				continue
 			}
-			msg = "event: " + name + "\ndata: {}\n\n"
+			if data == nil {
+				data = []byte("{}")
+			}
+			msg = "event: " + name + "\ndata: " + string(data) + "\n\n"
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		if _, err := fmt.Fprint(w, msg); err != nil {
@@ -81,35 +89,114 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, pick func(hub.Ch
 }
 
 // consoleEvents streams the changes a worker's console shows: alerts of
-// the places they answer for (or assigned to them), tickets, wishes and
-// notices of their community.
+// the places they answer for (or assigned to them), with their cards,
+// tickets, wishes and notices of their community.
 func (s *Server) consoleEvents(w http.ResponseWriter, r *http.Request) {
-	me := visitorOf(r).worker
+	v := visitorOf(r)
+	me := v.worker
+	lang := langOf(r)
 	mine := func(community string) bool { return me.Community == "" || me.Community == community }
-	s.stream(w, r, func(c hub.Change) string {
+	s.stream(w, r, func(c hub.Change) (string, []byte) {
 		switch m := c.Msg.(type) {
 		case *contract.Alert:
 			if hub.Sees(me, m.Location) || slices.Contains(m.Assigned, me.ID) {
+				name := "alert-update"
 				if m.AckedBy == "" && !m.Cleared {
-					return "alert"
+					name = "alert"
 				}
-				return "alert-update"
+				return name, s.cards.event(s, m, lang, v.sess.CSRF)
 			}
 		case *contract.TicketStatus:
 			if mine(m.Location.Community) {
-				return "ticket"
+				return "ticket", nil
 			}
 		case *contract.Wishes:
 			if mine(m.Community) {
-				return "wish"
+				return "wish", nil
 			}
 		case *contract.Notices:
 			if mine(m.Community) {
-				return "notice"
+				return "notice", nil
 			}
 		}
-		return ""
+		return "", nil
 	})
+}
+
+// alertEvent is the data of an "alert" or "alert-update" event: the
+// alert's card as the alerts page shows it, or Gone when a cleared alert
+// leaves the page.
+type alertEvent struct {
+	ID   string `json:"id"`
+	HTML string `json:"html,omitempty"`
+	Gone bool   `json:"gone,omitempty"`
+}
+
+// csrfMark stands for the session's CSRF token in a shared card: each
+// stream puts its own in.
+const csrfMark = "csrf-of-this-session"
+
+// cardCache renders each alert change's card once per language for every
+// stream that shows it (hundreds of open consoles must not render it
+// hundreds of times). It keeps the last few: the streams read a change
+// within moments of each other.
+type cardCache struct {
+	mu   sync.Mutex
+	next int
+	last [8]cardEntry
+}
+
+type cardEntry struct {
+	alert *contract.Alert // the change's message, shared by all subscribers
+	lang  string
+	data  []byte // alertEvent as JSON, with csrfMark
+	err   error
+}
+
+// event returns the data of a's event for a page in lang of the session
+// with token csrf, or nil when the card does not render (the page then
+// fetches its fragment, as for any event without data).
+func (c *cardCache) event(s *Server, a *contract.Alert, lang, csrf string) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var e *cardEntry
+	for i := range c.last {
+		if c.last[i].alert == a && c.last[i].lang == lang {
+			e = &c.last[i]
+			break
+		}
+	}
+	if e == nil {
+		e = &c.last[c.next]
+		c.next = (c.next + 1) % len(c.last)
+		*e = cardEntry{alert: a, lang: lang}
+		e.data, e.err = s.card(a, lang)
+		if e.err != nil {
+			s.log.Error("render alert card", "alert", a.ID, "error", e.err)
+		}
+	}
+	if e.err != nil {
+		return nil
+	}
+	return bytes.ReplaceAll(e.data, []byte(csrfMark), []byte(template.HTMLEscapeString(csrf)))
+}
+
+// card renders a's event data in lang.
+func (s *Server) card(a *contract.Alert, lang string) ([]byte, error) {
+	ev := alertEvent{ID: a.ID, Gone: a.Cleared}
+	if !a.Cleared {
+		var buf bytes.Buffer
+		p := &page{Lang: lang, CSRF: csrfMark, s: s}
+		if err := s.tmpl.ExecuteTemplate(&buf, "alerts.card", map[string]any{"P": p, "V": a}); err != nil {
+			return nil, errorf("alert card: %w", err)
+		}
+		ev.HTML = buf.String()
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, errorf("alert card: %w", err)
+	}
+	return b, nil
 }
 
 // ticketEvents streams the changes of one ticket's public status.
@@ -128,11 +215,11 @@ func (s *Server) ticketEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		defer s.streams.give(ip)
 	}
-	s.stream(w, r, func(c hub.Change) string {
+	s.stream(w, r, func(c hub.Change) (string, []byte) {
 		if m, ok := c.Msg.(*contract.TicketStatus); ok && m.Number == n {
-			return "ticket"
+			return "ticket", nil
 		}
-		return ""
+		return "", nil
 	})
 }
 

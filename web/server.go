@@ -127,6 +127,8 @@ type Server struct {
 	stats counters
 	// streams counts anonymous live pages per address.
 	streams streamSlots
+	// cards are the alert cards the live streams push.
+	cards cardCache
 
 	done     chan struct{} // closed by Close: live streams end
 	closeOne sync.Once

@@ -1,7 +1,8 @@
 // Linli web: live updates over server-sent events. The page names its
 // stream in <body data-live>; on an event it fetches its own ?frag=1 view
-// and swaps #live. A new unacknowledged alert beeps (WebAudio) and shows a
-// browser notification when allowed.
+// and swaps #live. An alert's event carries its card, which the alerts
+// page draws at once (no second round trip). A new unacknowledged alert
+// beeps (WebAudio) and shows a browser notification when allowed.
 (function () {
   "use strict";
   var body = document.body;
@@ -62,11 +63,13 @@
   }
   setInterval(tick, 1000); tick();
 
-  var loading = false, again = false;
+  // pushed: a card was drawn from an event while a fetch was on its way;
+  // that fetch's answer may predate it, so it is dropped and fetched again.
+  var loading = false, again = false, pushed = false;
   function refresh() {
     if (!box) return;
     if (loading) { again = true; return; }
-    loading = true;
+    loading = true; pushed = false;
     var u = new URL(location.href); u.searchParams.set("frag", "1");
     fetch(u.toString(), { credentials: "same-origin", headers: { "Accept": "text/html" } }).then(function (r) {
       if (r.status === 401 || r.redirected) { location.reload(); return null; }
@@ -75,7 +78,7 @@
       if (html !== null && html !== undefined) {
         // Keep what the user is typing: skip the swap while a field of #live has focus.
         var a = document.activeElement;
-        if (a && box.contains(a) && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" || a.tagName === "SELECT")) { again = true; }
+        if (pushed || (a && box.contains(a) && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" || a.tagName === "SELECT"))) { again = true; }
         else { box.innerHTML = html; tick(); announce(); body.setAttribute("data-updated", String(Date.now())); }
       }
     }).catch(function () {}).then(function () {
@@ -85,9 +88,41 @@
   }
   function later() { refresh(); }
 
+  // card draws the alert card of an event on the alerts page: replaced in
+  // place, or a new one on top of the list (unacknowledged first, newest
+  // first, as the server orders them) or below the unacknowledged ones; a
+  // cleared alert leaves. Anything else fetches the fragment.
+  function card(ev) {
+    var d;
+    try { d = JSON.parse(ev.data); } catch (e) { d = null; }
+    if (!box || location.pathname !== "/alerts" || !d || !d.id) { later(); return; }
+    if (loading) pushed = true;
+    var old = box.querySelector('[data-alert="' + CSS.escape(d.id) + '"]');
+    if (d.gone) {
+      if (old) old.remove();
+      if (!box.querySelector("[data-alert]")) later(); // the "no alerts" line
+      return;
+    }
+    if (!d.html) { later(); return; }
+    var t = document.createElement("template");
+    t.innerHTML = d.html.trim();
+    var el = t.content.firstElementChild;
+    if (!el) { later(); return; }
+    if (old) { old.replaceWith(el); }
+    else {
+      var none = document.getElementById("noalerts");
+      if (none) none.remove();
+      var un = box.querySelectorAll("[data-alert][data-unacked]");
+      var after = el.hasAttribute("data-unacked") ? null : un[un.length - 1];
+      if (after) after.after(el); else box.prepend(el);
+    }
+    tick(); announce(); body.setAttribute("data-updated", String(Date.now()));
+  }
+
   if (live && window.EventSource) {
     var es = new EventSource(live);
-    ["alert", "alert-update", "ticket", "wish", "notice", "resync"].forEach(function (n) { es.addEventListener(n, later); });
+    ["alert", "alert-update"].forEach(function (n) { es.addEventListener(n, card); });
+    ["ticket", "wish", "notice", "resync"].forEach(function (n) { es.addEventListener(n, later); });
     // On the console's other pages a new alert still sounds and notifies.
     es.addEventListener("alert", function () {
       var msg = body.getAttribute("data-newalert");
