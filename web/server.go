@@ -67,8 +67,8 @@ type Options struct {
 	Extra map[string]http.Handler
 	// ClientIP tells the client's address of a request, for rate limits
 	// and the login throttle. Default: the connection's remote address
-	// (the web trusts no forwarding header); behind a reverse proxy, read
-	// the proxy's header here.
+	// (the web trusts no forwarding header); behind a reverse proxy, use
+	// ForwardedFor with the proxy's addresses.
 	ClientIP func(r *http.Request) string
 	// Clock tells the time; default time.Now.
 	Clock func() time.Time

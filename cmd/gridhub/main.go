@@ -5,7 +5,7 @@
 // Usage:
 //
 //	gridhub run --config FILE --data DIR [--listen ADDR | --broker URL[,URL…]]
-//	            [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]] [--http ADDR]
+//	            [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]] [--http ADDR [--http-trusted-proxy CIDR,…]]
 //	            [--nats-node NAME [--nats ADDR] [--nats-cluster ADDR --nats-routes URL,…]]
 //	            [--ha NATS-URLS --ha-name NAME [--ha-lease 6s] [--ha-replicas 3]]
 //	gridhub config example     print a documented example configuration
@@ -17,7 +17,9 @@
 //
 // With --http ADDR gridhub also serves the web console of grid workers and
 // the residents' ticket and report pages (package web), over TLS with the
-// --cert and --key files when given.
+// --cert and --key files when given. Behind a reverse proxy,
+// --http-trusted-proxy names the proxies whose X-Forwarded-For tells the
+// client's address for login throttling and rate limits.
 //
 // With --nats-node gridhub runs an embedded NATS node (JetStream and MQTT on
 // --listen) instead of mochi, clustered with its peers by --nats-cluster and
@@ -41,16 +43,18 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"linli/grid/replica"
+	"linli/web"
 )
 
 const usage = `usage:
-  gridhub run --config FILE --data DIR [--listen ADDR | --broker URL[,URL…]] [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]] [--http ADDR]
+  gridhub run --config FILE --data DIR [--listen ADDR | --broker URL[,URL…]] [--tls-listen ADDR --cert FILE --key FILE [--ca FILE]] [--http ADDR [--http-trusted-proxy CIDR,…]]
   gridhub run ... --nats-node NAME [--nats ADDR] [--nats-cluster ADDR --nats-routes URL,URL]
   gridhub run ... --ha NATS-URLS --ha-name NAME [--ha-lease 6s] [--ha-replicas 3]
   gridhub config example
@@ -71,8 +75,11 @@ type options struct {
 	CA        string
 	LogLevel  string
 	HTTP      string // the web front-end's address; empty: none
-	Password  string // of the hub account on an external broker (from the environment)
-	NATS      natsFlags
+	// HTTPProxies are the reverse proxies in front of the web front-end
+	// whose X-Forwarded-For it believes (--http-trusted-proxy); nil: none.
+	HTTPProxies []netip.Prefix
+	Password    string // of the hub account on an external broker (from the environment)
+	NATS        natsFlags
 
 	HA         string        // NATS URLs of the journal and lease (active/standby hubs); "" is a single hub
 	HAName     string        // this process's name in the lease
@@ -143,6 +150,7 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 	fs.StringVar(&o.Key, "key", "", "TLS key of the embedded broker")
 	fs.StringVar(&o.CA, "ca", "", "CA of client certificates the TLS listener requires (optional)")
 	fs.StringVar(&o.HTTP, "http", "", "address of the web console and residents' pages (e.g. 127.0.0.1:8080; TLS with --cert/--key); default off")
+	proxies := fs.String("http-trusted-proxy", "", "CIDR[,CIDR…] of the reverse proxies in front of --http: only from these is X-Forwarded-For believed (its rightmost hop not in them is the client, for login throttling and rate limits); default none: the TCP peer is the client")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	o.NATS.register(fs)
 	fs.StringVar(&o.HA, "ha", "", "NATS URLs (nats://h1:4222,nats://h2:4222): run as one of several hubs of this configuration, active or standby (needs --broker)")
@@ -171,6 +179,13 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 		return nil, fmt.Errorf("gridhub: --ha needs --broker or --nats-node: the hubs of a configuration share one broker (cluster)")
 	case o.HA != "" && o.HALease < time.Second:
 		return nil, fmt.Errorf("gridhub: --ha-lease %s: want at least 1s", o.HALease)
+	}
+	var err error
+	if o.HTTPProxies, err = web.ParseProxies(*proxies); err != nil {
+		return nil, fmt.Errorf("gridhub: --http-trusted-proxy: %w", err)
+	}
+	if len(o.HTTPProxies) > 0 && o.HTTP == "" {
+		return nil, fmt.Errorf("gridhub: --http-trusted-proxy needs --http")
 	}
 	if o.HA != "" && o.HAName == "" {
 		host, err := os.Hostname()

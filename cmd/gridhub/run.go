@@ -175,7 +175,7 @@ func serveHub(ctx context.Context, o *options, srv *broker.Server, db *bolt.DB, 
 	var wg sync.WaitGroup
 	var webErr error
 	if o.HTTP != "" {
-		ws, err := newWeb(h, ts, db, srv, o.Cert != "", log)
+		ws, err := newWeb(h, ts, db, srv, o.Cert != "", o.HTTPProxies, log)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -18,8 +19,9 @@ import (
 // newWeb builds the web front-end of the hub: the console and residents'
 // pages (package web), the dashboard's charts inside it (web/dashboard), and
 // /metrics, /healthz and /readyz (web/ops). srv is the embedded broker, nil
-// with an external one or a NATS node.
-func newWeb(h *hub.Hub, ts *tickets.Store, db *bolt.DB, srv *broker.Server, secure bool, log *slog.Logger) (*web.Server, error) {
+// with an external one or a NATS node. proxies are the reverse proxies
+// whose X-Forwarded-For tells the client's address.
+func newWeb(h *hub.Hub, ts *tickets.Store, db *bolt.DB, srv *broker.Server, secure bool, proxies []netip.Prefix, log *slog.Logger) (*web.Server, error) {
 	dash, err := dashboard.New(&dashboard.Options{Config: h.Config(), Alerts: h, Devices: h, Tickets: ts})
 	if err != nil {
 		return nil, err
@@ -36,7 +38,7 @@ func newWeb(h *hub.Hub, ts *tickets.Store, db *bolt.DB, srv *broker.Server, secu
 	}
 	oh := ops.New(oo).Handler()
 	ws, err = web.New(&web.Options{
-		Hub: h, Tickets: ts, DB: db, Secure: secure, Logger: log,
+		Hub: h, Tickets: ts, DB: db, Secure: secure, Logger: log, ClientIP: web.ForwardedFor(proxies),
 		Dashboard: func(w io.Writer, community, lang string) error {
 			return dash.Render(w, dashboard.Scope{Community: community}, lang)
 		},
