@@ -11,8 +11,8 @@
 // the escalation countdown, a beep and a browser notification when one
 // arrives, and acknowledges and resets them; it works tickets (accept,
 // start, resolve, return, close, duplicate), claims wishes for
-// volunteers, publishes notices and shows the devices on a plan drawn
-// from the configuration. Every one of these goes through hub.Do: the
+// volunteers, publishes notices and shows the devices, live, on a plan
+// drawn from the configuration. Every one of these goes through hub.Do: the
 // request table and permission checks of gridctl's MQTT requests, so the
 // console can do exactly what gridctl can, no more.
 //

@@ -47,6 +47,7 @@ const testConfig = `{
   "devices": [
     {"id": "mb-1", "kind": "sensor", "password": "pw", "location": {"community": "east", "building": "b1", "unit": "1"}},
     {"id": "mb-2", "kind": "sensor", "password": "pw", "location": {"community": "east", "building": "b4", "unit": "2"}},
+    {"id": "mb-3", "kind": "sensor", "password": "pw", "location": {"community": "east", "building": "b2", "unit": "1"}},
     {"id": "kiosk-1", "kind": "kiosk", "password": "pw", "location": {"community": "east", "building": "b1"}}
   ],
   "escalation": {"grid": "5m", "community": "10m"}

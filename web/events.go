@@ -90,13 +90,20 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, pick func(hub.Ch
 
 // consoleEvents streams the changes a worker's console shows: alerts of
 // the places they answer for (or assigned to them), with their cards,
-// tickets, wishes and notices of their community.
+// devices there (online, state, health), tickets, wishes and notices of
+// their community.
 func (s *Server) consoleEvents(w http.ResponseWriter, r *http.Request) {
 	v := visitorOf(r)
 	me := v.worker
 	lang := langOf(r)
 	mine := func(community string) bool { return me.Community == "" || me.Community == community }
 	s.stream(w, r, func(c hub.Change) (string, []byte) {
+		if d := c.Device; d != nil {
+			if hub.Sees(me, d.Location) {
+				return "device", nil
+			}
+			return "", nil
+		}
 		switch m := c.Msg.(type) {
 		case *contract.Alert:
 			if hub.Sees(me, m.Location) || slices.Contains(m.Assigned, me.ID) {

@@ -246,3 +246,59 @@ func TestJourneyPhoneReport(t *testing.T) {
 		t.Errorf("stored report %+v, %v: want the phone kept for the workers", tk.Report, err)
 	}
 }
+
+// TestJourneyDevicesLive: the devices page is open when a meter box comes
+// online, latches a channel into alarm with new firmware, clears and goes
+// offline: its row and its dot on the building plan follow each change
+// without a reload.
+func TestJourneyDevicesLive(t *testing.T) {
+	e := getEnv(t)
+	ctx := e.tab(t, 390, 844)
+	e.login(t, ctx, "w-li", "li-dev")
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(e.url+"/devices"),
+		chromedp.WaitVisible(chromedp.CSS("svg.plan")),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.connected === "1"`, chromedp.WithPollingTimeout(15*time.Second)),
+		chromedp.Evaluate[chromedp.Void](`window.__sameDocument = 1`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// shows waits until mb-3's row and plan dot are in state, and the row
+	// says all of want.
+	shows := func(what, state string, want ...string) {
+		t.Helper()
+		row := `.card[data-device="mb-3"]`
+		err := chromedp.Do(ctx,
+			chromedp.WaitVisible(chromedp.CSS(row+` i.dot.`+state)),
+			chromedp.WaitReady(chromedp.CSS(`svg.plan circle.d-`+state+`[data-device="mb-3"]`)),
+		)
+		if err != nil {
+			t.Fatalf("%s: mb-3 not shown %s: %v", what, state, err)
+		}
+		txt, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(row)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if !strings.Contains(txt, w) {
+				t.Errorf("%s: row %q lacks %q", what, txt, w)
+			}
+		}
+	}
+	d := e.device(t, "mb-3")
+	d.send(t, &contract.Birth{Device: "mb-3", Kind: "sensor", Session: 1, Firmware: "1.0.0"}, "birth", true)
+	shows("birth", "normal", "在线", "1.0.0")
+	d.send(t, &contract.DeviceState{Device: "mb-3", Session: 1, Channels: []contract.ChannelState{{Channel: "busbar-l2", State: contract.StateAlarm, Value: 95, Latched: true}},
+		Health: contract.Health{Firmware: "1.1.0", Uptime: 2 * time.Hour}}, "state", true)
+	shows("latched alarm", "alarm", "busbar-l2", "1.1.0")
+	d.send(t, &contract.DeviceState{Device: "mb-3", Session: 1, Channels: []contract.ChannelState{{Channel: "busbar-l2", State: contract.StateNormal, Value: 40}},
+		Health: contract.Health{Firmware: "1.1.0", Uptime: 2 * time.Hour}}, "state", true)
+	shows("cleared", "normal")
+	d.send(t, &contract.Death{Device: "mb-3", Session: 1}, "death", false)
+	shows("death", "offline", "离线")
+	same, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sameDocument || 0`))
+	if err != nil || same != 1 {
+		t.Fatalf("the page reloaded (marker %d, %v): devices must change without a reload", same, err)
+	}
+}

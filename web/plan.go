@@ -45,8 +45,9 @@ func plan(c config.Community, ds []contract.DeviceInfo, w config.Worker, lang st
 					continue
 				}
 				cx, cy := x+12+(k%4)*14, y+head+36+(k/4)*14
-				fmt.Fprintf(&b, `<circle cx="%d" cy="%d" r="6" class="d-%s"><title>%s %s</title></circle>`,
-					cx, cy, deviceState(d), template.HTMLEscapeString(d.Device), tr(lang, "state."+deviceState(d)))
+				id := template.HTMLEscapeString(d.Device)
+				fmt.Fprintf(&b, `<circle cx="%d" cy="%d" r="6" class="d-%s" data-device="%s"><title>%s %s</title></circle>`,
+					cx, cy, deviceState(d), id, id, tr(lang, "state."+deviceState(d)))
 				k++
 			}
 		}

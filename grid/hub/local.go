@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"linli/grid/config"
@@ -68,11 +69,16 @@ func Sees(w config.Worker, loc contract.Location) bool { return sees(w, loc) }
 
 // Change is one message the hub committed for publication: an Alert on a
 // grid's topic, a building's AreaAlerts, a ticket's TicketStatus, a
-// community's Notices or Wishes. Resync, with no message, means changes
-// were dropped because the subscriber lagged: read the state again.
+// community's Notices or Wishes. Or, with Device set and no message, a
+// device's registry entry as gridctl devices shows it changed: it came
+// online or went offline, or sent its state (channels, health, firmware);
+// telemetry alone, which only moves LastSeen, is no change. Resync, with
+// no message, means changes were dropped because the subscriber lagged:
+// read the state again.
 type Change struct {
 	Topic  string
 	Msg    contract.Message
+	Device *contract.DeviceInfo // a copy: the subscriber may keep it
 	Resync bool
 }
 
@@ -123,7 +129,18 @@ func (h *Hub) Subscribe() (<-chan Change, func()) {
 // notify hands a committed change to every subscriber without blocking.
 // It runs in a bbolt commit hook.
 func (h *Hub) notify(topic string, m contract.Message) {
-	s := &h.subs
+	h.subs.send(Change{Topic: topic, Msg: m})
+}
+
+// deviceChanged tells the subscribers that r changed. h.mu must be held.
+func (h *Hub) deviceChanged(r *devRecord) {
+	d := r.DeviceInfo
+	d.Channels = slices.Clone(d.Channels)
+	h.subs.send(Change{Device: &d})
+}
+
+// send hands c to every subscriber without blocking.
+func (s *subscribers) send(c Change) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, sub := range s.subs {
@@ -136,7 +153,7 @@ func (h *Hub) notify(topic string, m contract.Message) {
 			}
 		}
 		select {
-		case sub.ch <- Change{Topic: topic, Msg: m}:
+		case sub.ch <- c:
 		default:
 			sub.lost = true
 		}

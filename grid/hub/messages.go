@@ -140,6 +140,7 @@ func (h *Hub) onDevice(t contract.Topic, msg contract.Message, m paho.Message) {
 				r.LastSeen = now
 			}
 			h.dirty[v.Device] = true
+			h.deviceChanged(r)
 		}
 		h.mu.Unlock()
 	case *contract.Death:
@@ -153,6 +154,7 @@ func (h *Hub) onDevice(t contract.Topic, msg contract.Message, m paho.Message) {
 			r.Session = v.Session
 			r.DeadSession = v.Session
 			h.dirty[v.Device] = true
+			h.deviceChanged(r)
 		}
 		h.mu.Unlock()
 	case *contract.DeviceState:
@@ -172,6 +174,7 @@ func (h *Hub) onDevice(t contract.Topic, msg contract.Message, m paho.Message) {
 				}
 			}
 			h.dirty[v.Device] = true
+			h.deviceChanged(r)
 		}
 		h.mu.Unlock()
 	}

@@ -124,6 +124,7 @@ func (h *Hub) foldSeen() {
 		if !r.Online && n.session >= r.Session && n.session != r.DeadSession {
 			r.Online, r.Session = true, n.session
 			h.dirty[id] = true
+			h.deviceChanged(r)
 		}
 		if r.LastSeen.Sub(r.savedSeen) >= seenEvery {
 			h.dirty[id] = true

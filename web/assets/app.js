@@ -123,6 +123,8 @@
     var es = new EventSource(live);
     ["alert", "alert-update"].forEach(function (n) { es.addEventListener(n, card); });
     ["ticket", "wish", "notice", "resync"].forEach(function (n) { es.addEventListener(n, later); });
+    // A device's change (online, state, health) only shows on the devices page.
+    es.addEventListener("device", function () { if (location.pathname === "/devices") later(); });
     // On the console's other pages a new alert still sounds and notifies.
     es.addEventListener("alert", function () {
       var msg = body.getAttribute("data-newalert");
