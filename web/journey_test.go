@@ -21,15 +21,7 @@ func TestJourneyAlertLiveAck(t *testing.T) {
 	e := getEnv(t)
 	ctx := e.tab(t, 390, 844)
 	e.login(t, ctx, "w-li", "li-dev")
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(e.url+"/alerts"),
-		chromedp.WaitVisible(chromedp.CSS("#live")),
-		chromedp.Poll[chromedp.Void](`document.body.dataset.connected === "1"`, chromedp.WithPollingTimeout(15*time.Second)),
-		chromedp.Evaluate[chromedp.Void](`window.__sameDocument = 1`),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.openLive(t, ctx, "/alerts", "#live")
 
 	d := e.device(t, "mb-1")
 	d.send(t, &contract.Birth{Device: "mb-1", Kind: "sensor", Session: 1, Firmware: "1.0.0"}, "birth", true)
@@ -47,14 +39,10 @@ func TestJourneyAlertLiveAck(t *testing.T) {
 		return false
 	})
 	sel := fmt.Sprintf(`[data-alert=%q][data-unacked]`, id)
-	err = chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)))
-	if err != nil {
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
 		t.Fatalf("alert %s not shown live: %v", id, err)
 	}
-	same, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sameDocument || 0`))
-	if err != nil || same != 1 {
-		t.Fatalf("the page reloaded (marker %d, %v): the alert must arrive without a reload", same, err)
-	}
+	sameDocument(t, ctx, "the alert")
 	txt, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
 		t.Fatal(err)
@@ -102,15 +90,7 @@ func TestJourneyResidentRates(t *testing.T) {
 	n := "K1-261205-00011"
 	e.kioskReport(t, n, "b2", "13800138000")
 	ctx := e.tab(t, 390, 844)
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(e.url+"/t/"+n),
-		chromedp.WaitVisible(chromedp.CSS("#status")),
-		chromedp.Poll[chromedp.Void](`document.body.dataset.connected === "1"`, chromedp.WithPollingTimeout(15*time.Second)),
-		chromedp.Evaluate[chromedp.Void](`window.__sameDocument = 1`),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.openLive(t, ctx, "/t/"+n, "#status")
 	feed, cancel := e.hub.Subscribe()
 	defer cancel()
 	li := e.worker("w-li")
@@ -123,7 +103,7 @@ func TestJourneyResidentRates(t *testing.T) {
 			t.Fatalf("%s: %v", op.op, err)
 		}
 	}
-	err = chromedp.Do(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.WaitVisible(chromedp.CSS(`#rate`)),
 	)
 	if err != nil {
@@ -143,9 +123,7 @@ func TestJourneyResidentRates(t *testing.T) {
 			t.Errorf("ticket page shows %q, which is not on the kiosk's receipt", leak)
 		}
 	}
-	if same, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sameDocument || 0`)); same != 1 {
-		t.Error("the page reloaded to show the resolution")
-	}
+	sameDocument(t, ctx, "the resolution")
 	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`#rate button[value="satisfied"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#rating`)),
@@ -255,15 +233,7 @@ func TestJourneyDevicesLive(t *testing.T) {
 	e := getEnv(t)
 	ctx := e.tab(t, 390, 844)
 	e.login(t, ctx, "w-li", "li-dev")
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(e.url+"/devices"),
-		chromedp.WaitVisible(chromedp.CSS("svg.plan")),
-		chromedp.Poll[chromedp.Void](`document.body.dataset.connected === "1"`, chromedp.WithPollingTimeout(15*time.Second)),
-		chromedp.Evaluate[chromedp.Void](`window.__sameDocument = 1`),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.openLive(t, ctx, "/devices", "svg.plan")
 	// shows waits until mb-3's row and plan dot are in state, and the row
 	// says all of want.
 	shows := func(what, state string, want ...string) {
@@ -297,8 +267,30 @@ func TestJourneyDevicesLive(t *testing.T) {
 	shows("cleared", "normal")
 	d.send(t, &contract.Death{Device: "mb-3", Session: 1}, "death", false)
 	shows("death", "offline", "离线")
+	sameDocument(t, ctx, "the devices' changes")
+}
+
+// openLive opens path in the tab, waits for the element sel and the page's
+// event stream, and marks the document, for sameDocument.
+func (e *env) openLive(t testing.TB, ctx context.Context, path, sel string) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(e.url+path),
+		chromedp.WaitVisible(chromedp.CSS(sel)),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.connected === "1"`, chromedp.WithPollingTimeout(15*time.Second)),
+		chromedp.Evaluate[chromedp.Void](`window.__sameDocument = 1`),
+	)
+	if err != nil {
+		t.Fatalf("open %s live: %v", path, err)
+	}
+}
+
+// sameDocument fails the test when the tab reloaded since openLive: what
+// changed must have arrived live.
+func sameDocument(t testing.TB, ctx context.Context, what string) {
+	t.Helper()
 	same, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sameDocument || 0`))
 	if err != nil || same != 1 {
-		t.Fatalf("the page reloaded (marker %d, %v): devices must change without a reload", same, err)
+		t.Fatalf("the page reloaded (marker %d, %v): %s must arrive without a reload", same, err, what)
 	}
 }
