@@ -22,13 +22,21 @@ import (
 const benchAlarms = 100
 
 // pageWatch records, in the page, when each alert card first appears (wall
-// clock, ms), keyed by alert id.
+// clock, ms), keyed by alert id; __until(id) is a promise of that time.
+// The benchmark awaits it in one call rather than polling the page, which
+// would load the very renderer it measures.
 const pageWatch = `(() => {
   window.__seen = {};
+  const waiting = {};
   const note = () => document.querySelectorAll("[data-alert][data-unacked]").forEach(el => {
     const id = el.getAttribute("data-alert");
-    if (!window.__seen[id]) window.__seen[id] = Date.now();
+    if (window.__seen[id]) return;
+    window.__seen[id] = Date.now();
+    (waiting[id] || []).forEach(f => f(window.__seen[id]));
+    delete waiting[id];
   });
+  window.__until = id => window.__seen[id] ? Promise.resolve(window.__seen[id]) :
+    new Promise(f => (waiting[id] = waiting[id] || []).push(f));
   new MutationObserver(note).observe(document.body, {subtree: true, childList: true});
   note();
   return true;
@@ -74,20 +82,11 @@ func BenchmarkAlertToPage(b *testing.B) {
 					b.Fatal("no alert at the watcher")
 				}
 			}
-			var at int64
-			deadline := time.Now().Add(20 * time.Second)
-			for at == 0 {
-				v, err := chromedp.Run(ctx, chromedp.Evaluate[int64](fmt.Sprintf(`window.__seen[%q] || 0`, id)))
-				if err != nil {
-					b.Fatal(err)
-				}
-				at = v
-				if at == 0 {
-					if time.Now().After(deadline) {
-						b.Fatalf("alert %s not rendered", id)
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
+			wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			at, err := chromedp.Run(wctx, chromedp.Evaluate[int64](fmt.Sprintf(`window.__until(%q)`, id), chromedp.EvalAwaitPromise))
+			cancel()
+			if err != nil {
+				b.Fatalf("alert %s not rendered: %v", id, err)
 			}
 			page = append(page, time.UnixMilli(at).Sub(start))
 			d.event(b, "bench", contract.StateAlarm, contract.StateNormal, "reset")

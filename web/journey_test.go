@@ -78,8 +78,15 @@ func TestJourneyAlertLiveAck(t *testing.T) {
 	if !found {
 		t.Errorf("alerts.list lacks %s", id)
 	}
-	// Leave the device reset for the other tests.
+	// The device is reset (and left so for the other tests): the cleared
+	// alert leaves the page it was acknowledged on, live.
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.body.dataset.connected === "1"`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatal(err)
+	}
 	d.event(t, "busbar-l1", contract.StateAlarm, contract.StateNormal, "reset")
+	if err := chromedp.Do(ctx, chromedp.WaitNotPresent(chromedp.CSS(fmt.Sprintf(`[data-alert=%q]`, id)))); err != nil {
+		t.Errorf("cleared alert %s still shown: %v", id, err)
+	}
 }
 
 // TestJourneyResidentRates: a resident follows a kiosk ticket on /t/N, sees
