@@ -18,12 +18,13 @@ import (
 const heartbeat = 25 * time.Second
 
 // stream sends server-sent events: for each hub change pick returns the
-// event name to send ("" for none) and its data (nil for "{}"). Most
+// event name to send ("" for none) and its data, in parts written one
+// after the other (nil for "{}"). Most
 // events only name what changed and the page fetches it itself (its
 // ?frag=1 view); an alert event carries the alert's card, rendered for
 // this visitor, so that the page draws it without a second round trip. A
 // lagging stream's Resync is an event of its own: the page fetches all.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, pick func(hub.Change) (string, []byte)) {
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, pick func(hub.Change) (string, [][]byte)) {
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -53,20 +54,20 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, pick func(hub.Ch
 	}
 	t := time.NewTicker(heartbeat)
 	defer t.Stop()
+	var msg [][]byte
 	for {
-		var msg string
 		select {
 		case <-r.Context().Done():
 			return
 		case <-s.done:
 			return
 		case <-t.C:
-			msg = ": beat\n\n"
+			msg = append(msg[:0], sseBeat)
 		case c, ok := <-changes:
 			if !ok {
 				return
 			}
-			name, data := "resync", []byte(nil)
+			name, data := "resync", [][]byte(nil)
 			if !c.Resync {
 				name, data = pick(c)
 			}
@@ -74,19 +75,28 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, pick func(hub.Ch
 				continue
 			}
 			if data == nil {
-				data = []byte("{}")
+				data = sseEmpty
 			}
-			msg = "event: " + name + "\ndata: " + string(data) + "\n\n"
+			msg = append(append(append(msg[:0], []byte("event: "+name+"\ndata: ")), data...), sseEnd)
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if _, err := fmt.Fprint(w, msg); err != nil {
-			return
+		for _, b := range msg {
+			if _, err := w.Write(b); err != nil {
+				return
+			}
 		}
 		if err := rc.Flush(); err != nil {
 			return
 		}
 	}
 }
+
+// The fixed pieces of the event stream.
+var (
+	sseBeat  = []byte(": beat\n\n")
+	sseEmpty = [][]byte{[]byte("{}")}
+	sseEnd   = []byte("\n\n")
+)
 
 // consoleEvents streams the changes a worker's console shows: alerts of
 // the places they answer for (or assigned to them), with their cards,
@@ -96,8 +106,9 @@ func (s *Server) consoleEvents(w http.ResponseWriter, r *http.Request) {
 	v := visitorOf(r)
 	me := v.worker
 	lang := langOf(r)
+	csrf := []byte(template.HTMLEscapeString(v.sess.CSRF))
 	mine := func(community string) bool { return me.Community == "" || me.Community == community }
-	s.stream(w, r, func(c hub.Change) (string, []byte) {
+	s.stream(w, r, func(c hub.Change) (string, [][]byte) {
 		if d := c.Device; d != nil {
 			if hub.Sees(me, d.Location) {
 				return "device", nil
@@ -111,7 +122,7 @@ func (s *Server) consoleEvents(w http.ResponseWriter, r *http.Request) {
 				if m.AckedBy == "" && !m.Cleared {
 					name = "alert"
 				}
-				return name, s.cards.event(s, m, lang, v.sess.CSRF)
+				return name, s.cards.event(s, m, lang, csrf)
 			}
 		case *contract.TicketStatus:
 			if mine(m.Location.Community) {
@@ -156,36 +167,45 @@ type cardCache struct {
 type cardEntry struct {
 	alert *contract.Alert // the change's message, shared by all subscribers
 	lang  string
-	data  []byte // alertEvent as JSON, with csrfMark
-	err   error
+	parts [][]byte // alertEvent as JSON, split at csrfMark; nil if it did not render
 }
 
 // event returns the data of a's event for a page in lang of the session
-// with token csrf, or nil when the card does not render (the page then
-// fetches its fragment, as for any event without data).
-func (c *cardCache) event(s *Server, a *contract.Alert, lang, csrf string) []byte {
+// whose HTML-escaped CSRF token is csrf, in parts to write one after the
+// other, or nil when the card does not render (the page then fetches its
+// fragment, as for any event without data).
+func (c *cardCache) event(s *Server, a *contract.Alert, lang string, csrf []byte) [][]byte {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	var e *cardEntry
+	var parts [][]byte
+	found := false
 	for i := range c.last {
 		if c.last[i].alert == a && c.last[i].lang == lang {
-			e = &c.last[i]
+			parts, found = c.last[i].parts, true
 			break
 		}
 	}
-	if e == nil {
-		e = &c.last[c.next]
-		c.next = (c.next + 1) % len(c.last)
-		*e = cardEntry{alert: a, lang: lang}
-		e.data, e.err = s.card(a, lang)
-		if e.err != nil {
-			s.log.Error("render alert card", "alert", a.ID, "error", e.err)
+	if !found {
+		data, err := s.card(a, lang)
+		if err != nil {
+			s.log.Error("render alert card", "alert", a.ID, "error", err)
+		} else {
+			parts = bytes.Split(data, []byte(csrfMark))
 		}
+		c.last[c.next] = cardEntry{alert: a, lang: lang, parts: parts}
+		c.next = (c.next + 1) % len(c.last)
 	}
-	if e.err != nil {
+	c.mu.Unlock()
+	if parts == nil {
 		return nil
 	}
-	return bytes.ReplaceAll(e.data, []byte(csrfMark), []byte(template.HTMLEscapeString(csrf)))
+	out := make([][]byte, 0, 2*len(parts)-1)
+	for i, p := range parts {
+		if i > 0 {
+			out = append(out, csrf)
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // card renders a's event data in lang.
@@ -222,7 +242,7 @@ func (s *Server) ticketEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		defer s.streams.give(ip)
 	}
-	s.stream(w, r, func(c hub.Change) (string, []byte) {
+	s.stream(w, r, func(c hub.Change) (string, [][]byte) {
 		if m, ok := c.Msg.(*contract.TicketStatus); ok && m.Number == n {
 			return "ticket", nil
 		}
