@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -217,13 +218,18 @@ func (s *Server) card(a *contract.Alert, lang string) ([]byte, error) {
 		if err := s.tmpl.ExecuteTemplate(&buf, "alerts.card", map[string]any{"P": p, "V": a}); err != nil {
 			return nil, errorf("alert card: %w", err)
 		}
-		ev.HTML = buf.String()
+		ev.HTML = strings.TrimSpace(buf.String())
 	}
-	b, err := json.Marshal(ev)
-	if err != nil {
+	// Not escaped for a <script>: JSON.parse reads it from an event
+	// stream, and < > & as \u003c… would make every card a third longer
+	// for each open console.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ev); err != nil {
 		return nil, errorf("alert card: %w", err)
 	}
-	return b, nil
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // ticketEvents streams the changes of one ticket's public status.
