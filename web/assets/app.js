@@ -98,7 +98,11 @@
     try { d = JSON.parse(ev.data); } catch (e) { d = null; }
     if (!box || location.pathname !== "/alerts" || !d || !d.id) { later(); return; }
     if (loading) pushed = true;
-    var old = box.querySelector('[data-alert="' + CSS.escape(d.id) + '"]');
+    try { draw(d); } catch (e) { later(); } // an old phone's browser: fetch instead
+  }
+  function draw(d) {
+    var id = window.CSS && CSS.escape ? CSS.escape(d.id) : d.id.replace(/[^A-Za-z0-9_-]/g, "");
+    var old = box.querySelector('[data-alert="' + id + '"]');
     var none = document.getElementById("noalerts");
     if (d.gone) {
       if (old) old.remove();
