@@ -76,38 +76,14 @@ func TestHTTP(t *testing.T) {
 				args = append(args, "--cert", c, "--key", k)
 				scheme = "https"
 			}
-			p := &proc{out: new(bytes.Buffer)}
-			p.cmd = exec.Command(binary, args...)
-			p.cmd.Stderr = &lockedWriter{w: p.out}
-			if err := p.cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer p.cmd.Process.Kill()
+			p := startProc(t, args...)
 			jar, _ := cookiejar.New(nil)
 			c := &http.Client{Jar: jar, Timeout: 10 * time.Second,
 				Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, // #nosec G402 -- the test's own certificate
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			base := scheme + "://" + web
-			var body string
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				r, err := c.Get(base + "/login")
-				if err == nil {
-					b, _ := io.ReadAll(r.Body)
-					r.Body.Close()
-					body = string(b)
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the web console did not answer: %v\n%s", err, p.out)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
-			if m == nil {
-				t.Fatalf("login page without a csrf token:\n%s", body)
-			}
-			r, err := c.PostForm(base+"/login", url.Values{"csrf": {m[1]}, "user": {"w-li"}, "password": {"li-dev"}})
+			tok := loginCSRF(t, c, base)
+			r, err := c.PostForm(base+"/login", url.Values{"csrf": {tok}, "user": {"w-li"}, "password": {"li-dev"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,12 +128,7 @@ func TestHTTP(t *testing.T) {
 			}
 			jar2, _ := cookiejar.New(nil)
 			boss := &http.Client{Jar: jar2, Timeout: 10 * time.Second, Transport: c.Transport, CheckRedirect: c.CheckRedirect}
-			_, lb := get(boss, "/login")
-			m = regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(lb)
-			if m == nil {
-				t.Fatal("login page without a csrf token")
-			}
-			if r, err := boss.PostForm(base+"/login", url.Values{"csrf": {m[1]}, "user": {"c-chen"}, "password": {"chen-dev"}}); err != nil || r.StatusCode != http.StatusSeeOther {
+			if r, err := boss.PostForm(base+"/login", url.Values{"csrf": {loginCSRF(t, boss, base)}, "user": {"c-chen"}, "password": {"chen-dev"}}); err != nil || r.StatusCode != http.StatusSeeOther {
 				t.Fatalf("login as c-chen: %v %v", r, err)
 			}
 			if code, body := get(boss, "/dashboard"); code != http.StatusOK || !strings.Contains(body, "<svg") {
@@ -174,4 +145,92 @@ func TestHTTP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHTTPTrustedProxy: behind a proxy named by --http-trusted-proxy, a
+// refused login is counted against (and logged with) the client's address
+// from X-Forwarded-For, not the proxy's: its rightmost hop, not the one
+// the client forged to its left.
+func TestHTTPTrustedProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts gridhub")
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "gridhub.json")
+	if err := os.WriteFile(cfgPath, config.Example(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	web := freePort(t)
+	p := startProc(t, "run", "--config", cfgPath, "--data", filepath.Join(dir, "data"), "--listen", freePort(t),
+		"--http", web, "--http-trusted-proxy", "127.0.0.1/32")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	base := "http://" + web
+	tok := loginCSRF(t, c, base)
+	for _, l := range []struct{ user, xff string }{{"x-forwarded", "6.6.6.6, 198.51.100.7"}, {"x-direct", ""}} {
+		req, _ := http.NewRequest("POST", base+"/login", strings.NewReader(url.Values{"csrf": {tok}, "user": {l.user}, "password": {"wrong"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if l.xff != "" {
+			req.Header.Set("X-Forwarded-For", l.xff)
+		}
+		r, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong login as %s: %d, want 401", l.user, r.StatusCode)
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("gridhub: %v\n%s", err, p.out)
+	}
+	for _, want := range []string{`worker=x-forwarded ip=198.51.100.7 `, `worker=x-direct ip=127.0.0.1 `} {
+		if !strings.Contains(p.out.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, p.out)
+		}
+	}
+}
+
+// loginCSRF waits for the web console at base to answer and returns the
+// CSRF token of its login form.
+func loginCSRF(t *testing.T, c *http.Client, base string) string {
+	t.Helper()
+	var body string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r, err := c.Get(base + "/login")
+		if err == nil {
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			body = string(b)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the web console did not answer: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("login page without a csrf token:\n%s", body)
+	}
+	return m[1]
+}
+
+// startProc starts gridhub with args, its log in out; it is killed when
+// the test ends, unless it ended before.
+func startProc(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{out: new(bytes.Buffer), cmd: exec.Command(binary, args...)}
+	p.cmd.Stderr = &lockedWriter{w: p.out}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.cmd.Process.Kill() })
+	return p
 }
