@@ -50,6 +50,12 @@ func runHA(ctx context.Context, o *options, db *bolt.DB, cfg *config.Config, hop
 	h := *hopts
 	h.ClientID = cfg.Hub.ID
 	h.Tick = 250 * time.Millisecond
+	h.MayConnect = func() error {
+		if !j.Holding() {
+			return errors.New("gridhub: not the active hub (lease lost): not connecting to the broker")
+		}
+		return nil
+	}
 	hopts = &h
 	for {
 		err := j.Serve(ctx, func(ctx context.Context) error { return serveHub(ctx, o, nil, db, cfg, hopts, log, nil) })

@@ -54,9 +54,6 @@ func (h *haHub) logTail(t testing.TB, n int) {
 		lines = lines[len(lines)-n:]
 	}
 	t.Logf("hub %s, the last %d lines of its log:\n%s", h.name, len(lines), strings.Join(lines, "\n"))
-	if dir := os.Getenv("LINLI_TEST_LOGS"); dir != "" {
-		os.WriteFile(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+h.name+".log"), []byte(h.log()), 0o644)
-	}
 }
 
 // waitLog waits until the hub's log holds s.
@@ -191,6 +188,9 @@ func (r *haRig) start(t testing.TB, name string) *haHub {
 		h.cmd.Wait()
 		if t.Failed() {
 			h.logTail(t, 60)
+		}
+		if dir := os.Getenv("LINLI_TEST_LOGS"); dir != "" {
+			os.WriteFile(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+h.name+".log"), []byte(h.log()), 0o644)
 		}
 	})
 	return h
@@ -449,6 +449,12 @@ func TestHATakeover(t *testing.T) {
 	<-resumed
 	b.waitLog(t, `msg="stepping down"`, 20*time.Second)
 	waitEvents(t, liu, ndev, last2)
+	// b, resumed, finds its connection taken over by c's: reconnecting
+	// would take the session back from c, which takes it back, until b
+	// has stopped; under load that went on for more than 30 s.
+	if strings.Contains(c.log(), `msg="broker connection lost"`) {
+		t.Errorf("c lost its broker connection while b stepped down: the deposed hub took the session back")
+	}
 	if wait := time.Until(escBefore.EscalateAt.Add(1500 * time.Millisecond)); wait > 0 {
 		time.Sleep(wait)
 	}

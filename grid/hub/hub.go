@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -59,6 +61,13 @@ type Options struct {
 	// SeenFor is how long event ids are kept for de-duplication. Default 30
 	// days; a device's outbox must not hold an event longer than that.
 	SeenFor time.Duration
+	// MayConnect, when set, is asked before every attempt to connect to
+	// the broker, the first and each reconnection; an error refuses the
+	// attempt. A hub of an active/standby set passes its lease check
+	// (replica.Journal.Holding): a deposed hub that runs again must not
+	// take the broker session back from the one active now, which would
+	// take it back in turn, and so on until the deposed one has stopped.
+	MayConnect func() error
 	// Logger receives the hub's log lines. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -314,6 +323,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		SetConnectTimeout(5 * time.Second).
 		SetKeepAlive(30 * time.Second).
 		SetProtocolVersion(4).
+		SetDialer(h.dialer(5 * time.Second)).
 		SetDefaultPublishHandler(h.onMessage).
 		SetOnConnectHandler(h.onConnect).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
@@ -364,6 +374,24 @@ func (h *Hub) Run(ctx context.Context) error {
 		return fmt.Errorf("hub: flush registry: %w", err)
 	}
 	return nil
+}
+
+// errStopped refuses a connection attempt of a hub that is stopping.
+var errStopped = errors.New("hub: stopping: not connecting")
+
+// dialer returns the dialer of the hub's connections: it refuses to
+// connect once the hub is stopping or Options.MayConnect says no (paho
+// reconnects by itself, from a goroutine of its own, until Disconnect).
+func (h *Hub) dialer(timeout time.Duration) *net.Dialer {
+	return &net.Dialer{Timeout: timeout, Control: func(_, _ string, _ syscall.RawConn) error {
+		if h.stopping.Load() || h.runCtx.Err() != nil {
+			return errStopped
+		}
+		if h.opts.MayConnect != nil {
+			return h.opts.MayConnect()
+		}
+		return nil
+	}}
 }
 
 func wait(ctx context.Context, tok paho.Token) error {

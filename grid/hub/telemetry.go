@@ -50,6 +50,7 @@ func (h *Hub) telemetryOptions() *paho.ClientOptions {
 		SetMaxReconnectInterval(10 * time.Second).
 		SetKeepAlive(30 * time.Second).
 		SetProtocolVersion(4).
+		SetDialer(h.dialer(30 * time.Second)).
 		SetDefaultPublishHandler(h.onTelemetry).
 		SetOnConnectHandler(func(c paho.Client) {
 			// Not waited for: a lost subscription shows as devices whose

@@ -284,6 +284,13 @@ func (j *Journal) append(kind string, data []byte) error {
 	return nil
 }
 
+// Holding reports whether this process is the active hub with its lease
+// renewed within the lease's TTL. After a pause past the TTL (SIGSTOP, a
+// frozen VM) it is false at once, before the renewal finds out: a hub
+// asks it before connecting to the broker, so that a deposed one does not
+// take the broker session back from the hub active now.
+func (j *Journal) Holding() bool { return j.active.Load() && j.leaseFresh() }
+
 func (j *Journal) leaseFresh() bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
