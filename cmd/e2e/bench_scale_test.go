@@ -261,6 +261,10 @@ func runScale(b *testing.B, bk string, n int, d time.Duration) time.Duration {
 		mu   sync.Mutex
 		sent = map[string]time.Time{}
 		lat  []time.Duration
+		// slow lists the alarms over the target: when in the load (from
+		// loadStart) they were sent, and how long they took.
+		slow      []string
+		loadStart = time.Now()
 	)
 	recvDone := make(chan struct{})
 	go func() {
@@ -270,12 +274,18 @@ func runScale(b *testing.B, bk string, n int, d time.Duration) time.Duration {
 			mu.Lock()
 			if t, ok := sent[a.EventID]; ok && !a.Cleared {
 				lat = append(lat, now.Sub(t))
+				if l := now.Sub(t); l > scaleAlarmTarget {
+					slow = append(slow, fmt.Sprintf("t+%v:%v", t.Sub(loadStart).Round(time.Millisecond), l.Round(time.Millisecond)))
+				}
 				delete(sent, a.EventID)
 			}
 			mu.Unlock()
 		}
 	}()
 
+	mu.Lock()
+	loadStart = time.Now()
+	mu.Unlock()
 	loadCtx, stopLoad := context.WithTimeout(ctx, d)
 	defer stopLoad()
 	var wg sync.WaitGroup
@@ -318,6 +328,9 @@ func runScale(b *testing.B, bk string, n int, d time.Duration) time.Duration {
 	}
 	mu.Lock()
 	got, lost := slicesClone(lat), len(sent)
+	if len(slow) > 0 {
+		b.Logf("%s/%d: %d alarms over %v (sent at, took): %s", bk, n, len(slow), scaleAlarmTarget, strings.Join(slow[:min(len(slow), 30)], " "))
+	}
 	mu.Unlock()
 	if len(got) == 0 {
 		b.Fatalf("%s/%d: no alert received for %d alarms", bk, n, alarms)

@@ -11,15 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/storage"
-	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	bbolt "go.etcd.io/bbolt"
@@ -127,11 +123,12 @@ func New(opts *Options) (*Server, error) {
 		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("broker: data dir: %w", err)
 		}
-		err := m.AddHook(&storeHook{Hook: new(bolt.Hook), stored: map[string]bool{}}, &bolt.Options{
-			Path:    filepath.Join(o.DataDir, "broker.db"),
-			Options: &bbolt.Options{Timeout: 2 * time.Second},
-		})
+		st, err := openStore(filepath.Join(o.DataDir, "broker.db"), &bbolt.Options{Timeout: 2 * time.Second}, log)
 		if err != nil {
+			return nil, err
+		}
+		if err := m.AddHook(st, nil); err != nil {
+			_ = st.Stop()
 			return nil, fmt.Errorf("broker: storage: %w", err)
 		}
 		if err := m.AddHook(&durableHook{srv: m}, nil); err != nil {
@@ -398,66 +395,6 @@ func (h *durableHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 		return pk, nil
 	}
 	return pk, packets.CodeSuccessIgnore
-}
-
-// storeHook is mochi's bolt storage hook with two changes.
-//
-// A fix: v2.7.9 stores an in-flight message without its packet id, and
-// mochi then refuses to resend it after a restart ("missing packet id").
-// The id is still the suffix of the record's key, so it is restored from
-// there.
-//
-// Fewer writes: mochi records the PUBACK of every incoming QoS 1 publish as
-// "in flight" and deletes it a moment later, and it records messages in
-// flight to clean sessions, which a restart discards anyway. Each is a
-// bbolt commit; at a few thousand messages a second they were the broker's
-// bottleneck. Only messages to persistent sessions (and QoS 2 state) are
-// written, and a completion deletes only what was written.
-type storeHook struct {
-	*bolt.Hook
-
-	mu     sync.Mutex
-	stored map[string]bool // client id + ":" + packet id
-}
-
-func inflightID(cl *mqtt.Client, id uint16) string { return cl.ID + ":" + strconv.Itoa(int(id)) }
-
-func (h *storeHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, resends int) {
-	if pk.FixedHeader.Type == packets.Puback || (cl.Properties.Clean && cl.Properties.ProtocolVersion < 5) {
-		return
-	}
-	h.mu.Lock()
-	h.stored[inflightID(cl, pk.PacketID)] = true
-	h.mu.Unlock()
-	h.Hook.OnQosPublish(cl, pk, sent, resends)
-}
-
-func (h *storeHook) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
-	k := inflightID(cl, pk.PacketID)
-	h.mu.Lock()
-	ok := h.stored[k]
-	delete(h.stored, k)
-	h.mu.Unlock()
-	if ok {
-		h.Hook.OnQosComplete(cl, pk)
-	}
-}
-
-func (h *storeHook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) { h.OnQosComplete(cl, pk) }
-
-func (h *storeHook) StoredInflightMessages() ([]storage.Message, error) {
-	v, err := h.Hook.StoredInflightMessages()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for i := range v {
-		if j := strings.LastIndexByte(v[i].ID, ':'); j >= 0 && v[i].PacketID == 0 {
-			if n, perr := strconv.ParseUint(v[i].ID[j+1:], 10, 16); perr == nil {
-				v[i].PacketID = uint16(n)
-			}
-		}
-		h.stored[v[i].Client+":"+strconv.Itoa(int(v[i].PacketID))] = true
-	}
-	return v, err
 }
 
 var _ io.Closer = (*Server)(nil)
