@@ -85,6 +85,7 @@ type Server struct {
 	log   *slog.Logger
 	mochi *mqtt.Server
 	auth  *authHook
+	store *storeHook // nil without DataDir
 
 	mu   sync.Mutex
 	addr map[string]string // listener id → bound address
@@ -127,6 +128,7 @@ func New(opts *Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.store = st
 		if err := m.AddHook(st, nil); err != nil {
 			_ = st.Stop()
 			return nil, fmt.Errorf("broker: storage: %w", err)

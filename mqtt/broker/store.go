@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/storage"
@@ -63,6 +64,9 @@ type storeHook struct {
 	stored   map[string]bool // in-flight keys written and not deleted
 
 	commits, errs atomic.Uint64 // transactions committed; failed
+	// slowDisk, set by tests, sleeps this long (ns) before each commit, as
+	// a slow disk's fsync would.
+	slowDisk atomic.Int64
 }
 
 // storeOp is one change: val nil deletes key. done, when not nil, receives
@@ -182,6 +186,9 @@ func (h *storeHook) commit() {
 	h.mu.Unlock()
 	if len(ops) == 0 {
 		return
+	}
+	if d := h.slowDisk.Load(); d > 0 {
+		time.Sleep(time.Duration(d))
 	}
 	err := h.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(storeBucket)
