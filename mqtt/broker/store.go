@@ -219,7 +219,7 @@ func (h *storeHook) commit() {
 }
 
 // The keys of mochi's bolt hook.
-func clientKey(id string) string         { return storage.ClientKey + "_" + id }
+func clientKey(id string) string          { return storage.ClientKey + "_" + id }
 func subscriptionKey(id, f string) string { return storage.SubscriptionKey + "_" + id + ":" + f }
 func retainedKey(topic string) string     { return storage.RetainedKey + "_" + topic }
 func inflightKey(cl *mqtt.Client, pk packets.Packet) string {
