@@ -81,13 +81,23 @@ func BenchmarkDevicesPerHub(b *testing.B) {
 	if os.Getenv("LINLI_SCALE") == "" {
 		b.Skip("set LINLI_SCALE=1 (make bench-scale): thousands of connections for minutes")
 	}
-	raiseFileLimit(b)
+	fdLimit := raiseFileLimit(b)
 	d := scaleDuration(b)
 	for _, bk := range []string{"embedded", "nats-cluster"} {
 		b.Run(bk, func(b *testing.B) {
 			held := 0
 			for _, n := range scaleSizes(b) {
 				b.Run(strconv.Itoa(n), func(b *testing.B) {
+					// n device sockets here and n in gridhub, or 2n here
+					// with the cluster's nodes in this process; plus files,
+					// routes and listeners.
+					need := uint64(n) + 1000
+					if bk != "embedded" {
+						need += uint64(n)
+					}
+					if need > fdLimit {
+						b.Skipf("%d devices need an open-file limit of about %d; this process may have %d (raise the hard limit: ulimit -Hn, or run as a user with CAP_SYS_RESOURCE)", n, need, fdLimit)
+					}
 					for range b.N {
 						p99 := runScale(b, bk, n, d)
 						if p99 <= scaleAlarmTarget {
@@ -102,8 +112,8 @@ func BenchmarkDevicesPerHub(b *testing.B) {
 }
 
 // raiseFileLimit lets this process (and gridhub, which inherits it) hold
-// 20,000 connections on each side.
-func raiseFileLimit(b *testing.B) {
+// 20,000 connections on each side, and returns the open-file limit it got.
+func raiseFileLimit(b *testing.B) uint64 {
 	var l syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
 		b.Fatal(err)
@@ -118,6 +128,7 @@ func raiseFileLimit(b *testing.B) {
 		}
 		b.Logf("open-file limit %d (cannot raise the hard limit: %v): a size near it cannot connect", hard, err)
 	}
+	return l.Cur
 }
 
 // scaleConfig is hubConfig's community with n devices dev-00001….
