@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"linli/internal/lograte"
+	"linli/mqtt/contract"
 )
 
 // Options configures a Server. The zero value of a field means its default.
@@ -49,6 +51,14 @@ type Options struct {
 	// that on the very first start no device publishes into a broker that
 	// has nobody to keep its messages for. Refused clients retry.
 	Admit <-chan struct{}
+	// Telemetry, when not nil, is called with every telemetry message the
+	// broker accepts (a device's publish to its dev/ID/telemetry topic),
+	// on the publishing client's goroutine: it must be quick and must not
+	// block. gridhub reads telemetry this way from its embedded broker
+	// instead of through a subscription: one delivery (a write, a read and
+	// a parse of every message on a loopback connection) less per device
+	// a second.
+	Telemetry func(topic string, payload []byte)
 	// Logger receives the broker's log lines. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -135,6 +145,11 @@ func New(opts *Options) (*Server, error) {
 		}
 		if err := m.AddHook(&durableHook{srv: m}, nil); err != nil {
 			return nil, fmt.Errorf("broker: durable hook: %w", err)
+		}
+	}
+	if o.Telemetry != nil {
+		if err := m.AddHook(&tapHook{fn: o.Telemetry}, nil); err != nil {
+			return nil, fmt.Errorf("broker: telemetry hook: %w", err)
 		}
 	}
 	if o.Listen != "" {
@@ -397,6 +412,23 @@ func (h *durableHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 		return pk, nil
 	}
 	return pk, packets.CodeSuccessIgnore
+}
+
+// tapHook hands every accepted telemetry message to Options.Telemetry.
+// mochi calls OnPublished after the ACL check and the delivery.
+type tapHook struct {
+	mqtt.HookBase
+	fn func(topic string, payload []byte)
+}
+
+func (h *tapHook) ID() string { return "linli-telemetry" }
+
+func (h *tapHook) Provides(b byte) bool { return b == mqtt.OnPublished }
+
+func (h *tapHook) OnPublished(_ *mqtt.Client, pk packets.Packet) {
+	if strings.HasPrefix(pk.TopicName, contract.Root+"/dev/") && strings.HasSuffix(pk.TopicName, "/telemetry") {
+		h.fn(pk.TopicName, pk.Payload)
+	}
 }
 
 var _ io.Closer = (*Server)(nil)
