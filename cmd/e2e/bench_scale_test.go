@@ -72,7 +72,10 @@ func scaleSizes(b *testing.B) []int {
 // hub-rss-MB-per-1k (gridhub's VmRSS growth over its idle start per 1,000
 // devices, which includes the embedded broker) and, for the cluster,
 // proc-rss-MB-per-1k (this process's growth: the three nodes plus the
-// load generator's connections).
+// load generator's connections), and hub-cpu-%-per-1k and
+// proc-cpu-%-per-1k: the CPU gridhub and this process used during the
+// load, in % of one core per 1,000 devices (robust to whatever else the
+// machine runs, which the latencies are not).
 //
 // It runs only with LINLI_SCALE=1 (make bench-scale): at the sizes
 // it takes well over ten minutes and needs an open-file limit above 40,000,
@@ -301,6 +304,7 @@ func runScale(b *testing.B, bk string, n int, d time.Duration) time.Duration {
 	mu.Lock()
 	loadStart = time.Now()
 	mu.Unlock()
+	hubCPU0, procCPU0 := cpuTime(b, h.p.cmd.Process.Pid), cpuTime(b, os.Getpid())
 	loadCtx, stopLoad := context.WithTimeout(ctx, d)
 	defer stopLoad()
 	var wg sync.WaitGroup
@@ -328,6 +332,8 @@ func runScale(b *testing.B, bk string, n int, d time.Duration) time.Duration {
 	}
 	tick.Stop()
 	wg.Wait()
+	loadTime := time.Since(loadStart)
+	hubCPU, procCPU := cpuTime(b, h.p.cmd.Process.Pid)-hubCPU0, cpuTime(b, os.Getpid())-procCPU0
 	hubRSS := rss(b, h.p.cmd.Process.Pid)
 	procRSS := rss(b, os.Getpid()) - before
 	// Let the last alarms arrive.
@@ -368,6 +374,11 @@ func runScale(b *testing.B, bk string, n int, d time.Duration) time.Duration {
 	b.ReportMetric(float64(alarms), "alarms")
 	b.ReportMetric(float64(lost), "lost")
 	b.ReportMetric((hubRSS-hubIdle)/float64(n)*1000, "hub-rss-MB-per-1k")
+	// CPU per 1,000 devices under load, in % of one core: what the load
+	// costs, whatever else the machine runs (the latencies are not).
+	pct := func(cpu time.Duration) float64 { return 100 * cpu.Seconds() / loadTime.Seconds() / float64(n) * 1000 }
+	b.ReportMetric(pct(hubCPU), "hub-cpu-%-per-1k")
+	b.ReportMetric(pct(procCPU), "proc-cpu-%-per-1k")
 	if bk != "embedded" {
 		b.ReportMetric(procRSS/float64(n)*1000, "proc-rss-MB-per-1k")
 	}
@@ -391,6 +402,23 @@ func freeAddr(b *testing.B) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// cpuTime is the CPU time (user and system) pid has used.
+func cpuTime(b *testing.B, pid int) time.Duration {
+	s, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command (which may hold spaces) in parentheses:
+	// utime and stime are the 14th and 15th of the line, in clock ticks.
+	f := strings.Fields(string(s[strings.LastIndexByte(string(s), ')')+1:]))
+	if len(f) < 13 {
+		b.Fatalf("/proc/%d/stat: %q", pid, s)
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * time.Second / 100 // USER_HZ, 100 on Linux
 }
 
 // rss is pid's VmRSS in MB.
