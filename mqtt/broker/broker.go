@@ -79,6 +79,7 @@ type Stats struct {
 	SubscribeDenied  uint64 // subscriptions to a filter the client may not read
 	DeliveriesDenied uint64 // messages not delivered to a subscriber not allowed to read them
 	LinesSuppressed  uint64 // refusal log lines counted into a summary instead of written
+	StoreErrors      uint64 // failed commits of the session store (Options.DataDir)
 }
 
 // Errors returned by New.
@@ -248,7 +249,12 @@ func (s *Server) TLSAddr() string {
 // Stats returns the refusal counters.
 func (s *Server) Stats() Stats {
 	a := s.auth
+	var storeErrs uint64
+	if s.store != nil {
+		storeErrs = s.store.errs.Load()
+	}
 	return Stats{
+		StoreErrors:      storeErrs,
 		ConnectsRefused:  a.refusedLogin.Load() + a.refusedWill.Load() + a.refusedID.Load(),
 		RefusedLogin:     a.refusedLogin.Load(),
 		RefusedWill:      a.refusedWill.Load(),

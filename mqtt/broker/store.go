@@ -79,9 +79,6 @@ type storeOp struct {
 // storeBucket is the bucket of mochi's bolt hook.
 var storeBucket = []byte("mochi")
 
-// errStoreClosed is returned for a change that came after Stop.
-var errStoreClosed = errors.New("broker: store closed")
-
 // openStore opens path and starts the writer; Stop commits what is queued
 // and closes the file.
 func openStore(path string, opts *bbolt.Options, log *slog.Logger) (*storeHook, error) {
@@ -159,7 +156,11 @@ func (h *storeHook) put(key string, v storage.Serializable, wait bool) {
 	default:
 	}
 	if wait {
-		<-op.done // the writer logged a failure
+		// mochi's hooks return nothing: the writer logged and counted a
+		// failed commit, and mochi goes on as with its own bolt hook.
+		if err := <-op.done; err != nil {
+			h.log.Debug("store: change not committed", "key", key, "error", err)
+		}
 	}
 }
 

@@ -145,4 +145,7 @@ func TestStoreAckedIsOnDisk(t *testing.T) {
 	if left != 0 {
 		t.Errorf("%d in-flight records left after every delivery was acknowledged", left)
 	}
+	if n := s2.Stats().StoreErrors; n != 0 {
+		t.Errorf("%d store errors", n)
+	}
 }
