@@ -72,7 +72,10 @@ func scaleSizes(b *testing.B) []int {
 // hub-rss-MB-per-1k (gridhub's VmRSS growth over its idle start per 1,000
 // devices, which includes the embedded broker) and, for the cluster,
 // proc-rss-MB-per-1k (this process's growth: the three nodes plus the
-// load generator's connections).
+// load generator's connections), and hub-cpu-%-per-1k and
+// proc-cpu-%-per-1k: the CPU gridhub and this process used during the
+// load, in % of one core per 1,000 devices (robust to whatever else the
+// machine runs, which the latencies are not).
 //
 // It runs only with LINLI_SCALE=1 (make bench-scale): at the sizes
 // it takes well over ten minutes and needs an open-file limit above 40,000,
@@ -81,13 +84,23 @@ func BenchmarkDevicesPerHub(b *testing.B) {
 	if os.Getenv("LINLI_SCALE") == "" {
 		b.Skip("set LINLI_SCALE=1 (make bench-scale): thousands of connections for minutes")
 	}
-	raiseFileLimit(b)
+	fdLimit := raiseFileLimit(b)
 	d := scaleDuration(b)
 	for _, bk := range []string{"embedded", "nats-cluster"} {
 		b.Run(bk, func(b *testing.B) {
 			held := 0
 			for _, n := range scaleSizes(b) {
 				b.Run(strconv.Itoa(n), func(b *testing.B) {
+					// n device sockets here and n in gridhub, or 2n here
+					// with the cluster's nodes in this process; plus files,
+					// routes and listeners.
+					need := uint64(n) + 1000
+					if bk != "embedded" {
+						need += uint64(n)
+					}
+					if need > fdLimit {
+						b.Skipf("%d devices need an open-file limit of about %d; this process may have %d (raise the hard limit: ulimit -Hn, or run as a user with CAP_SYS_RESOURCE)", n, need, fdLimit)
+					}
 					for range b.N {
 						p99 := runScale(b, bk, n, d)
 						if p99 <= scaleAlarmTarget {
@@ -102,8 +115,8 @@ func BenchmarkDevicesPerHub(b *testing.B) {
 }
 
 // raiseFileLimit lets this process (and gridhub, which inherits it) hold
-// 20,000 connections on each side.
-func raiseFileLimit(b *testing.B) {
+// 20,000 connections on each side, and returns the open-file limit it got.
+func raiseFileLimit(b *testing.B) uint64 {
 	var l syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
 		b.Fatal(err)
@@ -118,6 +131,7 @@ func raiseFileLimit(b *testing.B) {
 		}
 		b.Logf("open-file limit %d (cannot raise the hard limit: %v): a size near it cannot connect", hard, err)
 	}
+	return l.Cur
 }
 
 // scaleConfig is hubConfig's community with n devices dev-00001….
@@ -261,6 +275,10 @@ func runScale(b *testing.B, bk string, n int, d time.Duration) time.Duration {
 		mu   sync.Mutex
 		sent = map[string]time.Time{}
 		lat  []time.Duration
+		// slow lists the alarms over the target: when in the load (from
+		// loadStart) they were sent, and how long they took.
+		slow      []string
+		loadStart = time.Now()
 	)
 	recvDone := make(chan struct{})
 	go func() {
@@ -270,12 +288,23 @@ func runScale(b *testing.B, bk string, n int, d time.Duration) time.Duration {
 			mu.Lock()
 			if t, ok := sent[a.EventID]; ok && !a.Cleared {
 				lat = append(lat, now.Sub(t))
+				if l := now.Sub(t); l > scaleAlarmTarget {
+					// Raised is the hub's clock (this machine's) when it
+					// applied the event: the alarm's wait before it, and
+					// after it (outbox, broker, watcher).
+					slow = append(slow, fmt.Sprintf("t+%v:%v(in %v, out %v)", t.Sub(loadStart).Round(time.Millisecond), l.Round(time.Millisecond),
+						a.Raised.Sub(t).Round(time.Millisecond), now.Sub(a.Raised).Round(time.Millisecond)))
+				}
 				delete(sent, a.EventID)
 			}
 			mu.Unlock()
 		}
 	}()
 
+	mu.Lock()
+	loadStart = time.Now()
+	mu.Unlock()
+	hubCPU0, procCPU0 := cpuTime(b, h.p.cmd.Process.Pid), cpuTime(b, os.Getpid())
 	loadCtx, stopLoad := context.WithTimeout(ctx, d)
 	defer stopLoad()
 	var wg sync.WaitGroup
@@ -303,6 +332,8 @@ func runScale(b *testing.B, bk string, n int, d time.Duration) time.Duration {
 	}
 	tick.Stop()
 	wg.Wait()
+	loadTime := time.Since(loadStart)
+	hubCPU, procCPU := cpuTime(b, h.p.cmd.Process.Pid)-hubCPU0, cpuTime(b, os.Getpid())-procCPU0
 	hubRSS := rss(b, h.p.cmd.Process.Pid)
 	procRSS := rss(b, os.Getpid()) - before
 	// Let the last alarms arrive.
@@ -318,6 +349,9 @@ func runScale(b *testing.B, bk string, n int, d time.Duration) time.Duration {
 	}
 	mu.Lock()
 	got, lost := slicesClone(lat), len(sent)
+	if len(slow) > 0 {
+		b.Logf("%s/%d: %d alarms over %v (sent at: took (device to hub applied, to watcher)): %s", bk, n, len(slow), scaleAlarmTarget, strings.Join(slow[:min(len(slow), 30)], " "))
+	}
 	mu.Unlock()
 	if len(got) == 0 {
 		b.Fatalf("%s/%d: no alert received for %d alarms", bk, n, alarms)
@@ -340,6 +374,11 @@ func runScale(b *testing.B, bk string, n int, d time.Duration) time.Duration {
 	b.ReportMetric(float64(alarms), "alarms")
 	b.ReportMetric(float64(lost), "lost")
 	b.ReportMetric((hubRSS-hubIdle)/float64(n)*1000, "hub-rss-MB-per-1k")
+	// CPU per 1,000 devices under load, in % of one core: what the load
+	// costs, whatever else the machine runs (the latencies are not).
+	pct := func(cpu time.Duration) float64 { return 100 * cpu.Seconds() / loadTime.Seconds() / float64(n) * 1000 }
+	b.ReportMetric(pct(hubCPU), "hub-cpu-%-per-1k")
+	b.ReportMetric(pct(procCPU), "proc-cpu-%-per-1k")
 	if bk != "embedded" {
 		b.ReportMetric(procRSS/float64(n)*1000, "proc-rss-MB-per-1k")
 	}
@@ -363,6 +402,23 @@ func freeAddr(b *testing.B) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// cpuTime is the CPU time (user and system) pid has used.
+func cpuTime(b *testing.B, pid int) time.Duration {
+	s, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command (which may hold spaces) in parentheses:
+	// utime and stime are the 14th and 15th of the line, in clock ticks.
+	f := strings.Fields(string(s[strings.LastIndexByte(string(s), ')')+1:]))
+	if len(f) < 13 {
+		b.Fatalf("/proc/%d/stat: %q", pid, s)
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * time.Second / 100 // USER_HZ, 100 on Linux
 }
 
 // rss is pid's VmRSS in MB.

@@ -58,7 +58,7 @@ func runHA(ctx context.Context, o *options, db *bolt.DB, cfg *config.Config, hop
 	}
 	hopts = &h
 	for {
-		err := j.Serve(ctx, func(ctx context.Context) error { return serveHub(ctx, o, nil, db, cfg, hopts, log, nil) })
+		err := j.Serve(ctx, func(ctx context.Context) error { return serveHub(ctx, o, nil, db, cfg, hopts, log, nil, nil) })
 		if !errors.Is(err, replica.ErrDeposed) || ctx.Err() != nil {
 			return err
 		}

@@ -273,3 +273,66 @@ func TestKill9(t *testing.T) {
 		}
 	}
 }
+
+// TestTelemetryInProcess: with its embedded broker gridhub takes telemetry
+// from the broker in its own process (the broker's telemetry hook, no
+// telemetry connection), and a device's telemetry still brings it back
+// online in the registry.
+func TestTelemetryInProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a gridhub process")
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "gridhub.json")
+	if err := os.WriteFile(cfgPath, config.Example(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	p := startHub(t, cfgPath, filepath.Join(dir, "data"), addr)
+	defer p.kill()
+	dev := mqttClient(t, addr, "mb-0001", "mb-dev")
+	publish(t, dev, contract.DeviceTopic("mb-0001", "death"), contract.MustEncode(&contract.Death{Device: "mb-0001", Session: 1}))
+	w := mqttClient(t, addr, "w-li", "li-dev")
+	resp := make(chan *contract.Response, 10)
+	if tok := w.Subscribe(contract.ResponseTopic("w-li"), 1, func(_ paho.Client, m paho.Message) {
+		if msg, err := contract.Decode(m.Topic(), m.Payload()); err == nil {
+			resp <- msg.(*contract.Response)
+		}
+	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal("subscribe", tok.Error())
+	}
+	device := func() contract.DeviceInfo {
+		req := &contract.Request{ID: fmt.Sprint(time.Now().UnixNano()), From: "w-li", Op: contract.OpDevices}
+		publish(t, w, contract.RequestTopic("w-li"), contract.MustEncode(req))
+		select {
+		case r := <-resp:
+			var list []contract.DeviceInfo
+			if err := json.Unmarshal(r.Body, &list); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range list {
+				if d.Device == "mb-0001" {
+					return d
+				}
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no answer to devices")
+		}
+		return contract.DeviceInfo{}
+	}
+	tele := contract.MustEncode(&contract.Telemetry{Device: "mb-0001", Session: 2, Seq: 1,
+		Readings: []contract.Reading{{Channel: "busbar-l1", Value: 30, Unit: "°C"}}})
+	deadline := time.Now().Add(20 * time.Second)
+	for d := device(); !d.Online || d.Session != 2; d = device() {
+		if time.Now().After(deadline) {
+			p.kill()
+			t.Fatalf("mb-0001 after telemetry of session 2: %+v\n%s", d, p.out)
+		}
+		dev.Publish(contract.DeviceTopic("mb-0001", "telemetry"), 0, false, tele)
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.kill() // its output is complete
+	if out := p.out.String(); !strings.Contains(out, "hook=linli-telemetry") {
+		t.Errorf("gridhub's broker has no telemetry hook: the hub subscribes to telemetry instead:\n%s", out)
+	}
+}

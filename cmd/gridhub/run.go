@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -91,6 +92,8 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 		}
 	}()
 	admit := make(chan struct{})
+	// feed is the running hub, for the embedded broker's telemetry.
+	var feed *atomic.Pointer[hub.Hub]
 	if o.Broker == "" {
 		// The embedded broker: the hub logs in with a secret of this run
 		// only, so the configuration need not hold the hub's password.
@@ -100,10 +103,24 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 		}
 		accounts := cfg.Accounts()
 		accounts[cfg.Hub.ID] = broker.Entry{Account: broker.Account{ID: cfg.Hub.ID, Role: broker.RoleHub}, Password: hex.EncodeToString(secret)}
-		srv, err = broker.New(&broker.Options{
+		bopts := &broker.Options{
 			Listen: o.Listen, TLSListen: o.TLSListen, CertFile: o.Cert, KeyFile: o.Key, CAFile: o.CA,
 			DataDir: filepath.Join(o.Data, "broker"), Accounts: accounts, Admit: admit, Logger: log,
-		})
+		}
+		if o.HA == "" {
+			// Telemetry goes from the broker to the hub in this process,
+			// not through a subscription: at thousands of devices the
+			// delivery of every message to the hub's telemetry connection
+			// was half of what the process did.
+			feed = new(atomic.Pointer[hub.Hub])
+			hopts.TelemetryFeed = true
+			bopts.Telemetry = func(topic string, payload []byte) {
+				if h := feed.Load(); h != nil {
+					h.Telemetry(topic, payload)
+				}
+			}
+		}
+		srv, err = broker.New(bopts)
 		if err != nil {
 			return err
 		}
@@ -144,7 +161,7 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 	if o.HA != "" {
 		err = runHA(ctx, o, db, cfg, hopts, log)
 	} else {
-		err = serveHub(ctx, o, srv, db, cfg, hopts, log, admit)
+		err = serveHub(ctx, o, srv, db, cfg, hopts, log, admit, feed)
 	}
 	cancel()
 	wg.Wait()
@@ -161,10 +178,16 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 // serveHub runs the hub, its ticket flow and (with --http) its web
 // front-end on db until ctx is done. admit, if not nil, is closed once the
 // hub is subscribed. srv is the embedded broker, nil with another one.
-func serveHub(ctx context.Context, o *options, srv *broker.Server, db *bolt.DB, cfg *config.Config, hopts *hub.Options, log *slog.Logger, admit chan struct{}) error {
+// feed, if not nil, is given the hub, which takes telemetry from it
+// (hub.Options.TelemetryFeed).
+func serveHub(ctx context.Context, o *options, srv *broker.Server, db *bolt.DB, cfg *config.Config, hopts *hub.Options, log *slog.Logger, admit chan struct{}, feed *atomic.Pointer[hub.Hub]) error {
 	h, err := hub.New(db, cfg, hopts)
 	if err != nil {
 		return err
+	}
+	if feed != nil {
+		feed.Store(h)
+		defer feed.Store(nil)
 	}
 	ts, due, err := wireTickets(db, cfg, h, log)
 	if err != nil {

@@ -26,7 +26,10 @@
 // and on a connection of its own the telemetry of thousands of devices
 // never queues in front of an alarm. Its handler decodes only the message's
 // header and never waits for the disk; the tick folds what it noted into
-// the registry, written at most once a minute per device.
+// the registry, written at most once a minute per device. With its
+// embedded broker gridhub skips that connection (Options.TelemetryFeed):
+// the broker hands each telemetry message to Hub.Telemetry in-process, and
+// the hub's one connection carries only what must not be lost.
 //
 // # Alerts
 //

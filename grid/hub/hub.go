@@ -68,6 +68,11 @@ type Options struct {
 	// take the broker session back from the one active now, which would
 	// take it back in turn, and so on until the deposed one has stopped.
 	MayConnect func() error
+	// TelemetryFeed means the caller hands the hub every telemetry message
+	// through Hub.Telemetry (gridhub does from its embedded broker), and
+	// the hub opens no telemetry connection. False: the hub subscribes to
+	// telemetry on a connection of its own.
+	TelemetryFeed bool
 	// Logger receives the hub's log lines. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -350,8 +355,10 @@ func (h *Hub) Run(ctx context.Context) error {
 		return fmt.Errorf("hub: connect %s: %w", h.opts.Broker, err)
 	}
 	h.log.Info("hub connected", "broker", h.opts.Broker, "client", h.opts.ClientID)
-	h.tele = paho.NewClient(h.telemetryOptions())
-	h.tele.Connect() // retries by itself; telemetry only refreshes last-seen
+	if !h.opts.TelemetryFeed {
+		h.tele = paho.NewClient(h.telemetryOptions())
+		h.tele.Connect() // retries by itself; telemetry only refreshes last-seen
+	}
 	if err := h.publishAllAreas(); err != nil {
 		h.log.Error("publish area alerts", "error", err)
 	}
@@ -367,7 +374,9 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.mu.Lock()
 	err := h.flush(0)
 	h.mu.Unlock()
-	h.tele.Disconnect(0)
+	if h.tele != nil {
+		h.tele.Disconnect(0)
+	}
 	h.client.Disconnect(250)
 	h.log.Info("hub stopped")
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,6 +80,9 @@ type env struct {
 	url   string
 	dir   string
 	clock *fakeClock
+	// feed, when not nil, makes start's hubs take telemetry from it (the
+	// embedded broker's Options.Telemetry) instead of subscribing.
+	feed *atomic.Pointer[Hub]
 }
 
 func newEnv(t *testing.T, url string) *env {
@@ -119,10 +123,13 @@ func (e *env) start() *running {
 	}
 	h, err := New(db, e.cfg, &Options{
 		Broker: e.url, Password: "hubpw", Clock: e.clock, Tick: time.Hour,
-		ReorderWindow: time.Minute, CommandTimeout: 5 * time.Second, Logger: logger(e.t),
+		ReorderWindow: time.Minute, CommandTimeout: 5 * time.Second, Logger: logger(e.t), TelemetryFeed: e.feed != nil,
 	})
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if e.feed != nil {
+		e.feed.Store(h)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{h: h, db: db, cancel: cancel, done: make(chan error, 1)}

@@ -39,7 +39,7 @@ func (h *Hub) onMessage(_ paho.Client, m paho.Message) {
 	h.c.received.Add(1)
 	msg, err := contract.Decode(m.Topic(), m.Payload())
 	if err != nil {
-		h.refuse(m, err)
+		h.refuse(m.Topic(), len(m.Payload()), err)
 		m.Ack()
 		return
 	}
@@ -62,7 +62,7 @@ func (h *Hub) onMessage(_ paho.Client, m paho.Message) {
 
 // refuse counts a message that could not be decoded and logs it, at most a
 // few lines a minute per device and reason (then a summary).
-func (h *Hub) refuse(m paho.Message, err error) {
+func (h *Hub) refuse(topic string, size int, err error) {
 	reason := "malformed"
 	switch {
 	case errors.Is(err, contract.ErrTooLarge):
@@ -77,7 +77,7 @@ func (h *Hub) refuse(m paho.Message, err error) {
 	default:
 		h.c.malformed.Add(1)
 	}
-	h.refusals.Log(context.Background(), slog.LevelWarn, source(m.Topic()), reason, "message dropped", "topic", m.Topic(), "bytes", len(m.Payload()), "error", err)
+	h.refusals.Log(context.Background(), slog.LevelWarn, source(topic), reason, "message dropped", "topic", topic, "bytes", size, "error", err)
 }
 
 // source is who a refused message is logged under: the device of a dev

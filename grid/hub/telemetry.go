@@ -69,14 +69,22 @@ func (h *Hub) telemetryOptions() *paho.ClientOptions {
 // onTelemetry notes that a device was seen. It runs on the telemetry
 // connection's receiving goroutine (and on the main one's, for a
 // subscription left in the hub's persistent session by an older version).
-func (h *Hub) onTelemetry(_ paho.Client, m paho.Message) {
+func (h *Hub) onTelemetry(_ paho.Client, m paho.Message) { h.Telemetry(m.Topic(), m.Payload()) }
+
+// Telemetry notes that a device was seen, from a telemetry message on
+// topic. With Options.TelemetryFeed the caller calls it for every
+// telemetry message (gridhub, from its embedded broker: see
+// broker.Options.Telemetry); otherwise the hub's telemetry connection
+// does. It is safe from any goroutine, never waits for the disk, and
+// counts and logs (rate-limited) a malformed message.
+func (h *Hub) Telemetry(topic string, payload []byte) {
 	if h.stopping.Load() {
 		return
 	}
 	h.c.received.Add(1)
-	dev, err := decodeTelemetry(m.Topic(), m.Payload())
+	dev, err := decodeTelemetry(topic, payload)
 	if err != nil {
-		h.refuse(m, err)
+		h.refuse(topic, len(payload), err)
 		return
 	}
 	now := h.now()

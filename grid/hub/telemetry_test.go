@@ -2,9 +2,11 @@ package hub
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"linli/mqtt/broker"
 	"linli/mqtt/contract"
 )
 
@@ -40,6 +42,30 @@ func testTelemetry(t *testing.T, e *env) {
 	before := h.Stats().Malformed
 	d.c.Publish(contract.DeviceTopic("dev-1", "telemetry"), []byte(`{"v":1,"type":"telemetry","device":"dev-2","session":2,"seq":2}`), 1, false)
 	e.eventually("wrong device counted", func() bool { return h.Stats().Malformed > before })
+}
+
+// TestTelemetryFeed: with Options.TelemetryFeed the hub takes telemetry
+// from the embedded broker's
+// Options.Telemetry, with the same effect: last-seen refreshed, the device
+// back online, a malformed message counted.
+func TestTelemetryFeed(t *testing.T) {
+	e := newEnv(t, "")
+	e.feed = new(atomic.Pointer[Hub])
+	s, err := broker.New(&broker.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Accounts: e.cfg.Accounts(), Logger: logger(t),
+		Telemetry: func(topic string, payload []byte) {
+			if h := e.feed.Load(); h != nil {
+				h.Telemetry(topic, payload)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	e.url = "tcp://" + s.Addr()
+	testTelemetry(t, e)
 }
 
 func TestDecodeTelemetry(t *testing.T) {

@@ -11,20 +11,18 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/storage"
-	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	bbolt "go.etcd.io/bbolt"
 
 	"linli/internal/lograte"
+	"linli/mqtt/contract"
 )
 
 // Options configures a Server. The zero value of a field means its default.
@@ -53,6 +51,14 @@ type Options struct {
 	// that on the very first start no device publishes into a broker that
 	// has nobody to keep its messages for. Refused clients retry.
 	Admit <-chan struct{}
+	// Telemetry, when not nil, is called with every telemetry message the
+	// broker accepts (a device's publish to its dev/ID/telemetry topic),
+	// on the publishing client's goroutine: it must be quick and must not
+	// block. gridhub reads telemetry this way from its embedded broker
+	// instead of through a subscription: one delivery (a write, a read and
+	// a parse of every message on a loopback connection) less per device
+	// a second.
+	Telemetry func(topic string, payload []byte)
 	// Logger receives the broker's log lines. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -73,6 +79,7 @@ type Stats struct {
 	SubscribeDenied  uint64 // subscriptions to a filter the client may not read
 	DeliveriesDenied uint64 // messages not delivered to a subscriber not allowed to read them
 	LinesSuppressed  uint64 // refusal log lines counted into a summary instead of written
+	StoreErrors      uint64 // failed commits of the session store (Options.DataDir)
 }
 
 // Errors returned by New.
@@ -89,6 +96,7 @@ type Server struct {
 	log   *slog.Logger
 	mochi *mqtt.Server
 	auth  *authHook
+	store *storeHook // nil without DataDir
 
 	mu   sync.Mutex
 	addr map[string]string // listener id → bound address
@@ -127,15 +135,22 @@ func New(opts *Options) (*Server, error) {
 		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("broker: data dir: %w", err)
 		}
-		err := m.AddHook(&storeHook{Hook: new(bolt.Hook), stored: map[string]bool{}}, &bolt.Options{
-			Path:    filepath.Join(o.DataDir, "broker.db"),
-			Options: &bbolt.Options{Timeout: 2 * time.Second},
-		})
+		st, err := openStore(filepath.Join(o.DataDir, "broker.db"), &bbolt.Options{Timeout: 2 * time.Second}, log)
 		if err != nil {
+			return nil, err
+		}
+		s.store = st
+		if err := m.AddHook(st, nil); err != nil {
+			_ = st.Stop()
 			return nil, fmt.Errorf("broker: storage: %w", err)
 		}
 		if err := m.AddHook(&durableHook{srv: m}, nil); err != nil {
 			return nil, fmt.Errorf("broker: durable hook: %w", err)
+		}
+	}
+	if o.Telemetry != nil {
+		if err := m.AddHook(&tapHook{fn: o.Telemetry}, nil); err != nil {
+			return nil, fmt.Errorf("broker: telemetry hook: %w", err)
 		}
 	}
 	if o.Listen != "" {
@@ -234,7 +249,12 @@ func (s *Server) TLSAddr() string {
 // Stats returns the refusal counters.
 func (s *Server) Stats() Stats {
 	a := s.auth
+	var storeErrs uint64
+	if s.store != nil {
+		storeErrs = s.store.errs.Load()
+	}
 	return Stats{
+		StoreErrors:      storeErrs,
 		ConnectsRefused:  a.refusedLogin.Load() + a.refusedWill.Load() + a.refusedID.Load(),
 		RefusedLogin:     a.refusedLogin.Load(),
 		RefusedWill:      a.refusedWill.Load(),
@@ -400,64 +420,21 @@ func (h *durableHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	return pk, packets.CodeSuccessIgnore
 }
 
-// storeHook is mochi's bolt storage hook with two changes.
-//
-// A fix: v2.7.9 stores an in-flight message without its packet id, and
-// mochi then refuses to resend it after a restart ("missing packet id").
-// The id is still the suffix of the record's key, so it is restored from
-// there.
-//
-// Fewer writes: mochi records the PUBACK of every incoming QoS 1 publish as
-// "in flight" and deletes it a moment later, and it records messages in
-// flight to clean sessions, which a restart discards anyway. Each is a
-// bbolt commit; at a few thousand messages a second they were the broker's
-// bottleneck. Only messages to persistent sessions (and QoS 2 state) are
-// written, and a completion deletes only what was written.
-type storeHook struct {
-	*bolt.Hook
-
-	mu     sync.Mutex
-	stored map[string]bool // client id + ":" + packet id
+// tapHook hands every accepted telemetry message to Options.Telemetry.
+// mochi calls OnPublished after the ACL check and the delivery.
+type tapHook struct {
+	mqtt.HookBase
+	fn func(topic string, payload []byte)
 }
 
-func inflightID(cl *mqtt.Client, id uint16) string { return cl.ID + ":" + strconv.Itoa(int(id)) }
+func (h *tapHook) ID() string { return "linli-telemetry" }
 
-func (h *storeHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, resends int) {
-	if pk.FixedHeader.Type == packets.Puback || (cl.Properties.Clean && cl.Properties.ProtocolVersion < 5) {
-		return
+func (h *tapHook) Provides(b byte) bool { return b == mqtt.OnPublished }
+
+func (h *tapHook) OnPublished(_ *mqtt.Client, pk packets.Packet) {
+	if strings.HasPrefix(pk.TopicName, contract.Root+"/dev/") && strings.HasSuffix(pk.TopicName, "/telemetry") {
+		h.fn(pk.TopicName, pk.Payload)
 	}
-	h.mu.Lock()
-	h.stored[inflightID(cl, pk.PacketID)] = true
-	h.mu.Unlock()
-	h.Hook.OnQosPublish(cl, pk, sent, resends)
-}
-
-func (h *storeHook) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
-	k := inflightID(cl, pk.PacketID)
-	h.mu.Lock()
-	ok := h.stored[k]
-	delete(h.stored, k)
-	h.mu.Unlock()
-	if ok {
-		h.Hook.OnQosComplete(cl, pk)
-	}
-}
-
-func (h *storeHook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) { h.OnQosComplete(cl, pk) }
-
-func (h *storeHook) StoredInflightMessages() ([]storage.Message, error) {
-	v, err := h.Hook.StoredInflightMessages()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for i := range v {
-		if j := strings.LastIndexByte(v[i].ID, ':'); j >= 0 && v[i].PacketID == 0 {
-			if n, perr := strconv.ParseUint(v[i].ID[j+1:], 10, 16); perr == nil {
-				v[i].PacketID = uint16(n)
-			}
-		}
-		h.stored[v[i].Client+":"+strconv.Itoa(int(v[i].PacketID))] = true
-	}
-	return v, err
 }
 
 var _ io.Closer = (*Server)(nil)

@@ -45,9 +45,14 @@
 //
 // # Durability
 //
-// With Options.DataDir set, mochi's bbolt storage hook keeps clients,
-// subscriptions, in-flight messages and retained messages in
-// DataDir/broker.db. mochi acknowledges a QoS 1 publish before it hands the
+// With Options.DataDir set, the broker keeps clients, subscriptions,
+// in-flight messages and retained messages in DataDir/broker.db, in the
+// layout of mochi's bbolt storage hook but committed in groups (storeHook):
+// one writer commits every change queued meanwhile in one transaction, and
+// what mochi is about to acknowledge (a retained message, a message in
+// flight to a persistent session, a session, a subscription) waits for its
+// commit; deletions of delivered messages do not wait. A fleet's connect
+// costs a few fsyncs a second instead of several per device. mochi acknowledges a QoS 1 publish before it hands the
 // message to its subscribers, so a crash between the two would lose a
 // message the device already deleted from its outbox. The broker closes that
 // window: it takes every QoS > 0 publish from a client, queues it for all

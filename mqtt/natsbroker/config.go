@@ -56,10 +56,11 @@ func WriteConfig(w io.Writer, o *Options, entries []broker.Entry) (skipped []str
 	if err := listen(p, "listen", c.Listen); err != nil {
 		return nil, err
 	}
+	// Unlimited consumers per stream: one per device session (see New).
 	if c.DataDir != "" {
-		p("jetstream { store_dir: %s }\n", q(c.DataDir))
+		p("jetstream {\n  store_dir: %s\n  limits { default_max_consumers: %d }\n}\n", q(c.DataDir), UnlimitedConsumers)
 	} else {
-		p("jetstream {}\n")
+		p("jetstream {\n  limits { default_max_consumers: %d }\n}\n", UnlimitedConsumers)
 	}
 	p("\n# MQTT 3.1.1 for devices, kiosks, gridctl and gridhub: sessions, QoS 1 and retained\n")
 	p("# messages in JetStream, %d cop%s.\nmqtt {\n", c.Replicas, map[bool]string{true: "y", false: "ies"}[c.Replicas == 1])

@@ -90,6 +90,11 @@ type Stats struct {
 	ConnectsRefused uint64 // wrong user or password, or topics NATS cannot express
 }
 
+// UnlimitedConsumers is the JetStream default_max_consumers a node runs
+// with (nats-server's own default is 1,000 per stream): one consumer per
+// device session, see New.
+const UnlimitedConsumers = -1
+
 // Server is one embedded NATS node with JetStream and the MQTT listener.
 type Server struct {
 	opts Options
@@ -155,6 +160,12 @@ func New(opts *Options) (*Server, error) {
 		return nil, fmt.Errorf("natsbroker: mqtt listen: %w", err)
 	}
 	n.MQTT.StreamReplicas = o.Replicas
+	// NATS keeps each QoS 1 subscription of a persistent session as a
+	// consumer of one stream ($MQTT_msgs), and caps a stream at 1,000
+	// consumers by default: past about 1,000 devices (each subscribes to
+	// its cmd topic) every new subscription, the hub's and gridctl's too,
+	// was refused (SUBACK 0x80, "maximum consumers limit reached").
+	n.JetStreamLimits.DefaultMaxConsumers = UnlimitedConsumers
 	// A QoS 1 message delivered to a session whose client died unacked is
 	// delivered again only after the ack wait: the hub's session, taken
 	// over by a standby, would otherwise get the alarms in flight to the

@@ -340,6 +340,9 @@ func TestWriteConfig(t *testing.T) {
 	if o.MQTT.Port != 1883 || o.MQTT.StreamReplicas != 3 || o.Cluster.Port != 6222 || len(o.Routes) != 3 || !o.JetStream {
 		t.Errorf("mqtt port %d replicas %d, cluster port %d, %d routes, jetstream %v", o.MQTT.Port, o.MQTT.StreamReplicas, o.Cluster.Port, len(o.Routes), o.JetStream)
 	}
+	if got := o.JetStreamLimits.DefaultMaxConsumers; got != natsbroker.UnlimitedConsumers {
+		t.Errorf("default_max_consumers %d, want %d (a session per device)", got, natsbroker.UnlimitedConsumers)
+	}
 	users := map[string]*server.User{}
 	for _, u := range o.Users {
 		users[u.Username] = u
@@ -454,6 +457,50 @@ func TestJetStreamForHub(t *testing.T) {
 	defer dcancel()
 	if _, err := djs.KeyValue(dctx, "test-lease"); err == nil {
 		t.Error("a device's account reached JetStream")
+	}
+}
+
+// TestManyConsumers: a stream takes more than nats-server's default 1,000
+// consumers. Each device's persistent session keeps its QoS 1 cmd
+// subscription as a consumer of the one $MQTT_msgs stream, so with that
+// default the 1,001st device, and then the hub and gridctl, were refused
+// every QoS 1 subscription.
+func TestManyConsumers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nc, err := nats.Connect(strings.Join(cluster.NATSURLs(), ","), nats.UserInfo("gridhub", "pwh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "test-many", Subjects: []string{"test.many.>"}, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = js.DeleteStream(context.Background(), "test-many") }()
+	const n = 1001
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 16)
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			_, err := s.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: fmt.Sprintf("c%d", i), MemoryStorage: true,
+				FilterSubject: fmt.Sprintf("test.many.%d", i), AckPolicy: jetstream.AckExplicitPolicy})
+			if err != nil {
+				errs <- fmt.Errorf("consumer %d: %w", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
 
