@@ -419,6 +419,11 @@ func TestHATakeover(t *testing.T) {
 	// The stream, with the active hub killed in its middle.
 	killed := make(chan time.Time, 1)
 	alarmStream(t, devs, 1, last1, func() {
+		// In the middle of a's work: once it raised some of the alerts
+		// (under load it lags behind the stream).
+		for deadline := time.Now().Add(10 * time.Second); strings.Count(a.log(), `msg="alert raised"`) < 20 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 		a.signal(t, syscall.SIGKILL)
 		killed <- time.Now()
 	})

@@ -28,16 +28,22 @@ const UnassignedGrid = "unassigned"
 
 // alertsForEvent raises or clears the alerts ev calls for, inside tx. The
 // returned functions update memory and log, to be run after the commit.
-// newer is the seq of a later event of ev's channel already applied, 0 if
-// none. h.mu must be held.
-func (h *Hub) alertsForEvent(tx *bolt.Tx, ev *contract.Event, r *devRecord, newer uint64, now time.Time) ([]func(), error) {
+// cs is ev's channel; late means a later event of it was applied before.
+// h.mu must be held.
+func (h *Hub) alertsForEvent(tx *bolt.Tx, ev *contract.Event, r *devRecord, cs *chanState, late bool, now time.Time) ([]func(), error) {
 	loc := r.Location
 	if loc.Community == "" && loc.Building == "" {
 		loc = h.cfg.Locate(ev.Location)
 	}
-	if newer != 0 {
-		return h.lateAlert(tx, ev, loc, newer, now)
+	if late {
+		return h.lateAlert(tx, ev, loc, cs, now)
 	}
+	return h.channelAlerts(tx, ev, loc, cs, now)
+}
+
+// channelAlerts applies ev, the newest event of its channel cs, to the
+// channel's alerts.
+func (h *Hub) channelAlerts(tx *bolt.Tx, ev *contract.Event, loc contract.Location, cs *chanState, now time.Time) ([]func(), error) {
 	changed := map[string]*contract.Alert{}
 	var effects []func()
 	if isNote(ev) {
@@ -110,6 +116,7 @@ func (h *Hub) alertsForEvent(tx *bolt.Tx, ev *contract.Event, r *devRecord, newe
 		}
 		h.route(a, LevelGrid, now)
 		changed[a.ID] = a
+		cs.AlertSeq = ev.Seq
 		effects = append(effects, func() {
 			h.alerts[a.ID] = a
 			h.c.raised.Add(1)
@@ -130,12 +137,40 @@ func (h *Hub) alertsForEvent(tx *bolt.Tx, ev *contract.Event, r *devRecord, newe
 // never masks a latched alarm. Such an event never raises, escalates or
 // clears an alert.
 // lateAlert handles an event that arrived after a later one of its
-// channel: the channel has moved on, so it changes no active alert. An
-// alarm or fault still gets its alert, for the record: raised and cleared
-// at once, routed as usual but never escalated, its description saying
-// why. h.mu must be held.
-func (h *Hub) lateAlert(tx *bolt.Tx, ev *contract.Event, loc contract.Location, newer uint64, now time.Time) ([]func(), error) {
+// channel cs (a copy in flight to a killed hub, delivered again to its
+// successor after the ones that followed, or one released from the
+// reorder hold before it): the channel's state is that of its newest
+// event, so a late event sets nothing back.
+//
+// A late alarm or fault still gets its alert, for the record: raised and
+// cleared at once, routed as usual but never escalated, its description
+// saying why. A late event that leaves a state (a reset) after the event
+// that raised the channel's active alert ended that alert: it is cleared,
+// and if the channel's newest event latched it again (an alarm folded into
+// the old alert), that event raises its own alert, as it would have in
+// order. h.mu must be held.
+func (h *Hub) lateAlert(tx *bolt.Tx, ev *contract.Event, loc contract.Location, cs *chanState, now time.Time) ([]func(), error) {
+	newer := cs.Newest.Seq
 	note := fmt.Sprintf("arrived after event %d of the channel", newer)
+	leaves := !isNote(ev) && (ev.From != ev.To || (ev.To == contract.StateNormal && ev.Cause == "reset"))
+	if leaves && cs.AlertSeq != 0 && cs.AlertSeq < ev.Seq {
+		ended, err := h.channelAlerts(tx, ev, loc, cs, now)
+		if err != nil || len(ended) == 0 {
+			return ended, err
+		}
+		// Memory now, so that the newest event finds the alerts ended (on a
+		// failed commit the hub reloads memory from disk).
+		for _, f := range ended {
+			f()
+		}
+		nw := cs.Newest
+		if isNote(nw) || (nw.To != contract.StateAlarm && nw.To != contract.StateFault) {
+			return nil, nil
+		}
+		h.log.Info("late event ended an alert; the channel's newest event raises its own", "device", ev.Device,
+			"channel", ev.Channel, "event", ev.ID, "newest", nw.ID)
+		return h.channelAlerts(tx, nw, loc, cs, now)
+	}
 	if isNote(ev) || (ev.To != contract.StateAlarm && ev.To != contract.StateFault) {
 		h.log.Info("late event recorded; the channel has moved on", "device", ev.Device, "channel", ev.Channel,
 			"event", ev.ID, "seq", ev.Seq, "newer_seq", newer)

@@ -338,14 +338,18 @@ func (h *Hub) applyTx(tx *bolt.Tx, ev *contract.Event) ([]func(), error) {
 	// A channel's state is that of its newest event: one older than an
 	// event of the channel already applied (a copy in flight to a killed
 	// hub, delivered again after later ones) is recorded, not obeyed.
-	var newer uint64
-	if s := r.ChannelSeq[ev.Channel]; ev.Seq < s {
-		newer = s
-	} else {
-		if r.ChannelSeq == nil {
-			r.ChannelSeq = map[string]uint64{}
-		}
-		r.ChannelSeq[ev.Channel] = ev.Seq
+	if r.Chans == nil {
+		r.Chans = map[string]*chanState{}
+	}
+	cs := r.Chans[ev.Channel]
+	if cs == nil {
+		cs = &chanState{}
+		r.Chans[ev.Channel] = cs
+	}
+	late := cs.Newest != nil && ev.Seq < cs.Newest.Seq
+	if !late {
+		e := *ev
+		cs.Newest = &e
 	}
 	r.LastSeen = now
 	n, err := replica.NextSequence(tx, bEvents)
@@ -357,11 +361,11 @@ func (h *Hub) applyTx(tx *bolt.Tx, ev *contract.Event) ([]func(), error) {
 	if err := putJSON(tx, bEvents, string(k[:]), ev); err != nil {
 		return nil, err
 	}
-	if err := putJSON(tx, bDevices, ev.Device, r); err != nil {
+	effects, err := h.alertsForEvent(tx, ev, r, cs, late, now)
+	if err != nil {
 		return nil, err
 	}
-	effects, err := h.alertsForEvent(tx, ev, r, newer, now)
-	if err != nil {
+	if err := putJSON(tx, bDevices, ev.Device, r); err != nil {
 		return nil, err
 	}
 	return append([]func(){func() { delete(h.dirty, ev.Device) }}, effects...), nil

@@ -104,3 +104,47 @@ func TestLateEvent(t *testing.T) {
 		t.Errorf("%d active alerts, want 2 (events 2 and 5): %+v", len(active), active)
 	}
 }
+
+// TestLateResetEndsFoldedAlert: alarm 10 raised an alert; alarm 12,
+// released from the reorder hold without 11, was folded into it; then 11,
+// a reset, arrives. In order, 11 ended the first alert and 12 raised its
+// own: so it must be after the fact, or alarm 12 has no alert of its own.
+func TestLateResetEndsFoldedAlert(t *testing.T) {
+	e := newEnv(t, "")
+	_, e.url = embedded(t, e.cfg, t.TempDir())
+	r := e.start()
+	d := e.device("dev-2")
+	applied := func(n int) func() bool {
+		return func() bool { evs, _ := r.h.Events("dev-2"); return len(evs) == n }
+	}
+	d.seq = 9
+	d.event("temp-1", contract.StateAlarm, "threshold") // 10
+	e.eventually("event 10 applied", applied(1))
+	d.seq = 11
+	d.event("temp-1", contract.StateAlarm, "threshold") // 12: held for 11
+	e.eventually("event 12 held", func() bool { return r.h.Stats().Held == 1 })
+	e.clock.Advance(2 * time.Minute) // past the reorder window
+	r.h.tick()
+	e.eventually("event 12 applied", applied(2))
+	d.seq = 10
+	d.event("temp-1", contract.StateNormal, "reset") // 11, late
+	e.eventually("event 11 applied", applied(3))
+
+	all, err := r.h.Alerts(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byEvent := map[string]contract.Alert{}
+	for _, a := range all {
+		byEvent[a.EventID] = a
+	}
+	if a, ok := byEvent["dev-2-e10"]; !ok || !a.Cleared {
+		t.Errorf("alarm 10: alert %+v, want one cleared by the late reset", a)
+	}
+	if a, ok := byEvent["dev-2-e12"]; !ok || a.Cleared {
+		t.Errorf("alarm 12: alert %+v, want an active one of its own", a)
+	}
+	if len(all) != 2 {
+		t.Errorf("%d alerts, want 2: %+v", len(all), all)
+	}
+}

@@ -30,12 +30,22 @@ type devRecord struct {
 	// birth of that same session, replayed later, must not revive it.
 	DeadSession uint32 `json:"dead_session,omitempty"`
 
-	// ChannelSeq is the seq of the newest event applied per channel.
-	ChannelSeq map[string]uint64 `json:"channel_seq,omitempty"`
+	// Channels holds, per channel, what decides how a late event is
+	// handled (see Hub.lateAlert).
+	Chans map[string]*chanState `json:"chans,omitempty"`
 
 	// savedSeen is the LastSeen last written to disk (minus a jitter):
 	// telemetry alone rewrites a record at most every seenEvery.
 	savedSeen time.Time
+}
+
+// chanState is what the hub keeps of a device's channel.
+type chanState struct {
+	// Newest is the channel's newest event applied.
+	Newest *contract.Event `json:"newest"`
+	// AlertSeq is the seq of the event that raised the channel's last
+	// alert (an alarm folded into an active alert does not change it).
+	AlertSeq uint64 `json:"alert_seq,omitempty"`
 }
 
 // seenEvery is how often a device's "last seen" alone is written to disk.
