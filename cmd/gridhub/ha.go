@@ -59,6 +59,9 @@ func runHA(ctx context.Context, o *options, db *bolt.DB, cfg *config.Config, hop
 	hopts = &h
 	for {
 		err := j.Serve(ctx, func(ctx context.Context) error { return serveHub(ctx, o, nil, db, cfg, hopts, log, nil, nil) })
+		if errors.Is(err, replica.ErrDeposed) && ctx.Err() != nil {
+			return nil // deposed, then told to stop: a clean stop
+		}
 		if !errors.Is(err, replica.ErrDeposed) || ctx.Err() != nil {
 			return err
 		}

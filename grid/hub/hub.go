@@ -327,6 +327,9 @@ func (h *Hub) Run(ctx context.Context) error {
 		// it after 5 s, not paho's 30, and try the next one in the list.
 		SetConnectTimeout(5 * time.Second).
 		SetKeepAlive(30 * time.Second).
+		// Bounds a Publish made while the connection is lost (paho's
+		// default, 30 s, held a deposed hub's stop that long).
+		SetWriteTimeout(5 * time.Second).
 		SetProtocolVersion(4).
 		SetDialer(h.dialer(5 * time.Second)).
 		SetDefaultPublishHandler(h.onMessage).

@@ -87,6 +87,18 @@ func (h *Hub) sendLoop(ctx context.Context) {
 				return
 			}
 		}
+		// paho's Publish waits, up to its write timeout, for a connection
+		// that is being re-made; one that will not be (a stopping or
+		// deposed hub, see Options.MayConnect) held the stop for 30 s.
+		for !h.online.Load() && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
 		toks := make([]paho.Token, len(items))
 		for i, it := range items {
 			toks[i] = h.client.Publish(it.Topic, it.QoS, it.Retain, it.Payload)
