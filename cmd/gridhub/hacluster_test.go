@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -132,24 +131,8 @@ func TestHACluster(t *testing.T) {
 			t.Errorf("%s: %v", h.name, err)
 		}
 	}
-	got := map[string]contract.Alert{}
-	for _, x := range readAlerts(t, filepath.Join(r.dir, last.name, "hub.db")) {
-		if old, dup := got[x.EventID]; dup {
-			t.Errorf("event %s raised two alerts: %s and %s", x.EventID, old.ID, x.ID)
-		}
-		got[x.EventID] = x
-	}
-	checkAlarms(t, got, haDevices, 1, last3-1)
-	if len(got) != haDevices*last3/2+1 {
-		t.Errorf("%d alerts, want %d", len(got), haDevices*last3/2+1)
-	}
-	ids := map[string]string{}
-	for ev, x := range got {
-		if other, dup := ids[x.ID]; dup {
-			t.Errorf("alert id %s for events %s and %s", x.ID, other, ev)
-		}
-		ids[x.ID] = ev
-	}
+	got := alertsByEvent(t, r, last)
+	checkAlarms(t, got, haDevices, last3)
 	checkEscalation(t, escBefore, got["mb-0006-1"], takeovers)
 	if t.Failed() {
 		logs()

@@ -23,8 +23,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"linli/grid/config"
 )
 
 // selfSigned writes a certificate and key for 127.0.0.1 into dir.
@@ -64,10 +62,7 @@ func TestHTTP(t *testing.T) {
 	for _, tlsOn := range []bool{false, true} {
 		t.Run(map[bool]string{false: "http", true: "https"}[tlsOn], func(t *testing.T) {
 			dir := t.TempDir()
-			cfgPath := filepath.Join(dir, "gridhub.json")
-			if err := os.WriteFile(cfgPath, config.Example(), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			cfgPath := exampleFile(t)
 			web := freePort(t)
 			args := []string{"run", "--config", cfgPath, "--data", filepath.Join(dir, "data"), "--listen", freePort(t), "--http", web}
 			scheme := "http"
@@ -156,10 +151,7 @@ func TestHTTPTrustedProxy(t *testing.T) {
 		t.Skip("starts gridhub")
 	}
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "gridhub.json")
-	if err := os.WriteFile(cfgPath, config.Example(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := exampleFile(t)
 	web := freePort(t)
 	p := startProc(t, "run", "--config", cfgPath, "--data", filepath.Join(dir, "data"), "--listen", freePort(t),
 		"--http", web, "--http-trusted-proxy", "127.0.0.1/32")

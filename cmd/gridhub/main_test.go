@@ -196,10 +196,7 @@ func TestKill9(t *testing.T) {
 		t.Skip("starts gridhub processes")
 	}
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "gridhub.json")
-	if err := os.WriteFile(cfgPath, config.Example(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := exampleFile(t)
 	data := filepath.Join(dir, "data")
 	addr := freePort(t)
 	p := startHub(t, cfgPath, data, addr)
@@ -283,10 +280,7 @@ func TestTelemetryInProcess(t *testing.T) {
 		t.Skip("starts a gridhub process")
 	}
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "gridhub.json")
-	if err := os.WriteFile(cfgPath, config.Example(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := exampleFile(t)
 	addr := freePort(t)
 	p := startHub(t, cfgPath, filepath.Join(dir, "data"), addr)
 	defer p.kill()

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"linli/grid/config"
 	"linli/mqtt/contract"
 )
 
@@ -19,10 +17,7 @@ import (
 // shutdown, and the hub logged its connections as lost).
 func TestQuietStartStop(t *testing.T) {
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "gridhub.json")
-	if err := os.WriteFile(cfgPath, config.Example(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := exampleFile(t)
 	addr := freePort(t)
 	p := startHub(t, cfgPath, filepath.Join(dir, "data"), addr)
 	defer p.kill()

@@ -75,8 +75,8 @@ func (h *Hub) channelAlerts(tx *bolt.Tx, ev *contract.Event, loc contract.Locati
 	// reset on the device (whatever state the reset lands in, e.g. fault
 	// when the sensor is broken too), a fault when the sensor answers
 	// again. A reset back to normal ends every alert of the channel.
-	resetAll := ev.To == contract.StateNormal && ev.Cause == "reset"
-	if ev.From != ev.To || resetAll {
+	resetAll := isReset(ev)
+	if leaves(ev) {
 		for _, a := range h.alerts {
 			if a.Device != ev.Device || a.Channel != ev.Channel {
 				continue
@@ -95,7 +95,7 @@ func (h *Hub) channelAlerts(tx *bolt.Tx, ev *contract.Event, loc contract.Locati
 			})
 		}
 	}
-	if ev.To == contract.StateAlarm || ev.To == contract.StateFault {
+	if raises(ev) {
 		for _, a := range h.alerts {
 			if a.Device == ev.Device && a.Channel == ev.Channel && a.State == ev.To && changed[a.ID] == nil {
 				h.log.Info("alert already active", "alert", a.ID, "device", ev.Device, "channel", ev.Channel, "event", ev.ID)
@@ -105,16 +105,10 @@ func (h *Hub) channelAlerts(tx *bolt.Tx, ev *contract.Event, loc contract.Locati
 				return effects, h.saveAlerts(tx, changed, now)
 			}
 		}
-		n, err := replica.NextSequence(tx, bAlerts)
+		a, err := h.newAlert(tx, ev, loc, now)
 		if err != nil {
 			return nil, err
 		}
-		a := &contract.Alert{
-			ID: fmt.Sprintf("A%08d", n), Device: ev.Device, Channel: ev.Channel, Kind: ev.Kind,
-			State: ev.To, Value: ev.Value, Unit: ev.Unit, Location: loc, Raised: now,
-			EventTime: ev.Time, EventID: ev.ID, Description: describe(ev, loc),
-		}
-		h.route(a, LevelGrid, now)
 		changed[a.ID] = a
 		cs.AlertSeq = ev.Seq
 		effects = append(effects, func() {
@@ -152,8 +146,7 @@ func (h *Hub) channelAlerts(tx *bolt.Tx, ev *contract.Event, loc contract.Locati
 func (h *Hub) lateAlert(tx *bolt.Tx, ev *contract.Event, loc contract.Location, cs *chanState, now time.Time) ([]func(), error) {
 	newer := cs.Newest.Seq
 	note := fmt.Sprintf("arrived after event %d of the channel", newer)
-	leaves := !isNote(ev) && (ev.From != ev.To || (ev.To == contract.StateNormal && ev.Cause == "reset"))
-	if leaves && cs.AlertSeq != 0 && cs.AlertSeq < ev.Seq {
+	if leaves(ev) && !raises(ev) && cs.AlertSeq != 0 && cs.AlertSeq < ev.Seq {
 		ended, err := h.channelAlerts(tx, ev, loc, cs, now)
 		if err != nil || len(ended) == 0 {
 			return ended, err
@@ -164,28 +157,23 @@ func (h *Hub) lateAlert(tx *bolt.Tx, ev *contract.Event, loc contract.Location, 
 			f()
 		}
 		nw := cs.Newest
-		if isNote(nw) || (nw.To != contract.StateAlarm && nw.To != contract.StateFault) {
+		if !raises(nw) {
 			return nil, nil
 		}
 		h.log.Info("late event ended an alert; the channel's newest event raises its own", "device", ev.Device,
 			"channel", ev.Channel, "event", ev.ID, "newest", nw.ID)
 		return h.channelAlerts(tx, nw, loc, cs, now)
 	}
-	if isNote(ev) || (ev.To != contract.StateAlarm && ev.To != contract.StateFault) {
+	if !raises(ev) {
 		h.log.Info("late event recorded; the channel has moved on", "device", ev.Device, "channel", ev.Channel,
 			"event", ev.ID, "seq", ev.Seq, "newer_seq", newer)
 		return nil, nil
 	}
-	n, err := replica.NextSequence(tx, bAlerts)
+	a, err := h.newAlert(tx, ev, loc, now)
 	if err != nil {
 		return nil, err
 	}
-	a := &contract.Alert{
-		ID: fmt.Sprintf("A%08d", n), Device: ev.Device, Channel: ev.Channel, Kind: ev.Kind,
-		State: ev.To, Value: ev.Value, Unit: ev.Unit, Location: loc, Raised: now,
-		EventTime: ev.Time, EventID: ev.ID, Description: withNote(describe(ev, loc), note),
-	}
-	h.route(a, LevelGrid, now)
+	a.Description = withNote(a.Description, note)
 	a.Cleared, a.ClearedAt, a.EscalateAt = true, now, time.Time{}
 	effects := []func(){func() {
 		h.c.raised.Add(1)
@@ -195,6 +183,35 @@ func (h *Hub) lateAlert(tx *bolt.Tx, ev *contract.Event, loc contract.Location, 
 	}}
 	return effects, h.saveAlerts(tx, map[string]*contract.Alert{a.ID: a}, now)
 }
+
+// newAlert returns the alert ev raises, numbered and routed to its grid.
+func (h *Hub) newAlert(tx *bolt.Tx, ev *contract.Event, loc contract.Location, now time.Time) (*contract.Alert, error) {
+	n, err := replica.NextSequence(tx, bAlerts)
+	if err != nil {
+		return nil, err
+	}
+	a := &contract.Alert{
+		ID: fmt.Sprintf("A%08d", n), Device: ev.Device, Channel: ev.Channel, Kind: ev.Kind,
+		State: ev.To, Value: ev.Value, Unit: ev.Unit, Location: loc, Raised: now,
+		EventTime: ev.Time, EventID: ev.ID, Description: describe(ev, loc),
+	}
+	h.route(a, LevelGrid, now)
+	return a, nil
+}
+
+// raises reports whether ev latches its channel into a state that has an
+// alert (alarm, fault); a note does not.
+func raises(ev *contract.Event) bool {
+	return !isNote(ev) && (ev.To == contract.StateAlarm || ev.To == contract.StateFault)
+}
+
+// isReset reports whether ev is a reset back to normal, which ends every
+// alert of its channel.
+func isReset(ev *contract.Event) bool { return ev.To == contract.StateNormal && ev.Cause == "reset" }
+
+// leaves reports whether ev ends an alert of its channel: it leaves a
+// state, or resets it.
+func leaves(ev *contract.Event) bool { return !isNote(ev) && (ev.From != ev.To || isReset(ev)) }
 
 func isNote(ev *contract.Event) bool {
 	return ev.From == contract.StateAlarm && ev.To == contract.StateAlarm

@@ -88,21 +88,24 @@ func (h *Hub) sendLoop(ctx context.Context) {
 			}
 		}
 		// paho's Publish waits, up to its write timeout, for a connection
-		// that is being re-made; one that will not be (a stopping or
-		// deposed hub, see Options.MayConnect) held the stop for 30 s.
-		for !h.online.Load() && ctx.Err() == nil {
+		// that is being re-made, each call: publish only while connected
+		// (a stopping or deposed hub, see Options.MayConnect, is not
+		// reconnected at all). What is left is sent next round.
+		for !h.online.Load() {
 			select {
 			case <-ctx.Done():
+				return
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
-		if ctx.Err() != nil {
-			return
+		toks := make([]paho.Token, 0, len(items))
+		for _, it := range items {
+			if !h.online.Load() {
+				break
+			}
+			toks = append(toks, h.client.Publish(it.Topic, it.QoS, it.Retain, it.Payload))
 		}
-		toks := make([]paho.Token, len(items))
-		for i, it := range items {
-			toks[i] = h.client.Publish(it.Topic, it.QoS, it.Retain, it.Payload)
-		}
+		items = items[:len(toks)]
 		var sent []outbox.Item
 		for i, tok := range toks {
 			tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
