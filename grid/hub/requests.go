@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -51,7 +52,11 @@ func (h *Hub) startRequest(client string, req *contract.Request) {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		if err := wait(pctx, h.client.Publish(contract.ResponseTopic(client), 1, false, b)); err != nil {
-			h.log.Warn("response not sent", "to", client, "id", req.ID, "error", err)
+			level := slog.LevelWarn
+			if ctx.Err() != nil {
+				level = slog.LevelDebug // the hub is stopping: gridctl asks again
+			}
+			h.log.Log(context.Background(), level, "response not sent", "to", client, "id", req.ID, "error", err)
 		}
 	}()
 }
