@@ -25,6 +25,7 @@ var demote = []struct {
 	{"Violation", slog.LevelWarn},                                       // a client's forbidden publish or subscribe
 	{"Metalayer blocking snapshot", slog.LevelDebug},                    // every clean stop
 	{"store is closed", slog.LevelDebug},                                // snapshots racing a clean stop
+	{"system account not setup", slog.LevelDebug},                       // a raft group electing its leader as the node stops (its eventing is gone)
 	{"started with the same client ID", slog.LevelInfo},                 // an MQTT client failed over or reconnected
 	{"Waiting for routing to be established", slog.LevelDebug},          // a cluster starting
 	{"has not established contact with a meta leader", slog.LevelDebug}, // a cluster starting
