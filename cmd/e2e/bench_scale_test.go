@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"linli/cmd/internal/bintest"
 	"linli/grid/config"
 	"linli/mqtt/contract"
 	"linli/mqtt/natsbroker/natstest"
@@ -395,14 +396,7 @@ func slicesCloneDevs(d []*device) []*device { return append([]*device(nil), d...
 
 func slicesClone(d []time.Duration) []time.Duration { return append([]time.Duration(nil), d...) }
 
-func freeAddr(b *testing.B) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeAddr(b *testing.B) string { return bintest.FreeAddr(b) }
 
 // cpuTime is the CPU time (user and system) pid has used.
 func cpuTime(b *testing.B, pid int) time.Duration {

@@ -17,6 +17,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"linli/cmd/internal/bintest"
 	"linli/grid/config"
 	"linli/mqtt/contract"
 )
@@ -109,14 +110,7 @@ func TestConfigExample(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freePort(t *testing.T) string { return bintest.FreeAddr(t) }
 
 type proc struct {
 	cmd *exec.Cmd

@@ -2,7 +2,6 @@ package mqtttest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"linli/internal/freeport"
 )
 
 // MosquittoOpts configures Mosquitto. A nil *MosquittoOpts is the zero
@@ -183,21 +184,10 @@ func (m *MosquittoServer) Start() {
 	}
 }
 
-// freePort asks the kernel for a free loopback port. Another process may
-// take it before mosquitto binds it; that is rare enough for tests, and the
-// failure is loud (mosquitto exits at start).
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	addr, ok := l.Addr().(*net.TCPAddr)
-	if !ok {
-		return 0, errors.New("not a TCP address")
-	}
-	return addr.Port, nil
-}
+// freePort picks a loopback port from freeport: below the kernel's
+// ephemeral range, so no client's local end takes it before mosquitto
+// binds it.
+func freePort() (int, error) { return freeport.Port() }
 
 type lockedBuffer struct {
 	mu sync.Mutex

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 )
 
 // logger adapts nats-server's Logger to slog. NATS tells a lot at Notice
@@ -13,7 +14,19 @@ import (
 // exceptions in demote: what a node logs in normal operation (a clean
 // stop, a client failing over from another node) and what is logged once
 // already by us (a refused login, by auth).
-type logger struct{ log *slog.Logger }
+type logger struct {
+	log *slog.Logger
+
+	mu        sync.Mutex
+	lastFatal string
+}
+
+// fatal returns the last message NATS logged as fatal, or "".
+func (l *logger) fatal() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastFatal
+}
 
 // demote maps a fragment of a NATS warning or error to the level it is
 // logged at instead.
@@ -35,7 +48,7 @@ var demote = []struct {
 	{"Error flushing", slog.LevelInfo},                                  // a peer or client gone mid-write (a peer's clean stop)
 }
 
-func (l logger) logf(level slog.Level, format string, v []any) {
+func (l *logger) logf(level slog.Level, format string, v []any) {
 	ctx := context.Background()
 	if level < slog.LevelWarn && !l.log.Enabled(ctx, level) {
 		return
@@ -53,19 +66,24 @@ func (l logger) logf(level slog.Level, format string, v []any) {
 }
 
 // Noticef implements server.Logger.
-func (l logger) Noticef(format string, v ...any) { l.logf(slog.LevelDebug, format, v) }
+func (l *logger) Noticef(format string, v ...any) { l.logf(slog.LevelDebug, format, v) }
 
 // Warnf implements server.Logger.
-func (l logger) Warnf(format string, v ...any) { l.logf(slog.LevelWarn, format, v) }
+func (l *logger) Warnf(format string, v ...any) { l.logf(slog.LevelWarn, format, v) }
 
 // Fatalf implements server.Logger. It does not exit: the node stops itself.
-func (l logger) Fatalf(format string, v ...any) { l.logf(slog.LevelError, format, v) }
+func (l *logger) Fatalf(format string, v ...any) {
+	l.mu.Lock()
+	l.lastFatal = fmt.Sprintf(format, v...)
+	l.mu.Unlock()
+	l.logf(slog.LevelError, format, v)
+}
 
 // Errorf implements server.Logger.
-func (l logger) Errorf(format string, v ...any) { l.logf(slog.LevelError, format, v) }
+func (l *logger) Errorf(format string, v ...any) { l.logf(slog.LevelError, format, v) }
 
 // Debugf implements server.Logger (it is off: SetLoggerV2 debug false).
-func (l logger) Debugf(format string, v ...any) { l.logf(slog.LevelDebug-4, format, v) }
+func (l *logger) Debugf(format string, v ...any) { l.logf(slog.LevelDebug-4, format, v) }
 
 // Tracef implements server.Logger (off).
-func (l logger) Tracef(format string, v ...any) { l.logf(slog.LevelDebug-8, format, v) }
+func (l *logger) Tracef(format string, v ...any) { l.logf(slog.LevelDebug-8, format, v) }

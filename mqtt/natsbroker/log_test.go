@@ -23,7 +23,7 @@ func TestLogLevels(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var buf bytes.Buffer
-		l := logger{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		l := &logger{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 		l.Warnf("%s", tt.warn)
 		if !strings.Contains(buf.String(), tt.want) {
 			t.Errorf("Warnf(%q) logged %q, want %s", tt.warn, buf.String(), tt.want)

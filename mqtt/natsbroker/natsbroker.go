@@ -85,6 +85,11 @@ var (
 	ErrNoDataDir = errors.New("natsbroker: no data directory")
 )
 
+// ErrListen is returned by Start when the node cannot listen: a port is
+// taken, or the address is not this machine's. The error names the
+// listener NATS could not open.
+var ErrListen = errors.New("natsbroker: cannot listen")
+
 // Stats counts what the node refused.
 type Stats struct {
 	ConnectsRefused uint64 // wrong user or password, or topics NATS cannot express
@@ -233,12 +238,24 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("natsbroker: %w", err)
 	}
-	ns.SetLoggerV2(logger{s.log}, false, false, false)
+	lg := &logger{log: s.log}
+	ns.SetLoggerV2(lg, false, false, false)
 	ns.Start()
-	if !ns.ReadyForConnections(s.opts.StartTimeout) {
+	// NATS logs a listener it cannot open as fatal and goes on without
+	// it; ReadyForConnections would only time out. Stop at once instead,
+	// with what NATS said.
+	deadline := time.Now().Add(s.opts.StartTimeout)
+	for !ns.ReadyForConnections(100 * time.Millisecond) {
+		fatal := lg.fatal()
+		if fatal == "" && time.Now().Before(deadline) {
+			continue
+		}
 		ns.Shutdown()
 		ns.WaitForShutdown()
-		return fmt.Errorf("natsbroker: node %s not listening after %v (ports taken?)", s.opts.Name, s.opts.StartTimeout)
+		if fatal != "" {
+			return fmt.Errorf("%w: node %s: %s", ErrListen, s.opts.Name, fatal)
+		}
+		return fmt.Errorf("natsbroker: node %s not listening after %v", s.opts.Name, s.opts.StartTimeout)
 	}
 	s.nats = ns
 	s.log.Info("nats node listening", "mqtt", s.opts.MQTTListen, "nats", s.opts.Listen,

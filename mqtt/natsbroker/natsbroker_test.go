@@ -2,6 +2,7 @@ package natsbroker_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -541,4 +542,35 @@ func TestQuietStartAndStop(t *testing.T) {
 	for _, m := range h.msgs {
 		t.Errorf("logged %s", m)
 	}
+}
+
+// TestPortTaken: a node whose port is taken fails to start with an error
+// that says so and names the port, and can start once the port is free.
+func TestPortTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := l.Addr().String()
+	s, err := natsbroker.New(&natsbroker.Options{
+		Name:       "lonely",
+		MQTTListen: taken,
+		Listen:     "127.0.0.1:0",
+		DataDir:    t.TempDir(),
+		Accounts:   testAccounts,
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Start()
+	if !errors.Is(err, natsbroker.ErrListen) || !strings.Contains(err.Error(), taken) {
+		s.Close()
+		t.Fatalf("Start on a taken port: %v, want ErrListen naming %s", err, taken)
+	}
+	l.Close()
+	if err := s.Start(); err != nil {
+		t.Fatalf("Start once the port is free: %v", err)
+	}
+	s.Close()
 }

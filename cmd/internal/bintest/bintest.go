@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"linli/internal/freeport"
 )
 
 // GoBuild runs "go build args..." with CGO_ENABLED=0 and env appended to
@@ -91,16 +92,16 @@ func (b *Binaries) Remove() {
 	}
 }
 
-// FreeAddr returns a free 127.0.0.1 address. Another process may take it
-// before it is used; the start then fails loudly.
+// FreeAddr returns a free 127.0.0.1 address from freeport: below the
+// kernel's ephemeral range, so no client's local end takes it before the
+// program binds it.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return a
 }
 
 // Buffer is a bytes.Buffer safe for a process's writes and the test's

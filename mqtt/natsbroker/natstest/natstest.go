@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"linli/internal/freeport"
 	"linli/mqtt/broker"
 	"linli/mqtt/natsbroker"
 )
@@ -44,7 +45,9 @@ type Cluster struct {
 }
 
 // Start starts the nodes and waits until JetStream is ready on each. On
-// error, what was started is stopped again.
+// error, what was started is stopped again. A node that cannot bind its
+// ports (another process took one first) makes Start try again, twice, on
+// new ports.
 func Start(opts *Options) (*Cluster, error) {
 	if opts == nil || opts.Accounts == nil {
 		return nil, errors.New("natstest: no accounts")
@@ -59,6 +62,23 @@ func Start(opts *Options) (*Cluster, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	var err error
+	for try := range 3 {
+		var c *Cluster
+		c, err = start(o, try)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, natsbroker.ErrListen) {
+			return nil, err
+		}
+		o.Logger.Warn("natstest: starting again on other ports", "err", err)
+	}
+	return nil, err
+}
+
+// start makes one try of Start, in the try'th data directory.
+func start(o Options, try int) (*Cluster, error) {
 	c := &Cluster{opts: o}
 	if o.Dir == "" {
 		d, err := os.MkdirTemp("", "natstest-")
@@ -66,14 +86,25 @@ func Start(opts *Options) (*Cluster, error) {
 			return nil, fmt.Errorf("natstest: %w", err)
 		}
 		c.opts.Dir, c.tempDir = d, true
+	} else if try > 0 {
+		c.opts.Dir = filepath.Join(o.Dir, "try"+strconv.Itoa(try))
 	}
-	// Choose every node's ports first: each needs all routes.
+	// Choose every node's ports first: each needs all routes. They come
+	// from freeport, below the kernel's ephemeral range, so no other
+	// test's client takes one before the node binds it.
+	addr := func() string {
+		a, err := freeport.Addr()
+		if err != nil {
+			return "127.0.0.1:0" // New picks one; a rare race, retried
+		}
+		return a
+	}
 	for i := range o.Nodes {
 		s, err := natsbroker.New(&natsbroker.Options{
 			Name:          "n" + strconv.Itoa(i+1),
-			MQTTListen:    "127.0.0.1:0",
-			Listen:        "127.0.0.1:0",
-			ClusterListen: "127.0.0.1:0",
+			MQTTListen:    addr(),
+			Listen:        addr(),
+			ClusterListen: addr(),
 			ClusterName:   "linli-test",
 			Replicas:      min(3, o.Nodes),
 			DataDir:       filepath.Join(c.opts.Dir, "n"+strconv.Itoa(i+1)),
