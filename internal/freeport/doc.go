@@ -1,6 +1,7 @@
-// Package freeport picks loopback TCP ports for tests that must name a
+// Package freeport picks loopback TCP ports for code that must name a
 // port before the program that listens on it starts: a broker in another
-// process, a cluster whose nodes need each other's addresses.
+// process, a cluster whose nodes need each other's addresses (natsbroker
+// uses it for a loopback listener given as port 0).
 //
 // Asking the kernel (listen on port 0, close, hand the port on) is racy on
 // a busy machine: the kernel gives the same range to every outgoing

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"linli/internal/freeport"
 	"linli/mqtt/broker"
 )
 
@@ -195,8 +196,11 @@ func New(opts *Options) (*Server, error) {
 	return s, nil
 }
 
-// hostPort splits addr and, for port 0, picks a free port now. It returns
-// the address with that port.
+// hostPort splits addr and, for port 0, picks a free port now (NATS must
+// be told its ports, and peers must know them before it starts). It
+// returns the address with that port. On loopback the port comes from
+// freeport, below the kernel's ephemeral range: a port the kernel handed
+// out would be free for any client's local end until NATS binds it.
 func hostPort(addr string) (string, string, int, error) {
 	host, ps, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -205,6 +209,11 @@ func hostPort(addr string) (string, string, int, error) {
 	port, err := strconv.Atoi(ps)
 	if err != nil || port < 0 || port > 65535 {
 		return "", "", 0, fmt.Errorf("bad port in %q", addr)
+	}
+	if ip := net.ParseIP(host); port == 0 && ip != nil && ip.Equal(net.IPv4(127, 0, 0, 1)) {
+		if port, err = freeport.Port(); err != nil {
+			return "", "", 0, err
+		}
 	}
 	if port == 0 {
 		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
