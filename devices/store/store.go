@@ -242,7 +242,11 @@ func (d *DB) init(db *bolt.DB) (err error) {
 			}
 		}
 		meta := tx.Bucket(bMeta)
-		boots := getU64(meta, kBoots) + 1
+		boots := getU64(meta, kBoots)
+		if meta.Get(kBoots) == nil {
+			boots = uint64(contract.FirstCounter(d.opts.Now()))
+		}
+		boots++
 		d.boot = uint32(boots)
 		if err := putU64(meta, kBoots, boots); err != nil {
 			return err
@@ -278,8 +282,10 @@ func (d *DB) Outbox() *outbox.Outbox { return d.ob }
 // Path returns the file's path.
 func (d *DB) Path() string { return d.path }
 
-// Boot returns the boot counter: 1 at the first Open of a file, then one
-// more at each Open. It is the session of the device's events.
+// Boot returns the boot counter: contract.FirstCounter + 1 at the first
+// Open of a file (the clock's seconds, so that a new file numbers above
+// the one it replaces), then one more at each Open. It is the session of
+// the device's events.
 func (d *DB) Boot() uint32 { return d.boot }
 
 // Recovered returns the path the corrupt file was moved to, and why, if

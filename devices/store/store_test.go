@@ -68,6 +68,7 @@ func ev(ch string, from, to contract.State) contract.Event {
 func TestCommitAssignsGaplessSeqAndQueues(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	d := openDB(t, path, nil)
+	first := d.Boot()
 	got, err := d.Commit([]contract.Event{ev("r", contract.StateNormal, contract.StatePreAlarm), ev("r", contract.StatePreAlarm, contract.StateAlarm)})
 	if err != nil {
 		t.Fatal(err)
@@ -111,8 +112,8 @@ func TestCommitAssignsGaplessSeqAndQueues(t *testing.T) {
 	if tail, _ := d.Events(2, 10); len(tail) != 1 || tail[0].Seq != 3 {
 		t.Errorf("Events(2): %+v", tail)
 	}
-	if d.Boot() != 2 {
-		t.Errorf("boot %d, want 2", d.Boot())
+	if d.Boot() != first+1 {
+		t.Errorf("boot %d after reopen, want %d", d.Boot(), first+1)
 	}
 }
 
@@ -420,5 +421,32 @@ func TestFileFault(t *testing.T) {
 		if got := fileFault(tt.err); got != tt.want {
 			t.Errorf("fileFault(%v) = %v, want %v", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestBootCountStartsAtTheClock: a new file counts boots from the clock's
+// seconds, so a device whose file was lost numbers its events' sessions
+// above the old file's (the hub tells them from stale copies); with the
+// clock not set it counts from 1.
+func TestBootCountStartsAtTheClock(t *testing.T) {
+	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		now  time.Time
+		want uint32
+	}{
+		{at, uint32(at.Unix()) + 1},
+		{time.Unix(0, 0), 1}, // a board whose clock is not set yet
+	} {
+		path := filepath.Join(t.TempDir(), "s.db")
+		d := openDB(t, path, &Options{Now: func() time.Time { return c.now }})
+		if d.Boot() != c.want {
+			t.Errorf("new file at %v: boot %d, want %d", c.now, d.Boot(), c.want)
+		}
+		d.Close()
+		d = openDB(t, path, &Options{Now: func() time.Time { return c.now.Add(time.Hour) }})
+		if d.Boot() != c.want+1 {
+			t.Errorf("reopened: boot %d, want %d (the count goes on, not the clock)", d.Boot(), c.want+1)
+		}
+		d.Close()
 	}
 }

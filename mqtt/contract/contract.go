@@ -155,6 +155,26 @@ type Birth struct {
 	Time     Stamp         `json:"time"`
 }
 
+// FirstCounter is where a device starts a counter whose order the hub
+// relies on (its boot count, the Session of its events and telemetry; its
+// connection count, the Session of its births, states and deaths) when the
+// file that keeps it is new: the wall clock's Unix seconds, or 0 when the
+// clock is not set yet (before 2024). A device whose store was lost,
+// moved aside as corrupt or replaced thus numbers on above everything it
+// sent before, and the hub tells its new events and births from stale
+// copies of old ones (Session goes up while Seq starts again); counting
+// from 0 it would take them for stale. A counter then goes up by one per
+// boot or connection, which never catches up with the clock.
+func FirstCounter(now time.Time) uint32 {
+	if now.Before(clockSet) || now.Unix() >= 1<<32 {
+		return 0
+	}
+	return uint32(now.Unix())
+}
+
+// clockSet is the earliest wall-clock time FirstCounter believes.
+var clockSet = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // Death is the device's MQTT last will, retained. The broker publishes it
 // when the connection is lost; a device that disconnects cleanly publishes it
 // itself.

@@ -75,6 +75,9 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// A new file's session counter starts at the clock's seconds
+	// (contract.FirstCounter); each connection counts one more.
+	first := u.Stats().Session
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- u.Run(ctx) }()
@@ -87,7 +90,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	s := u.Stats()
-	fmt.Printf("session %d, published %d, waiting %d\n", s.Session, s.Published, s.QueueDepth)
+	fmt.Printf("connections %d, published %d, waiting %d\n", s.Session-first, s.Published, s.QueueDepth)
 	// Output:
-	// session 1, published 1, waiting 0
+	// connections 1, published 1, waiting 0
 }

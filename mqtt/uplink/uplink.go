@@ -299,6 +299,9 @@ func New(db *bolt.DB, ob *outbox.Outbox, opts *Options) (*Uplink, error) {
 		}
 		if v := b.Get(keySession); len(v) == 4 {
 			u.session = binary.BigEndian.Uint32(v)
+		} else {
+			// A new file: start above what a lost one may have used.
+			u.session = contract.FirstCounter(u.opts.Clock.Now())
 		}
 		return nil
 	})

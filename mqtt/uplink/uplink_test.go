@@ -62,6 +62,7 @@ func TestDeliverQueuedInOrder(t *testing.T) {
 			}
 			r := newReceiver(t, url, "hub-"+b.Name)
 			u := newUplink(t, db, ob, testOptions(t, url, dev))
+			s0 := u.Stats().Session
 			start(t, u)
 			msgs := r.waitFor("100 events and 30 telemetry", 20*time.Second, func(m []rx) bool {
 				n := 0
@@ -91,8 +92,8 @@ func TestDeliverQueuedInOrder(t *testing.T) {
 				t.Errorf("telemetry at %d before the last event at %d: %s", firstTele, lastEvent, summary(msgs))
 			}
 			s := waitStats(t, u, "outbox empty", func(s Stats) bool { return s.QueueDepth == 0 })
-			if !s.Connected || s.Session != 1 || s.Published != 130 {
-				t.Errorf("stats = %+v, want connected, session 1, published 130", s)
+			if !s.Connected || s.Session != s0+1 || s.Published != 130 {
+				t.Errorf("stats = %+v, want connected, session %d, published 130", s, s0+1)
 			}
 		})
 	}
@@ -111,40 +112,46 @@ func TestBirthAndWill(t *testing.T) {
 	o.State = func(s uint32) *contract.DeviceState {
 		return &contract.DeviceState{Health: contract.Health{Firmware: "test"}}
 	}
+	before := contract.FirstCounter(time.Now())
 	u := newUplink(t, db, ob, o)
+	// A new file's sessions start at the clock's seconds (FirstCounter).
+	s0 := u.Stats().Session
+	if after := contract.FirstCounter(time.Now()); s0 < before || s0 > after || before == 0 {
+		t.Errorf("first session counter %d, want FirstCounter of now, in [%d, %d]", s0, before, after)
+	}
 	stop := start(t, u)
 	r.waitFor("birth 1 and state", 10*time.Second, func(m []rx) bool { return len(births(m, dev)) == 1 && countStates(m) == 1 })
 
 	p.Cut()
 	msgs := r.waitFor("death 1 (will)", 10*time.Second, func(m []rx) bool { return len(deaths(m, dev)) == 1 })
-	if got := deaths(msgs, dev); got[0] != 1 {
-		t.Errorf("will session = %d, want 1", got[0])
+	if got := deaths(msgs, dev); got[0] != s0+1 {
+		t.Errorf("will session = %d, want %d", got[0], s0+1)
 	}
 	p.Restore()
 	// Birth and then state on each connect.
 	msgs = r.waitFor("birth 2 and state", 10*time.Second, func(m []rx) bool { return len(births(m, dev)) == 2 && countStates(m) == 2 })
-	if got := births(msgs, dev); got[1] != 2 {
-		t.Errorf("births = %v, want sessions [1 2]", got)
+	if got := births(msgs, dev); got[0] != s0+1 || got[1] != s0+2 {
+		t.Errorf("births = %v, want sessions [%d %d]", got, s0+1, s0+2)
 	}
 	if _, ok := msgs[len(msgs)-1].msg.(*contract.DeviceState); !ok {
 		t.Errorf("last message %T, want the state after birth 2", msgs[len(msgs)-1].msg)
 	}
 	waitStats(t, u, "connected", func(s Stats) bool { return s.Connected })
-	if s := u.Stats(); s.Reconnects != 1 || s.Session != 2 {
-		t.Errorf("stats = %+v, want 1 reconnect, session 2", s)
+	if s := u.Stats(); s.Reconnects != 1 || s.Session != s0+2 {
+		t.Errorf("stats = %+v, want 1 reconnect, session %d", s, s0+2)
 	}
 	stop()
 	msgs = r.waitFor("clean death 2", 10*time.Second, func(m []rx) bool { return len(deaths(m, dev)) == 2 })
-	if got := deaths(msgs, dev); got[1] != 2 {
-		t.Errorf("deaths = %v, want sessions [1 2]", got)
+	if got := deaths(msgs, dev); got[1] != s0+2 {
+		t.Errorf("deaths = %v, want sessions [%d %d]", got, s0+1, s0+2)
 	}
 
 	// The session counter survives a restart of the device.
 	u2 := newUplink(t, db, ob, testOptions(t, url, dev))
 	start(t, u2)
 	msgs = r.waitFor("birth 3", 10*time.Second, func(m []rx) bool { return len(births(m, dev)) == 3 })
-	if got := births(msgs, dev); got[2] != 3 {
-		t.Errorf("births = %v, want session 3 after restart", got)
+	if got := births(msgs, dev); got[2] != s0+3 {
+		t.Errorf("births = %v, want session %d after restart", got, s0+3)
 	}
 }
 
