@@ -36,7 +36,7 @@ func (h *Hub) alertsForEvent(tx *bolt.Tx, ev *contract.Event, r *devRecord, cs *
 		loc = h.cfg.Locate(ev.Location)
 	}
 	if late {
-		return h.lateAlert(tx, ev, loc, cs, now)
+		return h.lateAlert(tx, ev, loc, cs, ev.Session < r.EventBoot, now)
 	}
 	return h.channelAlerts(tx, ev, loc, cs, now)
 }
@@ -142,11 +142,17 @@ func (h *Hub) channelAlerts(tx *bolt.Tx, ev *contract.Event, loc contract.Locati
 // that raised the channel's active alert ended that alert: it is cleared,
 // and if the channel's newest event latched it again (an alarm folded into
 // the old alert), that event raises its own alert, as it would have in
-// order. h.mu must be held.
-func (h *Hub) lateAlert(tx *bolt.Tx, ev *contract.Event, loc contract.Location, cs *chanState, now time.Time) ([]func(), error) {
-	newer := cs.Newest.Seq
-	note := fmt.Sprintf("arrived after event %d of the channel", newer)
-	if leaves(ev) && !raises(ev) && cs.AlertSeq != 0 && cs.AlertSeq < ev.Seq {
+// order. An event of the device's earlier numbering (prev: its store was
+// replaced since) is only recorded, as a late alarm is: it ends nothing.
+// h.mu must be held.
+func (h *Hub) lateAlert(tx *bolt.Tx, ev *contract.Event, loc contract.Location, cs *chanState, prev bool, now time.Time) ([]func(), error) {
+	var newer uint64
+	note := "arrived after the device numbered its events anew"
+	if !prev {
+		newer = cs.Newest.Seq
+		note = fmt.Sprintf("arrived after event %d of the channel", newer)
+	}
+	if !prev && leaves(ev) && !raises(ev) && cs.AlertSeq != 0 && cs.AlertSeq < ev.Seq {
 		ended, err := h.channelAlerts(tx, ev, loc, cs, now)
 		if err != nil || len(ended) == 0 {
 			return ended, err

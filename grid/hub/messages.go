@@ -201,7 +201,8 @@ type batch struct {
 // is committed on its own; otherwise in b's transaction. h.mu must be held.
 func (h *Hub) acceptEvent(b *batch, ev *contract.Event, ack func(), dup bool) []func() {
 	r := h.device(ev.Device)
-	if last := r.LastEventSeq; last != 0 && ev.Seq > last+1 {
+	// An event of an earlier numbering (see applyTx) waits for nothing.
+	if last := r.LastEventSeq; last != 0 && ev.Seq > last+1 && ev.Session >= r.EventBoot {
 		q := h.held[ev.Device]
 		for _, e := range q {
 			if e.ev.Seq == ev.Seq {
@@ -322,7 +323,23 @@ func (h *Hub) applyTx(tx *bolt.Tx, ev *contract.Event) ([]func(), error) {
 	if err := replica.Put(tx, bSeen, []byte(ev.ID), ts[:]); err != nil {
 		return nil, err
 	}
+	// A device whose store was lost (moved aside as corrupt, replaced)
+	// numbers its events from 1 again, under a Session (its boot count)
+	// that starts at the clock's seconds (contract.FirstCounter): a seq
+	// going back while the session goes up is a new numbering, never a
+	// stale copy (in one store both only go up). The channels start again
+	// with it; an event of an earlier numbering arriving later is only
+	// recorded (prev).
+	if last := r.LastEventSeq; last != 0 && r.LastEventBoot != 0 && ev.Seq <= last && ev.Session > r.LastEventBoot {
+		h.log.Warn("device numbers its events anew: its store was lost or replaced", "device", ev.Device,
+			"session", ev.Session, "seq", ev.Seq, "last_session", r.LastEventBoot, "last_seq", last)
+		r.EventBoot, r.LastEventSeq, r.Chans = ev.Session, 0, nil
+	}
+	prev := ev.Session < r.EventBoot
 	switch last := r.LastEventSeq; {
+	case prev:
+		h.c.outOfOrder.Add(1)
+		h.log.Warn("event of the device's earlier numbering", "device", ev.Device, "session", ev.Session, "seq", ev.Seq, "id", ev.ID)
 	case ev.Seq > last:
 		if last != 0 && ev.Seq > last+1 {
 			gap := ev.Seq - last - 1
@@ -330,7 +347,7 @@ func (h *Hub) applyTx(tx *bolt.Tx, ev *contract.Event) ([]func(), error) {
 			h.c.missing.Add(gap)
 			h.log.Warn("events missing", "device", ev.Device, "after_seq", last, "count", gap)
 		}
-		r.LastEventSeq = ev.Seq
+		r.LastEventSeq, r.LastEventBoot = ev.Seq, ev.Session
 	default:
 		h.c.outOfOrder.Add(1)
 		h.log.Warn("event out of order", "device", ev.Device, "seq", ev.Seq, "last", last, "id", ev.ID)
@@ -346,7 +363,7 @@ func (h *Hub) applyTx(tx *bolt.Tx, ev *contract.Event) ([]func(), error) {
 		cs = &chanState{}
 		r.Chans[ev.Channel] = cs
 	}
-	late := cs.Newest != nil && ev.Seq < cs.Newest.Seq
+	late := prev || (cs.Newest != nil && ev.Seq < cs.Newest.Seq)
 	if !late {
 		e := *ev
 		cs.Newest = &e

@@ -148,3 +148,62 @@ func TestLateResetEndsFoldedAlert(t *testing.T) {
 		t.Errorf("%d alerts, want 2: %+v", len(all), all)
 	}
 }
+
+// TestStoreReplaced: a device whose store was lost (moved aside as
+// corrupt, or a new board) numbers its events from 1 again under a higher
+// session (contract.FirstCounter). Its alarm raises a live alert instead of
+// being taken for a stale copy, and an event of the old numbering that
+// arrives afterwards ends nothing.
+func TestStoreReplaced(t *testing.T) {
+	e := newEnv(t, "")
+	_, e.url = embedded(t, e.cfg, t.TempDir())
+	r := e.start()
+	d := e.device("dev-2")
+	applied := func(n int) func() bool {
+		return func() bool { evs, _ := r.h.Events("dev-2"); return len(evs) == n }
+	}
+	for range 2 {
+		d.event("temp-1", contract.StateAlarm, "threshold")
+		d.event("temp-1", contract.StateNormal, "reset")
+	}
+	e.eventually("old numbering applied", applied(4))
+
+	const boot = 1_780_000_000 // the new file's boot count, from the clock
+	send := func(id string, session uint32, seq uint64, from, to contract.State, cause string) {
+		d.send(&contract.Event{ID: id, Device: "dev-2", Session: session, Seq: seq, Channel: "temp-1", Kind: "temperature",
+			From: from, To: to, Cause: cause, Value: 88, Unit: "°C", SetPoint: 70}, "event", false)
+	}
+	send("dev-2-new-1", boot, 1, contract.StateNormal, contract.StateAlarm, "threshold")
+	e.eventually("new alarm applied", applied(5))
+	// A copy of the old numbering, late: a reset the old store sent
+	// before it was lost.
+	send("dev-2-e5", 1, 5, contract.StateAlarm, contract.StateNormal, "reset")
+	e.eventually("old reset applied", applied(6))
+
+	alert := func() contract.Alert {
+		all, err := r.h.Alerts(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range all {
+			if a.EventID == "dev-2-new-1" {
+				return a
+			}
+		}
+		t.Fatalf("no alert for the new numbering's alarm: %+v", all)
+		return contract.Alert{}
+	}
+	if a := alert(); a.Cleared {
+		t.Fatalf("the new numbering's alarm: %+v, want an active alert (the old numbering's reset ends nothing)", a)
+	}
+	for _, info := range r.h.Devices() {
+		if info.Device == "dev-2" && info.LastEventSeq != 1 {
+			t.Errorf("device %+v, want last event seq 1 (the new numbering)", info)
+		}
+	}
+	send("dev-2-new-2", boot, 2, contract.StateAlarm, contract.StateNormal, "reset")
+	e.eventually("new reset applied", applied(7))
+	if a := alert(); !a.Cleared {
+		t.Errorf("after the new numbering's reset: %+v, want cleared", a)
+	}
+}

@@ -30,6 +30,12 @@ type devRecord struct {
 	// birth of that same session, replayed later, must not revive it.
 	DeadSession uint32 `json:"dead_session,omitempty"`
 
+	// LastEventBoot is the Session (boot count) of the event that set
+	// LastEventSeq; EventBoot the Session of the first event of the
+	// device's current numbering (see Hub.applyTx).
+	LastEventBoot uint32 `json:"last_event_boot,omitempty"`
+	EventBoot     uint32 `json:"event_boot,omitempty"`
+
 	// Channels holds, per channel, what decides how a late event is
 	// handled (see Hub.lateAlert).
 	Chans map[string]*chanState `json:"chans,omitempty"`
