@@ -470,6 +470,11 @@ type Response struct {
 	OK    bool            `json:"ok"`
 	Error string          `json:"error,omitempty"`
 	Body  json.RawMessage `json:"body,omitempty"`
+	// Hub is the id of the hub that answers. Several hubs answer a worker
+	// whose communities are in several shards (hubs of other
+	// configurations on the same broker); a client tells their answers
+	// apart by it. Empty from hubs before it was added.
+	Hub string `json:"hub,omitempty"`
 }
 
 // DeviceTopic returns the topic of kind under device's subtree

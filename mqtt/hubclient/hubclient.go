@@ -1,6 +1,7 @@
 package hubclient
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -94,6 +96,11 @@ type Options struct {
 	// ClientID is the MQTT client id; "" means "gridctl-<user>-<random>",
 	// so that several tools of the same user can run at once.
 	ClientID string
+	// Hubs is how many hubs answer the user: the shards (hub
+	// configurations on one broker, Config.SharedBroker) its communities
+	// are in. 0 or 1: one hub, whose first answer is the answer. See Call
+	// for how several answers are merged.
+	Hubs int
 	// Logger receives debug and error logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -102,6 +109,7 @@ type Options struct {
 // safe for concurrent use.
 type Client struct {
 	user string
+	hubs int
 	cl   paho.Client
 	log  *slog.Logger
 
@@ -137,6 +145,7 @@ func Dial(ctx context.Context, opts *Options) (*Client, error) {
 	}
 	c := &Client{
 		user:    o.User,
+		hubs:    max(o.Hubs, 1),
 		log:     o.Logger.With("component", "hubclient"),
 		pending: make(map[string]chan contract.Response),
 		subs:    make(map[string]paho.MessageHandler),
@@ -202,8 +211,17 @@ func (c *Client) Close() {
 
 // Call sends the request op with args and body (marshalled to JSON when
 // not nil) and waits for the hub's response, which it unmarshals into out
-// when out is not nil and the response has a body. It returns a *HubError when the hub refuses, and an
-// error wrapping ErrNoAnswer and ctx.Err() when ctx ends first.
+// when out is not nil and the response has a body. It returns a *HubError
+// when the hub refuses, and an error wrapping ErrNoAnswer and ctx.Err()
+// when ctx ends first.
+//
+// With Options.Hubs n > 1 every hub of the user's shards answers. When
+// out points to a slice (a list), Call waits for all n and returns the
+// concatenation of the lists of those that accepted; a hub that did not
+// answer in time is an ErrNoAnswer naming how many did, never a silently
+// shorter list. Otherwise the first acceptance is the answer (an alert,
+// a ticket: held by one shard; the others refuse with "not found"). Only
+// when every hub refuses is the first refusal returned.
 func (c *Client) Call(ctx context.Context, op string, args map[string]string, body, out any) error {
 	req := &contract.Request{ID: randomID(8), From: c.user, Op: op, Args: args}
 	if body != nil {
@@ -217,7 +235,7 @@ func (c *Client) Call(ctx context.Context, op string, args map[string]string, bo
 	if err != nil {
 		return fmt.Errorf("hubclient: %s: %w", op, err)
 	}
-	ch := make(chan contract.Response, 1)
+	ch := make(chan contract.Response, 2*c.hubs)
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -238,14 +256,60 @@ func (c *Client) Call(ctx context.Context, op string, args map[string]string, bo
 		return fmt.Errorf("hubclient: %s: publish: %w", op, err)
 	}
 	c.log.Debug("request", "op", op, "id", req.ID)
-	var resp contract.Response
-	select {
-	case resp = <-ch:
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %s: %w", ErrNoAnswer, op, ctx.Err())
-	case <-c.done:
-		return ErrClosed
+	list := c.hubs > 1 && isSlicePtr(out)
+	var answers []contract.Response
+	seen := map[string]bool{}
+	for len(answers) < c.hubs {
+		var resp contract.Response
+		select {
+		case resp = <-ch:
+		case <-ctx.Done():
+			if len(answers) == 0 {
+				return fmt.Errorf("%w: %s: %w", ErrNoAnswer, op, ctx.Err())
+			}
+			return fmt.Errorf("%w: %s: %d of %d hubs answered (%s): %w", ErrNoAnswer, op, len(answers), c.hubs, hubNames(answers), ctx.Err())
+		case <-c.done:
+			return ErrClosed
+		}
+		if c.hubs > 1 && seen[resp.Hub] {
+			continue // a duplicate (QoS 1 may deliver twice)
+		}
+		seen[resp.Hub] = true
+		if c.hubs == 1 || (resp.OK && !list) {
+			return decodeResponse(op, &resp, out)
+		}
+		answers = append(answers, resp)
 	}
+	var lists []json.RawMessage
+	for _, r := range answers {
+		if r.OK && len(r.Body) > 0 {
+			lists = append(lists, r.Body)
+		}
+	}
+	if !list || len(lists) == 0 {
+		for _, r := range answers {
+			if r.OK {
+				return decodeResponse(op, &r, out)
+			}
+		}
+		return decodeResponse(op, &answers[0], out)
+	}
+	v := reflect.ValueOf(out).Elem()
+	all := reflect.MakeSlice(v.Type(), 0, 0)
+	for _, b := range lists {
+		part := reflect.New(v.Type())
+		if err := json.Unmarshal(b, part.Interface()); err != nil {
+			return fmt.Errorf("hubclient: %s: decode response: %w", op, err)
+		}
+		all = reflect.AppendSlice(all, part.Elem())
+	}
+	v.Set(all)
+	return nil
+}
+
+// decodeResponse returns resp's refusal as a *HubError, or unmarshals its
+// body into out.
+func decodeResponse(op string, resp *contract.Response, out any) error {
 	if !resp.OK {
 		msg := resp.Error
 		if msg == "" {
@@ -259,6 +323,22 @@ func (c *Client) Call(ctx context.Context, op string, args map[string]string, bo
 		}
 	}
 	return nil
+}
+
+// isSlicePtr reports whether out is a pointer to a slice: a list whose
+// parts several hubs send.
+func isSlicePtr(out any) bool {
+	t := reflect.TypeOf(out)
+	return t != nil && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Slice
+}
+
+// hubNames lists the hubs that answered, for an error.
+func hubNames(rs []contract.Response) string {
+	var names []string
+	for _, r := range rs {
+		names = append(names, cmp.Or(r.Hub, "?"))
+	}
+	return strings.Join(names, ", ")
 }
 
 // Alerts subscribes to the alerts of grid ("" or "+" for every grid) and
