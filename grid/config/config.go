@@ -29,6 +29,15 @@ type Config struct {
 	Workers     []Worker    `json:"workers"`
 	Devices     []Device    `json:"devices"`
 	Escalation  Escalation  `json:"escalation"`
+	// SharedBroker says that hubs of other configurations (other
+	// communities) use the same broker or cluster: this configuration is
+	// one shard. Its hub then handles only its own devices and workers,
+	// silently leaving the others' messages and requests to their hubs,
+	// and its alert ids carry its hub id, so that they stay distinct
+	// for a worker who sees several shards. Community, grid, device,
+	// kiosk-code and hub ids must be unique across the shards; a worker
+	// of several shards has the same id and password in each.
+	SharedBroker bool `json:"shared_broker,omitempty"`
 
 	grids   map[string]string // "community/building" → grid
 	workers map[string]int

@@ -33,6 +33,10 @@
 // from the grid to the community after "grid", and from the community to
 // the subdistrict after "community" more.
 //
+// "shared_broker": true marks the configuration as one shard of several on
+// one broker or cluster (see Config.SharedBroker and the README's
+// topologies).
+//
 // A Config also provides the broker's Accounts, so that the embedded
 // broker and the hub agree on who is who.
 package config

@@ -196,8 +196,12 @@ func (h *Hub) newAlert(tx *bolt.Tx, ev *contract.Event, loc contract.Location, n
 	if err != nil {
 		return nil, err
 	}
+	id := fmt.Sprintf("A%08d", n)
+	if h.cfg.SharedBroker {
+		id = h.cfg.Hub.ID + "-" + id // distinct across the shards a worker may see
+	}
 	a := &contract.Alert{
-		ID: fmt.Sprintf("A%08d", n), Device: ev.Device, Channel: ev.Channel, Kind: ev.Kind,
+		ID: id, Device: ev.Device, Channel: ev.Channel, Kind: ev.Kind,
 		State: ev.To, Value: ev.Value, Unit: ev.Unit, Location: loc, Raised: now,
 		EventTime: ev.Time, EventID: ev.ID, Description: describe(ev, loc),
 	}

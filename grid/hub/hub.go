@@ -146,6 +146,7 @@ type Stats struct {
 	BadType       uint64 // unknown type or type not allowed on the topic
 	Duplicates    uint64 // events already seen (by id)
 	OutOfOrder    uint64 // events with a seq at or below the last one applied
+	Foreign       uint64 // messages and requests of other shards' devices and workers, left to their hubs (Config.SharedBroker)
 	Held          uint64 // events held for a missing predecessor
 	Missing       uint64 // events never received (gaps given up on)
 	AlertsRaised  uint64
@@ -166,7 +167,7 @@ type Stats struct {
 type counters struct {
 	received, malformed, tooLarge, badVersion, badType, duplicates, outOfOrder,
 	held, missing, raised, cleared, escalations, acks, requests, requestErrors,
-	handlerErrors, storeErrors atomic.Uint64
+	handlerErrors, storeErrors, foreign atomic.Uint64
 	depth, maxDepth atomic.Int64
 }
 
@@ -274,7 +275,7 @@ func (h *Hub) Stats() Stats {
 	return Stats{
 		Received: c.received.Load(), Malformed: c.malformed.Load(), TooLarge: c.tooLarge.Load(),
 		BadVersion: c.badVersion.Load(), BadType: c.badType.Load(), Duplicates: c.duplicates.Load(),
-		OutOfOrder: c.outOfOrder.Load(), Held: c.held.Load(), Missing: c.missing.Load(),
+		OutOfOrder: c.outOfOrder.Load(), Foreign: c.foreign.Load(), Held: c.held.Load(), Missing: c.missing.Load(),
 		AlertsRaised: c.raised.Load(), AlertsCleared: c.cleared.Load(), Escalations: c.escalations.Load(),
 		Acks: c.acks.Load(), Requests: c.requests.Load(), RequestErrors: c.requestErrors.Load(),
 		HandlerErrors: c.handlerErrors.Load(), StoreErrors: c.storeErrors.Load(),

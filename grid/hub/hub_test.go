@@ -122,7 +122,7 @@ func (e *env) start() *running {
 		e.t.Fatal(err)
 	}
 	h, err := New(db, e.cfg, &Options{
-		Broker: e.url, Password: "hubpw", Clock: e.clock, Tick: time.Hour,
+		Broker: e.url, ClientID: e.cfg.Hub.ID, Password: "hubpw", Clock: e.clock, Tick: time.Hour,
 		ReorderWindow: time.Minute, CommandTimeout: 5 * time.Second, Logger: logger(e.t), TelemetryFeed: e.feed != nil,
 	})
 	if err != nil {

@@ -36,6 +36,10 @@ func (h *Hub) onMessage(_ paho.Client, m paho.Message) {
 		m.Ack()
 		return
 	}
+	if t, err := contract.ParseTopic(m.Topic()); err == nil && h.foreign(t) {
+		m.Ack() // neither decoded nor counted as received: another hub's
+		return
+	}
 	h.c.received.Add(1)
 	msg, err := contract.Decode(m.Topic(), m.Payload())
 	if err != nil {
@@ -58,6 +62,31 @@ func (h *Hub) onMessage(_ paho.Client, m paho.Message) {
 	h.c.badType.Add(1)
 	h.refusals.Log(context.Background(), slog.LevelWarn, source(m.Topic()), "not-for-hub", "message dropped: not for the hub", "topic", m.Topic())
 	m.Ack()
+}
+
+// foreign reports whether a message on t belongs to another shard's hub:
+// with Config.SharedBroker, the hub subscribes to every device's and
+// worker's topics like the other hubs on the broker, and leaves alone
+// what is not of its own configuration. Without it, every message is the
+// hub's (a device the configuration does not list is located by its birth).
+func (h *Hub) foreign(t contract.Topic) bool {
+	if !h.cfg.SharedBroker {
+		return false
+	}
+	switch {
+	case t.Kind == "dev":
+		if _, ok := h.cfg.Device(t.Device); ok {
+			return false
+		}
+	case t.Kind == "hub" && len(t.Parts) > 2 && t.Parts[1] == "req":
+		if _, ok := h.cfg.Worker(t.Parts[2]); ok {
+			return false
+		}
+	default:
+		return false
+	}
+	h.c.foreign.Add(1)
+	return true
 }
 
 // refuse counts a message that could not be decoded and logs it, at most a

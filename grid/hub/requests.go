@@ -30,7 +30,7 @@ func (h *Hub) startRequest(client string, req *contract.Request) {
 		case <-ctx.Done():
 			return
 		}
-		resp := &contract.Response{ID: req.ID}
+		resp := &contract.Response{ID: req.ID, Hub: h.cfg.Hub.ID}
 		body, err := h.serveRequest(ctx, client, req)
 		if err == nil {
 			resp.Body, err = json.Marshal(body)

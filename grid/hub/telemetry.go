@@ -81,6 +81,9 @@ func (h *Hub) Telemetry(topic string, payload []byte) {
 	if h.stopping.Load() {
 		return
 	}
+	if t, err := contract.ParseTopic(topic); err == nil && h.foreign(t) {
+		return
+	}
 	h.c.received.Add(1)
 	dev, err := decodeTelemetry(topic, payload)
 	if err != nil {

@@ -1,0 +1,160 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"linli/grid/config"
+	"linli/mqtt/broker"
+	"linli/mqtt/contract"
+	"linli/mqtt/hubclient"
+)
+
+// shardConfig is one of two hub configurations sharing a broker: its own
+// hub, community, grid worker and sensor, and the subdistrict worker "s1"
+// of both.
+func shardConfig(t *testing.T, name string) *config.Config {
+	t.Helper()
+	r := strings.NewReplacer("NAME", name)
+	cfg, err := config.Parse([]byte(r.Replace(`{
+  "subdistrict": "sd", "shared_broker": true,
+  "hub": {"id": "hub-NAME", "password": "hubpw"},
+  "communities": [{"id": "NAME", "name": "NAME", "grids": [{"id": "g-NAME", "name": "G", "buildings": ["b1"]}]}],
+  "workers": [
+    {"id": "w-NAME", "name": "W", "role": "grid-worker", "grid": "g-NAME", "on_duty": true, "password": "pw"},
+    {"id": "s1", "name": "Liu", "role": "subdistrict", "on_duty": true, "password": "pw"}
+  ],
+  "devices": [{"id": "dev-NAME", "kind": "sensor", "password": "pw", "location": {"community": "NAME", "building": "b1", "unit": "1"}}]
+}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestShards runs two hubs of different configurations on one broker
+// (Config.SharedBroker): each raises alerts only for its own devices,
+// answers only its own workers, and a worker of both sees both through
+// hubclient's merged lists.
+func TestShards(t *testing.T) {
+	cfgs := []*config.Config{shardConfig(t, "east"), shardConfig(t, "west")}
+	var es []broker.Entry
+	for _, c := range cfgs {
+		for _, e := range c.Accounts() {
+			if !slices.ContainsFunc(es, func(x broker.Entry) bool { return x.ID == e.ID }) {
+				es = append(es, e)
+			}
+		}
+	}
+	s, err := broker.New(&broker.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Accounts: broker.NewStatic(es...), Logger: logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	url := "tcp://" + s.Addr()
+
+	var envs []*env
+	var hubs []*running
+	for _, c := range cfgs {
+		e := newEnv(t, url)
+		e.cfg = c
+		envs = append(envs, e)
+		hubs = append(hubs, e.start())
+	}
+	east, west := hubs[0].h, hubs[1].h
+
+	envs[0].device("dev-east").event("t1", contract.StateAlarm, "threshold")
+	envs[1].device("dev-west").event("t1", contract.StateAlarm, "threshold")
+	for i, r := range hubs {
+		envs[i].eventually("one alert on each hub", func() bool {
+			as, _ := r.h.Alerts(false)
+			return len(as) == 1
+		})
+	}
+	envs[0].eventually("each hub leaves the other's device alone", func() bool {
+		return east.Stats().Foreign > 0 && west.Stats().Foreign > 0
+	})
+	ea, _ := east.Alerts(false)
+	wa, _ := west.Alerts(false)
+	if ea[0].Device != "dev-east" || ea[0].ID != "hub-east-A00000001" || wa[0].Device != "dev-west" || wa[0].ID != "hub-west-A00000001" {
+		t.Fatalf("alerts: east %s of %s, west %s of %s; want each hub's own device, ids prefixed with the hub",
+			ea[0].ID, ea[0].Device, wa[0].ID, wa[0].Device)
+	}
+	if d := east.Devices(); len(d) != 1 || d[0].Device != "dev-east" {
+		t.Errorf("east's devices: %+v, want only dev-east", d)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	dial := func(user string, hubs int) *hubclient.Client {
+		c, err := hubclient.Dial(ctx, &hubclient.Options{Broker: url, User: user, Password: "pw", Hubs: hubs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c
+	}
+
+	// The subdistrict worker, in both shards, sees both alerts and
+	// acknowledges the west one: only the west hub holds it.
+	sub := dial("s1", 2)
+	var all []contract.Alert
+	if err := sub.Call(ctx, contract.OpAlertsList, nil, nil, &all); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{}
+	for _, a := range all {
+		ids = append(ids, a.ID)
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []string{"hub-east-A00000001", "hub-west-A00000001"}) {
+		t.Fatalf("s1's merged alert list: %v", ids)
+	}
+	var acked contract.Alert
+	if err := sub.Call(ctx, contract.OpAlertAck, map[string]string{"id": "hub-west-A00000001"}, nil, &acked); err != nil {
+		t.Fatalf("ack through two hubs: %v", err)
+	}
+	if acked.AckedBy != "s1" || acked.ID != "hub-west-A00000001" {
+		t.Fatalf("acked: %+v", acked)
+	}
+	err = sub.Call(ctx, contract.OpAlertAck, map[string]string{"id": "hub-west-A00000099"}, nil, &acked)
+	var he *hubclient.HubError
+	if !errors.As(err, &he) {
+		t.Fatalf("ack of an alert no hub holds: %v, want the hubs' refusal", err)
+	}
+
+	// The east grid worker is answered by the east hub only: the west hub
+	// neither refuses nor answers it.
+	w := envs[0].client("w-east")
+	resp := w.Subscribe(contract.ResponseTopic("w-east"), 1)
+	r := request(t, w, resp, "w-east", contract.OpAlertsList, nil)
+	if !r.OK || r.Hub != "hub-east" {
+		t.Fatalf("w-east's answer: %+v", r)
+	}
+	select {
+	case m := <-resp:
+		t.Fatalf("a second answer to w-east: %s", m.Payload)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	// With one shard's hub down, a merged list is an error naming how
+	// many answered, never a shorter list.
+	hubs[1].stop()
+	short, cancel2 := context.WithTimeout(ctx, time.Second)
+	defer cancel2()
+	err = sub.Call(short, contract.OpAlertsList, nil, nil, &all)
+	if !errors.Is(err, hubclient.ErrNoAnswer) || !strings.Contains(err.Error(), "1 of 2 hubs answered (hub-east)") {
+		t.Fatalf("list with the west hub down: %v", err)
+	}
+	// An alert of the live shard is still acknowledged.
+	if err := sub.Call(ctx, contract.OpAlertAck, map[string]string{"id": "hub-east-A00000001"}, nil, &acked); err != nil {
+		t.Fatalf("ack with the other hub down: %v", err)
+	}
+}
