@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ type config struct {
 	pass    string
 	json    bool
 	timeout time.Duration
+	hubs    int
 }
 
 // runFunc runs a command with its positional arguments.
@@ -82,7 +84,7 @@ func (a *app) hub(ctx context.Context) (*hubclient.Client, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.timeout)
 	defer cancel()
-	c, err := hubclient.Dial(ctx, &hubclient.Options{Broker: a.cfg.broker, User: a.cfg.user, Password: a.cfg.pass})
+	c, err := hubclient.Dial(ctx, &hubclient.Options{Broker: a.cfg.broker, User: a.cfg.user, Password: a.cfg.pass, Hubs: a.cfg.hubs})
 	if err != nil {
 		var ce *hubclient.ConnectError
 		if errors.As(err, &ce) {
@@ -140,6 +142,7 @@ func globalFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.pass, "pass", c.pass, "MQTT `password` (env LINLI_PASS)")
 	fs.BoolVar(&c.json, "json", c.json, "print JSON instead of tables")
 	fs.DurationVar(&c.timeout, "timeout", c.timeout, "how long to wait for the broker and the hub")
+	fs.IntVar(&c.hubs, "hubs", c.hubs, "how many hubs (shards on one broker) serve your communities; lists merge their answers (env LINLI_HUBS)")
 }
 
 // parseArgs parses flags anywhere among the positional arguments
@@ -165,7 +168,7 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // synopsis is the usage line, in two lines to fit 80 columns.
 const synopsis = "usage: gridctl [--broker URL] [--user U] [--pass P] [--timeout 5s] [--json]\n" +
-	"               COMMAND [ARGS]"
+	"               [--hubs N] COMMAND [ARGS]"
 
 // run runs the command line args and returns the exit status.
 func run(ctx context.Context, args []string, sys *system) int {
@@ -174,6 +177,14 @@ func run(ctx context.Context, args []string, sys *system) int {
 		user:    sys.getenv("LINLI_USER"),
 		pass:    sys.getenv("LINLI_PASS"),
 		timeout: 5 * time.Second,
+		hubs:    1,
+	}
+	if v := sys.getenv("LINLI_HUBS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fail(sys, usagef("LINLI_HUBS=%q: want a number of hubs, 1 or more", v))
+		}
+		cfg.hubs = n
 	}
 	if cfg.broker == "" {
 		cfg.broker = hubclient.DefaultBroker
@@ -220,6 +231,9 @@ func run(ctx context.Context, args []string, sys *system) int {
 	}
 	if cfg.timeout <= 0 {
 		return fail(sys, usagef("--timeout must be positive"))
+	}
+	if cfg.hubs < 1 {
+		return fail(sys, usagef("--hubs must be 1 or more"))
 	}
 	a := &app{cfg: cfg, sys: sys, out: sys.stdout, clock: clock{now: sys.now, loc: sys.loc}}
 	defer a.close()
@@ -280,7 +294,7 @@ func writeHelp(w io.Writer) {
 		}
 	}
 	fmt.Fprintln(w, "\nenvironment: LINLI_BROKER (default "+hubclient.DefaultBroker+"), LINLI_USER,")
-	fmt.Fprintln(w, "             LINLI_PASS")
+	fmt.Fprintln(w, "             LINLI_PASS, LINLI_HUBS")
 	fmt.Fprintln(w, "exit status: 0 ok, 1 error, 2 usage")
 }
 
