@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -86,7 +88,8 @@ func startNATS(ctx context.Context, o *options, cfg *config.Config, log *slog.Lo
 // node with the configuration's users and permissions.
 func configNATS(args []string, w, logw io.Writer) error {
 	fs := flag.NewFlagSet("gridhub config nats", flag.ContinueOnError)
-	path := fs.String("config", "", "hub configuration file")
+	var paths configFiles
+	fs.Var(&paths, "config", "hub configuration `file`; repeat it for the shards that share the cluster")
 	mqtt := fs.String("listen", "0.0.0.0:1883", "the node's MQTT listener `address`")
 	data := fs.String("data", "", "JetStream's store `directory` (default: nats-server's)")
 	var n natsFlags
@@ -94,10 +97,10 @@ func configNATS(args []string, w, logw io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *path == "" || fs.NArg() > 0 {
-		return fmt.Errorf("gridhub: usage: gridhub config nats --config FILE [--nats-node NAME --listen ADDR --nats ADDR --nats-cluster ADDR --nats-routes URLS --data DIR]")
+	if len(paths) == 0 || fs.NArg() > 0 {
+		return fmt.Errorf("gridhub: usage: gridhub config nats --config FILE [--config FILE ...] [--nats-node NAME --listen ADDR --nats ADDR --nats-cluster ADDR --nats-routes URLS --data DIR]")
 	}
-	cfg, err := config.Load(*path)
+	es, err := loadEntries(paths)
 	if err != nil {
 		return err
 	}
@@ -106,7 +109,7 @@ func configNATS(args []string, w, logw io.Writer) error {
 	}
 	o := n.options(*mqtt, "")
 	o.DataDir = *data
-	skipped, err := natsbroker.WriteConfig(w, o, entries(cfg))
+	skipped, err := natsbroker.WriteConfig(w, o, es)
 	if err != nil {
 		return err
 	}
@@ -121,21 +124,22 @@ func configNATS(args []string, w, logw io.Writer) error {
 // same policy as the embedded broker's.
 func configMosquitto(args []string, w, logw io.Writer) error {
 	fs := flag.NewFlagSet("gridhub config mosquitto", flag.ContinueOnError)
-	path := fs.String("config", "", "hub configuration file")
+	var paths configFiles
+	fs.Var(&paths, "config", "hub configuration `file`; repeat it for the shards that share the broker")
 	part := fs.String("print", "passwd", "`passwd` (password_file) or acl (acl_file)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *path == "" || fs.NArg() > 0 || (*part != "passwd" && *part != "acl") {
-		return fmt.Errorf("gridhub: usage: gridhub config mosquitto --config FILE --print passwd|acl")
+	if len(paths) == 0 || fs.NArg() > 0 || (*part != "passwd" && *part != "acl") {
+		return fmt.Errorf("gridhub: usage: gridhub config mosquitto --config FILE [--config FILE ...] --print passwd|acl")
 	}
-	cfg, err := config.Load(*path)
+	es, err := loadEntries(paths)
 	if err != nil {
 		return err
 	}
 	b := bufio.NewWriter(w)
 	var skipped []string
-	for _, e := range entries(cfg) {
+	for _, e := range es {
 		if *part == "acl" {
 			writeMosquittoACL(b, e.Account)
 			continue
@@ -189,4 +193,40 @@ func entries(cfg *config.Config) []broker.Entry {
 	}
 	sort.Slice(es, func(i, j int) bool { return es[i].ID < es[j].ID })
 	return es
+}
+
+// configFiles is a repeatable --config flag.
+type configFiles []string
+
+func (c *configFiles) String() string     { return strings.Join(*c, ",") }
+func (c *configFiles) Set(v string) error { *c = append(*c, v); return nil }
+
+// loadEntries returns the accounts of the configurations at paths, the
+// shards of one broker, sorted by id. An id in several configurations (a
+// subdistrict worker of two shards) must be the same account with the
+// same password in each: the broker has one user of that name.
+func loadEntries(paths []string) ([]broker.Entry, error) {
+	byID := map[string]broker.Entry{}
+	from := map[string]string{}
+	for _, p := range paths {
+		cfg, err := config.Load(p)
+		if err != nil {
+			return nil, err
+		}
+		if len(paths) > 1 && !cfg.SharedBroker {
+			return nil, fmt.Errorf("gridhub: %s: several configurations share this broker, but this one does not say \"shared_broker\": true (its hub would take the other shards' devices and answer their workers)", p)
+		}
+		for _, e := range entries(cfg) {
+			if prev, dup := byID[e.ID]; dup {
+				if prev != e {
+					return nil, fmt.Errorf("gridhub: %q is in %s and %s with a different role, community or password: one broker has one user of that name", e.ID, from[e.ID], p)
+				}
+				continue
+			}
+			byID[e.ID], from[e.ID] = e, p
+		}
+	}
+	es := slices.Collect(maps.Values(byID))
+	sort.Slice(es, func(i, j int) bool { return es[i].ID < es[j].ID })
+	return es, nil
 }

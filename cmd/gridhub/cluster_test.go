@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -245,5 +248,54 @@ func TestRunNATSNode(t *testing.T) {
 				t.Errorf("not quiet: %s", line)
 			}
 		}
+	}
+}
+
+// TestConfigShards: `gridhub config mosquitto|nats` given the
+// configurations of two shards makes one set of users: each hub, device
+// and worker once, a worker of both shards once; it refuses a
+// configuration that does not say it shares the broker, and one id with
+// two passwords.
+func TestConfigShards(t *testing.T) {
+	shard := func(name, subPassword string, shared bool) string {
+		r := strings.NewReplacer("NAME", name, "SUBPW", subPassword, "SHARED", strconv.FormatBool(shared))
+		path := filepath.Join(t.TempDir(), name+".json")
+		body := r.Replace(`{"subdistrict": "sd", "shared_broker": SHARED,
+  "hub": {"id": "hub-NAME", "password": "hubpw"},
+  "communities": [{"id": "NAME", "name": "NAME", "grids": [{"id": "g-NAME", "name": "G", "buildings": ["b1"]}]}],
+  "workers": [{"id": "w-NAME", "name": "W", "role": "grid-worker", "grid": "g-NAME", "on_duty": true, "password": "pw"},
+              {"id": "s1", "name": "Liu", "role": "subdistrict", "on_duty": true, "password": "SUBPW"}],
+  "devices": [{"id": "dev-NAME", "kind": "sensor", "password": "pw", "location": {"community": "NAME", "building": "b1"}}]}`)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	east, west := shard("east", "pw", true), shard("west", "pw", true)
+	var b bytes.Buffer
+	if err := configMosquitto([]string{"--config", east, "--config", west, "--print", "passwd"}, &b, os.Stderr); err != nil {
+		t.Fatal(err)
+	}
+	var users []string
+	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		users = append(users, strings.SplitN(l, ":", 2)[0])
+	}
+	if want := []string{"dev-east", "dev-west", "hub-east", "hub-west", "s1", "w-east", "w-west"}; !slices.Equal(users, want) {
+		t.Errorf("users of two shards: %v, want %v", users, want)
+	}
+	b.Reset()
+	if err := configNATS([]string{"--config", east, "--config", west}, &b, os.Stderr); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(b.String(), `user: "s1"`); n != 1 {
+		t.Errorf("s1 is %d times in the NATS configuration, want once:\n%s", n, b.String())
+	}
+	err := configMosquitto([]string{"--config", east, "--config", shard("north", "pw", false), "--print", "acl"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `does not say "shared_broker": true`) {
+		t.Errorf("a configuration not marked shared: %v", err)
+	}
+	err = configMosquitto([]string{"--config", east, "--config", shard("south", "other", true), "--print", "acl"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `"s1" is in`) {
+		t.Errorf("s1 with two passwords: %v", err)
 	}
 }
