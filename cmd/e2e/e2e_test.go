@@ -34,8 +34,8 @@ const hubConfig = `{
   "escalation": {"grid": "1h", "community": "1h"}
 }`
 
-// bins are gridhub and sensord, built once per test run.
-var bins = bintest.Binaries{Pkgs: []string{"linli/cmd/gridhub", "linli/cmd/sensord"}}
+// bins are gridhub, sensord and gridctl, built once per test run.
+var bins = bintest.Binaries{Pkgs: []string{"linli/cmd/gridhub", "linli/cmd/sensord", "linli/cmd/gridctl"}}
 
 func TestMain(m *testing.M) {
 	code := m.Run()

@@ -60,17 +60,13 @@
 //
 // The shard is the hub configuration's id (its set of communities): one
 // lease, one journal stream ("HUBJ_<shard>") per configuration, so hubs
-// of different configurations, on different machines, partition the
-// communities and each pair or trio of processes of one configuration
-// fails over on its own. What is missing for several shards on ONE broker:
-// each hub subscribes to every device's topics (dev/+/...) and to every
-// worker's requests (hub/req/+), so two active hubs of different
-// configurations would both handle all devices and both answer gridctl.
-// They need the broker to deliver each hub only its own devices and
-// workers (per-hub ACLs, as issue 10 item 2 generates them for NATS), or
-// per-shard topics in the contract and a gridctl that asks each hub and
-// merges the answers. Until then, one shard per broker (or per NATS
-// account).
+// of different configurations partition the communities and each pair or
+// trio of processes of one configuration fails over on its own. On one
+// broker, configurations marked shared_broker (config.Config.SharedBroker)
+// keep out of each other's way: each hub handles only its devices and
+// answers only its workers, and its alert ids carry its hub id; a worker
+// of several shards asks them all (hubclient.Options.Hubs). Each hub still
+// receives every device's messages and drops the others' before decoding.
 //
 // # Limits
 //
