@@ -70,6 +70,8 @@ func TestHTTP(t *testing.T) {
 				c, k := selfSigned(t, dir)
 				args = append(args, "--cert", c, "--key", k)
 				scheme = "https"
+				// Over TLS, /metrics wants a bearer token.
+				t.Setenv("GRIDHUB_METRICS_TOKEN", "scrape-me")
 			}
 			p := startProc(t, args...)
 			jar, _ := cookiejar.New(nil)
@@ -113,6 +115,20 @@ func TestHTTP(t *testing.T) {
 				t.Errorf("/healthz: %d", code)
 			}
 			code, body := get(c, "/metrics")
+			if tlsOn {
+				if code != http.StatusUnauthorized {
+					t.Errorf("/metrics without the token: %d, want 401", code)
+				}
+				req, _ := http.NewRequest("GET", base+"/metrics", nil)
+				req.Header.Set("Authorization", "Bearer scrape-me")
+				r, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(r.Body)
+				r.Body.Close()
+				code, body = r.StatusCode, string(b)
+			}
 			for _, want := range []string{"# TYPE linli_alerts_active gauge", "linli_http_logins_refused_total", "linli_broker_"} {
 				if code != http.StatusOK || !strings.Contains(body, want) {
 					t.Errorf("/metrics (%d) lacks %q:\n%.2000s", code, want, body)

@@ -58,9 +58,11 @@ const usage = `usage:
   gridhub run ... --nats-node NAME [--nats ADDR] [--nats-cluster ADDR --nats-routes URL,URL]
   gridhub run ... --ha NATS-URLS --ha-name NAME [--ha-lease 6s] [--ha-replicas 3]
   gridhub config example
-  gridhub config nats --config FILE [--nats-node NAME --listen ADDR --nats ADDR --nats-cluster ADDR --nats-routes URLS --data DIR]
-  gridhub config mosquitto --config FILE --print passwd|acl
-  gridhub passwd [--bcrypt] < password`
+  gridhub config nats --config FILE [--config FILE …] [--nats-node NAME --listen ADDR --nats ADDR --nats-cluster ADDR --nats-routes URLS --data DIR]
+  gridhub config mosquitto --config FILE [--config FILE …] --print passwd|acl
+  gridhub passwd [--bcrypt] < password
+environment of run: GRIDHUB_BROKER_PASSWORD (the hub's password on --broker),
+  GRIDHUB_METRICS_TOKEN (the bearer token /metrics then wants; default open)`
 
 // options is everything gridhub run is told on its command line.
 type options struct {
@@ -79,7 +81,10 @@ type options struct {
 	// whose X-Forwarded-For it believes (--http-trusted-proxy); nil: none.
 	HTTPProxies []netip.Prefix
 	Password    string // of the hub account on an external broker (from the environment)
-	NATS        natsFlags
+	// MetricsToken is the bearer token /metrics wants (from the
+	// environment, GRIDHUB_METRICS_TOKEN); empty: /metrics is open.
+	MetricsToken string
+	NATS         natsFlags
 
 	HA         string        // NATS URLs of the journal and lease (active/standby hubs); "" is a single hub
 	HAName     string        // this process's name in the lease
@@ -198,5 +203,6 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 		o.Listen = "127.0.0.1:1883"
 	}
 	o.Password = getenv("GRIDHUB_BROKER_PASSWORD")
+	o.MetricsToken = getenv("GRIDHUB_METRICS_TOKEN")
 	return o, nil
 }

@@ -198,7 +198,7 @@ func serveHub(ctx context.Context, o *options, srv *broker.Server, db *bolt.DB, 
 	var wg sync.WaitGroup
 	var webErr error
 	if o.HTTP != "" {
-		ws, err := newWeb(h, ts, db, srv, o.Cert != "", o.HTTPProxies, log)
+		ws, err := newWeb(h, ts, db, srv, o.Cert != "", o.HTTPProxies, o.MetricsToken, log)
 		if err != nil {
 			return err
 		}

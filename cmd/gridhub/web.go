@@ -21,17 +21,19 @@ import (
 // /metrics, /healthz and /readyz (web/ops). srv is the embedded broker, nil
 // with an external one or a NATS node. proxies are the reverse proxies
 // whose X-Forwarded-For tells the client's address.
-func newWeb(h *hub.Hub, ts *tickets.Store, db *bolt.DB, srv *broker.Server, secure bool, proxies []netip.Prefix, log *slog.Logger) (*web.Server, error) {
+// metricsToken, if not empty, is the bearer token /metrics wants.
+func newWeb(h *hub.Hub, ts *tickets.Store, db *bolt.DB, srv *broker.Server, secure bool, proxies []netip.Prefix, metricsToken string, log *slog.Logger) (*web.Server, error) {
 	dash, err := dashboard.New(&dashboard.Options{Config: h.Config(), Alerts: h, Devices: h, Tickets: ts})
 	if err != nil {
 		return nil, err
 	}
 	var ws *web.Server // set below; the metrics read it only when scraped
 	oo := &ops.Options{
-		Hub:    h,
-		HTTP:   func() ops.HTTPStats { return httpStats(ws.Stats()) },
-		Checks: []ops.Check{ops.HubConnected(h.Ready(), h.Connected), ops.StoreOpen(db)},
-		Logger: log,
+		Hub:          h,
+		HTTP:         func() ops.HTTPStats { return httpStats(ws.Stats()) },
+		Checks:       []ops.Check{ops.HubConnected(h.Ready(), h.Connected), ops.StoreOpen(db)},
+		MetricsToken: metricsToken,
+		Logger:       log,
 	}
 	if srv != nil {
 		oo.Broker = srv.Stats

@@ -3,6 +3,7 @@ package ops
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -59,6 +60,11 @@ type Options struct {
 	// Checks are the readiness conditions of /readyz, in order. See
 	// HubConnected and StoreOpen.
 	Checks []Check
+	// MetricsToken, when not empty, is the bearer token /metrics wants
+	// (Prometheus: authorization: {credentials_file: …}); a scrape without
+	// it is refused with 401. /healthz and /readyz stay open: they tell
+	// nothing but up or down, and load balancers probe them bare.
+	MetricsToken string
 	// CheckTimeout bounds all checks of one /readyz request. Default 2 s.
 	CheckTimeout time.Duration
 	// Now tells the time (for the start time gauge); default time.Now.
@@ -113,6 +119,14 @@ func (s *Ops) Handler() http.Handler {
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 func (s *Ops) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if s.o.MetricsToken != "" {
+		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), []byte(s.o.MetricsToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics: a bearer token is required", http.StatusUnauthorized)
+			return
+		}
+	}
 	// Rendered whole first: a source failing half-way gives a 500, not a
 	// truncated 200 that a scraper would take for the truth.
 	var b bytes.Buffer

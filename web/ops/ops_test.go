@@ -366,3 +366,38 @@ func TestMetricsSourceFails(t *testing.T) {
 		t.Errorf("GET /metrics = %d %q, want 500 naming the failure", code, body)
 	}
 }
+
+// TestMetricsToken: with a token, /metrics wants it as a bearer token;
+// /healthz stays open.
+func TestMetricsToken(t *testing.T) {
+	srv := httptest.NewServer(ops.New(&ops.Options{MetricsToken: "s3cret", Logger: logger()}).Handler())
+	defer srv.Close()
+	for _, auth := range []string{"", "Bearer wrong", "s3cret", "Basic czNjcmV0", "Bearer s3cret2"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("Authorization %q: %d, want 401 with a challenge", auth, resp.StatusCode)
+		}
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "bearer s3cret") // the scheme is case-insensitive (RFC 7235)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "process_start_time_seconds") {
+		t.Errorf("with the token: %d %.80q", resp.StatusCode, b)
+	}
+	if code, _ := get(t, srv.URL+"/healthz"); code != 200 {
+		t.Errorf("/healthz = %d, want 200 without a token", code)
+	}
+}
