@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,6 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	bbolt "go.etcd.io/bbolt"
 
@@ -59,6 +59,19 @@ type Options struct {
 	// a parse of every message on a loopback connection) less per device
 	// a second.
 	Telemetry func(topic string, payload []byte)
+	// MaxQueued is how many messages the broker queues for one client's
+	// connection before it drops what comes next for it (mochi's
+	// MaximumClientWritesPending; default 8,192). A dropped QoS 1
+	// message is lost for that session: the publisher already has its
+	// PUBACK. Each client's queue is allocated whole when it connects,
+	// 8 bytes a place: 64 KiB a client at the default.
+	MaxQueued int
+	// WriteTimeout closes the connection of a client that takes no byte
+	// the broker sends it for this long (it stopped reading: a stuck
+	// tool, a dead link, or on purpose), so that it cannot hold up the
+	// publishers of the topics it subscribes to. Its session stays.
+	// Default DefaultWriteTimeout.
+	WriteTimeout time.Duration
 	// Logger receives the broker's log lines. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -78,8 +91,16 @@ type Stats struct {
 	PublishDenied    uint64 // publishes on a topic the client may not use
 	SubscribeDenied  uint64 // subscriptions to a filter the client may not read
 	DeliveriesDenied uint64 // messages not delivered to a subscriber not allowed to read them
-	LinesSuppressed  uint64 // refusal log lines counted into a summary instead of written
-	StoreErrors      uint64 // failed commits of the session store (Options.DataDir)
+	// DeliveriesDropped counts messages dropped for a subscriber that
+	// reads too slowly: its send queue (Options.MaxQueued) or its store
+	// of unacknowledged QoS 1 messages (8,192) was full. Each is lost for
+	// that subscriber's session; one to the hub may be an alarm.
+	DeliveriesDropped uint64
+	// ClientsStalled counts connections closed because the client took
+	// nothing the broker sent for Options.WriteTimeout.
+	ClientsStalled  uint64
+	LinesSuppressed uint64 // refusal log lines counted into a summary instead of written
+	StoreErrors     uint64 // failed commits of the session store (Options.DataDir)
 }
 
 // Errors returned by New.
@@ -97,6 +118,7 @@ type Server struct {
 	mochi *mqtt.Server
 	auth  *authHook
 	store *storeHook // nil without DataDir
+	drops *dropHook
 
 	mu   sync.Mutex
 	addr map[string]string // listener id → bound address
@@ -117,9 +139,15 @@ func New(opts *Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
 	log := o.Logger.With("component", "broker")
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = o.MaxPacketSize
+	if o.MaxQueued > 0 {
+		caps.MaximumClientWritesPending = int32(min(o.MaxQueued, math.MaxInt32))
+	}
 	m := mqtt.New(&mqtt.Options{
 		Capabilities:           caps,
 		Logger:                 slog.New(&mochiHandler{next: log.Handler()}),
@@ -130,6 +158,10 @@ func New(opts *Options) (*Server, error) {
 	s.auth = &authHook{accounts: o.Accounts, log: log, admit: o.Admit, srv: m, limit: lograte.New(log, nil)}
 	if err := m.AddHook(s.auth, nil); err != nil {
 		return nil, fmt.Errorf("broker: auth hook: %w", err)
+	}
+	s.drops = &dropHook{limit: lograte.New(log, nil)}
+	if err := m.AddHook(s.drops, nil); err != nil {
+		return nil, fmt.Errorf("broker: drop hook: %w", err)
 	}
 	if o.DataDir != "" {
 		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
@@ -153,8 +185,13 @@ func New(opts *Options) (*Server, error) {
 			return nil, fmt.Errorf("broker: telemetry hook: %w", err)
 		}
 	}
+	stalled := func(remote string) {
+		s.drops.stalled.Add(1)
+		s.drops.limit.Log(context.Background(), slog.LevelWarn, remote, "stalled",
+			"client disconnected: it took nothing the broker sent for too long (it stopped reading)", "remote", remote, "timeout", o.WriteTimeout)
+	}
 	if o.Listen != "" {
-		if err := m.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp", Address: o.Listen})); err != nil {
+		if err := m.AddListener(&listener{id: "tcp", address: o.Listen, timeout: o.WriteTimeout, stalled: stalled, log: log}); err != nil {
 			return nil, fmt.Errorf("broker: listen: %w", err)
 		}
 	}
@@ -163,7 +200,7 @@ func New(opts *Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := m.AddListener(listeners.NewTCP(listeners.Config{ID: "tls", Address: o.TLSListen, TLSConfig: tc})); err != nil {
+		if err := m.AddListener(&listener{id: "tls", address: o.TLSListen, tls: tc, timeout: o.WriteTimeout, stalled: stalled, log: log}); err != nil {
 			return nil, fmt.Errorf("broker: tls listen: %w", err)
 		}
 	}
@@ -254,16 +291,18 @@ func (s *Server) Stats() Stats {
 		storeErrs = s.store.errs.Load()
 	}
 	return Stats{
-		StoreErrors:      storeErrs,
-		ConnectsRefused:  a.refusedLogin.Load() + a.refusedWill.Load() + a.refusedID.Load(),
-		RefusedLogin:     a.refusedLogin.Load(),
-		RefusedWill:      a.refusedWill.Load(),
-		RefusedClientID:  a.refusedID.Load(),
-		ConnectsDeferred: a.deferred.Load(),
-		PublishDenied:    a.pubDenied.Load(),
-		SubscribeDenied:  a.subDenied.Load(),
-		DeliveriesDenied: a.delivDenied.Load(),
-		LinesSuppressed:  a.limit.Suppressed(),
+		StoreErrors:       storeErrs,
+		ConnectsRefused:   a.refusedLogin.Load() + a.refusedWill.Load() + a.refusedID.Load(),
+		RefusedLogin:      a.refusedLogin.Load(),
+		RefusedWill:       a.refusedWill.Load(),
+		RefusedClientID:   a.refusedID.Load(),
+		ConnectsDeferred:  a.deferred.Load(),
+		PublishDenied:     a.pubDenied.Load(),
+		SubscribeDenied:   a.subDenied.Load(),
+		DeliveriesDenied:  a.delivDenied.Load(),
+		ClientsStalled:    s.drops.stalled.Load(),
+		DeliveriesDropped: s.drops.n.Load() + uint64(max(atomic.LoadInt64(&s.mochi.Info.InflightDropped), 0)),
+		LinesSuppressed:   a.limit.Suppressed() + s.drops.limit.Suppressed(),
 	}
 }
 
@@ -418,6 +457,34 @@ func (h *durableHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 		return pk, nil
 	}
 	return pk, packets.CodeSuccessIgnore
+}
+
+// dropHook counts and logs the messages mochi drops for a subscriber
+// whose send queue is full. mochi v2.7.9 drops them silently (a counter
+// in its $SYS info), after the publisher had its PUBACK: for the hub's
+// session that is an alarm nobody hears of, so it is an ERROR.
+type dropHook struct {
+	mqtt.HookBase
+	n atomic.Uint64
+	// stalled counts the connections closed by the listeners (see
+	// listener); its lines share the limiter.
+	stalled atomic.Uint64
+	limit   *lograte.Limiter // per client
+}
+
+func (h *dropHook) ID() string { return "linli-drops" }
+
+func (h *dropHook) Provides(b byte) bool { return b == mqtt.OnPublishDropped }
+
+func (h *dropHook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
+	h.n.Add(1)
+	level := slog.LevelWarn
+	if pk.FixedHeader.Qos > 0 {
+		level = slog.LevelError
+	}
+	h.limit.Log(context.Background(), level, cl.ID, "queue-full",
+		"message dropped: the client reads too slowly and its send queue is full; it never gets this message",
+		"client", cl.ID, "topic", pk.TopicName, "qos", pk.FixedHeader.Qos)
 }
 
 // tapHook hands every accepted telemetry message to Options.Telemetry.

@@ -38,6 +38,8 @@ func (s *Ops) WriteMetrics(w io.Writer) error {
 		e.sample("linli_broker_denied_total", []Label{{"op", "delivery"}}, float64(st.DeliveriesDenied))
 		e.sample("linli_broker_denied_total", []Label{{"op", "publish"}}, float64(st.PublishDenied))
 		e.sample("linli_broker_denied_total", []Label{{"op", "subscribe"}}, float64(st.SubscribeDenied))
+		counter(e, "linli_broker_deliveries_dropped_total", "Messages the embedded broker dropped for a subscriber whose queue was full: lost for its session (alert on any increase).", st.DeliveriesDropped)
+		counter(e, "linli_broker_clients_stalled_total", "Connections the embedded broker closed because the client took nothing it sent for the write timeout.", st.ClientsStalled)
 	}
 	if s.o.HTTP != nil {
 		st := s.o.HTTP()
