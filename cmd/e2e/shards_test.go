@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,9 +99,12 @@ func TestShards(t *testing.T) {
 
 	gridctl := func(user string, args ...string) (string, error) {
 		cmd := exec.Command(bins.Path(t, "gridctl"), append([]string{"--broker", m.URL(), "--user", user, "--pass", "pw", "--timeout", "3s"}, args...)...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
 		err := cmd.Run()
+		if err != nil {
+			err = fmt.Errorf("%w: %s", err, errOut.String())
+		}
 		return out.String(), err
 	}
 	var all []contract.Alert
@@ -153,6 +158,19 @@ func TestShards(t *testing.T) {
 		if has(mine, "sd-west") || !has(mine, "sd-east") {
 			t.Fatalf("w-east's list holds %v, want sd-east's alerts only", devicesOf(mine))
 		}
+	}
+
+	// The west hub stops: s1 still sees the east shard's alerts, told
+	// that the list is not all (exit status 1).
+	hubs[1].stop()
+	out, err := gridctl("s1", "--hubs", "2", "--json", "alerts", "--all")
+	var partial []contract.Alert
+	if jerr := json.Unmarshal([]byte(out), &partial); jerr != nil || !has(partial, "sd-east") || has(partial, "sd-west") {
+		t.Errorf("s1's list with the west hub down: %v %s", jerr, out)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(err.Error(), "warning: only hub-east answered of 2 hubs") {
+		t.Errorf("gridctl with the west hub down: %v, want exit 1 and a warning naming hub-east", err)
 	}
 
 	for _, h := range hubs {

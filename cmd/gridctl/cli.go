@@ -75,6 +75,9 @@ type app struct {
 	out   io.Writer
 	clock clock
 	hc    *hubclient.Client
+	// partial is set when a list was shown without every hub's part
+	// (--hubs): the command then exits 1.
+	partial bool
 }
 
 // hub returns the connection to the hub, dialling the broker on first use.
@@ -111,8 +114,16 @@ func (a *app) callWithin(ctx context.Context, timeout time.Duration, op string, 
 	defer cancel()
 	err = c.Call(cctx, op, args, body, out)
 	var he *hubclient.HubError
+	var pe *hubclient.PartialError
 	switch {
 	case err == nil:
+		return nil
+	case errors.As(err, &pe) && pe.List && ctx.Err() == nil:
+		// A shard's hub is down: show what the others hold, say so, and
+		// exit 1.
+		fmt.Fprintf(a.sys.stderr, "gridctl: warning: only %s answered of %d hubs within %v: this list lacks the other hubs' communities\n",
+			strings.Join(pe.Answered, ", "), pe.Want, timeout)
+		a.partial = true
 		return nil
 	case errors.Is(err, hubclient.ErrNoAnswer) && ctx.Err() == nil:
 		return errNoAnswer{timeout}
@@ -243,6 +254,9 @@ func run(ctx context.Context, args []string, sys *system) int {
 			return fail(sys, usageError{cmd.name + ": " + ue.msg})
 		}
 		return fail(sys, err)
+	}
+	if a.partial {
+		return 1
 	}
 	return 0
 }

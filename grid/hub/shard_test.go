@@ -144,14 +144,19 @@ func TestShards(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 
-	// With one shard's hub down, a merged list is an error naming how
-	// many answered, never a shorter list.
+	// With one shard's hub down, a merged list is an error naming who
+	// answered, with what they hold: never a silently shorter list.
 	hubs[1].stop()
 	short, cancel2 := context.WithTimeout(ctx, time.Second)
 	defer cancel2()
+	all = nil
 	err = sub.Call(short, contract.OpAlertsList, nil, nil, &all)
-	if !errors.Is(err, hubclient.ErrNoAnswer) || !strings.Contains(err.Error(), "1 of 2 hubs answered (hub-east)") {
+	var pe *hubclient.PartialError
+	if !errors.Is(err, hubclient.ErrNoAnswer) || !errors.As(err, &pe) || !pe.List || !strings.Contains(err.Error(), "1 of 2 hubs answered (hub-east)") {
 		t.Fatalf("list with the west hub down: %v", err)
+	}
+	if len(all) != 1 || all[0].ID != "hub-east-A00000001" {
+		t.Errorf("the partial list holds %+v, want the east hub's alert", all)
 	}
 	// An alert of the live shard is still acknowledged.
 	if err := sub.Call(ctx, contract.OpAlertAck, map[string]string{"id": "hub-east-A00000001"}, nil, &acked); err != nil {

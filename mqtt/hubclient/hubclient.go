@@ -217,9 +217,9 @@ func (c *Client) Close() {
 //
 // With Options.Hubs n > 1 every hub of the user's shards answers. When
 // out points to a slice (a list), Call waits for all n and returns the
-// concatenation of the lists of those that accepted; a hub that did not
-// answer in time is an ErrNoAnswer naming how many did, never a silently
-// shorter list. Otherwise the first acceptance is the answer (an alert,
+// concatenation of the lists of those that accepted; when a hub does not
+// answer in time, out holds the others' lists and the error is a
+// *PartialError naming who answered, never a silently shorter list. Otherwise the first acceptance is the answer (an alert,
 // a ticket: held by one shard; the others refuse with "not found"). Only
 // when every hub refuses is the first refusal returned.
 func (c *Client) Call(ctx context.Context, op string, args map[string]string, body, out any) error {
@@ -267,7 +267,16 @@ func (c *Client) Call(ctx context.Context, op string, args map[string]string, bo
 			if len(answers) == 0 {
 				return fmt.Errorf("%w: %s: %w", ErrNoAnswer, op, ctx.Err())
 			}
-			return fmt.Errorf("%w: %s: %d of %d hubs answered (%s): %w", ErrNoAnswer, op, len(answers), c.hubs, hubNames(answers), ctx.Err())
+			pe := &PartialError{Op: op, Answered: hubNames(answers), Want: c.hubs, Err: ctx.Err()}
+			if list && slices.ContainsFunc(answers, func(r contract.Response) bool { return r.OK }) {
+				pe.List = true
+				// What the living shards hold matters most while one is
+				// down: out gets it, the error says it is not all.
+				if err := mergeLists(op, answers, out); err != nil {
+					return err
+				}
+			}
+			return pe
 		case <-c.done:
 			return ErrClosed
 		}
@@ -280,19 +289,25 @@ func (c *Client) Call(ctx context.Context, op string, args map[string]string, bo
 		}
 		answers = append(answers, resp)
 	}
+	if list && slices.ContainsFunc(answers, func(r contract.Response) bool { return r.OK }) {
+		return mergeLists(op, answers, out)
+	}
+	for _, r := range answers {
+		if r.OK {
+			return decodeResponse(op, &r, out)
+		}
+	}
+	return decodeResponse(op, &answers[0], out)
+}
+
+// mergeLists sets the slice out points to to the concatenation of the
+// lists of the answers that accepted.
+func mergeLists(op string, answers []contract.Response, out any) error {
 	var lists []json.RawMessage
 	for _, r := range answers {
 		if r.OK && len(r.Body) > 0 {
 			lists = append(lists, r.Body)
 		}
-	}
-	if !list || len(lists) == 0 {
-		for _, r := range answers {
-			if r.OK {
-				return decodeResponse(op, &r, out)
-			}
-		}
-		return decodeResponse(op, &answers[0], out)
 	}
 	v := reflect.ValueOf(out).Elem()
 	all := reflect.MakeSlice(v.Type(), 0, 0)
@@ -332,14 +347,35 @@ func isSlicePtr(out any) bool {
 	return t != nil && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Slice
 }
 
-// hubNames lists the hubs that answered, for an error.
-func hubNames(rs []contract.Response) string {
+// hubNames lists the hubs that answered.
+func hubNames(rs []contract.Response) []string {
 	var names []string
 	for _, r := range rs {
 		names = append(names, cmp.Or(r.Hub, "?"))
 	}
-	return strings.Join(names, ", ")
+	return names
 }
+
+// PartialError is the error of a call to several hubs (Options.Hubs) that
+// not all of them answered in time. For a list, out holds the lists of
+// those that did: the caller may show them, saying they are not all. It
+// matches ErrNoAnswer.
+type PartialError struct {
+	Op       string
+	Answered []string // the hubs that answered
+	Want     int      // Options.Hubs
+	List     bool     // out holds the lists of the hubs that answered
+	Err      error    // the context's error
+}
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("hubclient: %s: %d of %d hubs answered (%s): %v", e.Op, len(e.Answered), e.Want, strings.Join(e.Answered, ", "), e.Err)
+}
+
+// Is makes a PartialError match ErrNoAnswer.
+func (e *PartialError) Is(target error) bool { return target == ErrNoAnswer }
+
+func (e *PartialError) Unwrap() error { return e.Err }
 
 // Alerts subscribes to the alerts of grid ("" or "+" for every grid) and
 // returns once the broker has granted the subscription; a refusal is a
