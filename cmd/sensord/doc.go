@@ -21,7 +21,8 @@
 // a date). The buzzer sounds while an alarm is latched, even with no
 // network. With --broker the events, telemetry, birth and state go to the
 // MQTT broker (package uplink) and commands come back (ack, reset, test,
-// set-thresholds, rebirth); without it everything waits in the outbox.
+// set-thresholds, rebirth, and resend: the hub asks for its events again when
+// the broker lost one); without it everything waits in the outbox.
 //
 // Without --config the built-in meter box (testdata/meterbox.json) is used.
 //

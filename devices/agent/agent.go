@@ -381,6 +381,7 @@ func (a *Agent) Flush() error {
 //	set-thresholds  args: channel, pre_alarm, alarm (in the channel's unit);
 //	                refused outside the allowed ranges, kept across restarts
 //	rebirth         nothing to do here (the uplink publishes birth and state)
+//	resend          queue again the logged events after seq; args: after
 func (a *Agent) HandleCommand(ctx context.Context, c *contract.Command) *contract.CommandAck {
 	ack := &contract.CommandAck{ID: c.ID, Device: a.opts.Device, OK: true}
 	fail := func(err error) *contract.CommandAck {
@@ -423,6 +424,16 @@ func (a *Agent) HandleCommand(ctx context.Context, c *contract.Command) *contrac
 			return fail(err)
 		}
 	case contract.CmdRebirth:
+	case contract.CmdResend:
+		after, err := strconv.ParseUint(c.Args["after"], 10, 64)
+		if err != nil {
+			return fail(fmt.Errorf("agent: resend: arg after must be an event seq: %w", err))
+		}
+		n, err := a.db.Resend(after)
+		if err != nil {
+			return fail(err)
+		}
+		a.log.Info("events sent again", "after", after, "events", n, "by", c.By)
 	default:
 		return fail(fmt.Errorf("agent: unknown command %q", c.Name))
 	}

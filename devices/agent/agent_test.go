@@ -325,3 +325,33 @@ func TestHealthCountsStorageErrors(t *testing.T) {
 		t.Error("buzzer off: a storage failure must not silence the alarm")
 	}
 }
+
+// TestResendCommand: the hub's "resend" queues the logged events after a
+// seq in the outbox again; a seq that is not a number is refused.
+func TestResendCommand(t *testing.T) {
+	r := newRig(t)
+	r.temp.v = 95
+	if evs := r.steps(3); len(evs) == 0 {
+		t.Fatal("no event to send again")
+	}
+	last := r.db.LastSeq()
+	items, err := r.db.Outbox().Peek(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.db.Outbox().Delete(items...); err != nil {
+		t.Fatal(err)
+	}
+	ack := r.a.HandleCommand(context.Background(), &contract.Command{ID: "c", Device: "mb-1", Name: contract.CmdResend, By: "gridhub",
+		Args: map[string]string{"after": "0"}})
+	if !ack.OK {
+		t.Fatalf("resend refused: %s", ack.Error)
+	}
+	if items, _ := r.db.Outbox().Peek(0); uint64(len(items)) != last {
+		t.Errorf("outbox holds %d items after resend from 0, want the %d logged events", len(items), last)
+	}
+	if ack := r.a.HandleCommand(context.Background(), &contract.Command{ID: "c2", Device: "mb-1", Name: contract.CmdResend,
+		Args: map[string]string{"after": "x"}}); ack.OK || !strings.Contains(ack.Error, "after") {
+		t.Errorf("resend after x: %+v, want a refusal naming the arg", ack)
+	}
+}

@@ -402,6 +402,40 @@ func (d *DB) Events(after uint64, max int) ([]contract.Event, error) {
 	return out, nil
 }
 
+// MaxResend is the most events one Resend queues: a hub asking again
+// after the first batch gets the rest.
+const MaxResend = 1000
+
+// Resend queues again in the outbox, as Commit did, the events of the log
+// with Seq > after (at most MaxResend, oldest first) and returns how many.
+// The hub asks for them when it misses one (contract.CmdResend); an event
+// still in the outbox goes twice, and the hub drops the copy by id.
+func (d *DB) Resend(after uint64) (int, error) {
+	if d.opts.Device == "" {
+		return 0, errors.New("store: resend: Options.Device is empty")
+	}
+	topic := contract.DeviceTopic(d.opts.Device, "event")
+	n := 0
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bEvents).Cursor()
+		for k, v := c.Seek(u64(after + 1)); k != nil && n < MaxResend; k, v = c.Next() {
+			p := append([]byte(nil), v...) // v is valid only in tx; PutTx keeps the item
+			if _, err := d.ob.PutTx(tx, outbox.Item{Class: outbox.Event, Topic: topic, Payload: p, QoS: 1}); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: resend: %w", err)
+	}
+	if n > 0 {
+		d.ob.Notify()
+	}
+	return n, nil
+}
+
 // LastSeq returns the seq of the last event committed (0 if none).
 func (d *DB) LastSeq() uint64 {
 	var n uint64

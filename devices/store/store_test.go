@@ -450,3 +450,41 @@ func TestBootCountStartsAtTheClock(t *testing.T) {
 		d.Close()
 	}
 }
+
+// TestResend: the events after a seq go into the outbox again, as they
+// were committed (same payload, so the same id), oldest first; after the
+// last one, nothing.
+func TestResend(t *testing.T) {
+	d := openDB(t, filepath.Join(t.TempDir(), "s.db"), nil)
+	got, err := d.Commit([]contract.Event{ev("r", contract.StateNormal, contract.StatePreAlarm),
+		ev("r", contract.StatePreAlarm, contract.StateAlarm), ev("t", contract.StateNormal, contract.StateFault)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, err := d.Outbox().Peek(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Outbox().Delete(sent...); err != nil { // the broker took them
+		t.Fatal(err)
+	}
+	n, err := d.Resend(1)
+	if err != nil || n != 2 {
+		t.Fatalf("Resend(1) = %d, %v; want 2", n, err)
+	}
+	items, err := d.Outbox().Peek(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 || !bytes.Equal(items[0].Payload, sent[1].Payload) || !bytes.Equal(items[1].Payload, sent[2].Payload) ||
+		items[0].Topic != "linli/v1/dev/mb-1/event" || items[0].QoS != 1 {
+		t.Fatalf("outbox after Resend(1): %+v", items)
+	}
+	m, _ := contract.Decode(items[0].Topic, items[0].Payload)
+	if e := m.(*contract.Event); e.ID != got[1].ID {
+		t.Errorf("resent %s, want %s", e.ID, got[1].ID)
+	}
+	if n, err := d.Resend(3); err != nil || n != 0 {
+		t.Errorf("Resend(3) = %d, %v; want nothing", n, err)
+	}
+}

@@ -17,8 +17,11 @@
 // fsync, not one each. Events of one device are applied in the order
 // of their sequence numbers: an event that arrives ahead of a missing one
 // is held, unacknowledged, for Options.ReorderWindow (brokers re-send a
-// session's messages after a restart in no guaranteed order); when the
-// window passes, the gap is counted in DeviceInfo.MissingEvents.
+// session's messages after a restart in no guaranteed order), and the
+// device is asked at once, and every 2 s while the gap lasts, to send its
+// events after the last one applied again (contract.CmdResend: a broker
+// can lose one, and the device keeps them in its log); when the window
+// passes, the gap is counted in DeviceInfo.MissingEvents.
 //
 // Telemetry is subscribed at QoS 0, on a second connection (client id
 // Options.ClientID + "-telemetry", clean session): it only refreshes "last

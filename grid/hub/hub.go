@@ -156,6 +156,7 @@ type Stats struct {
 	Requests      uint64
 	RequestErrors uint64
 	HandlerErrors uint64 // errors of HandleDeviceMessage functions
+	Resends       uint64 // devices asked to send again the events after a missing one (contract.CmdResend)
 	StoreErrors   uint64 // bbolt failures (message left unacknowledged)
 	QueueDepth    int    // messages waiting in the hub's outbox
 	MaxQueueDepth int    // the largest QueueDepth seen since New
@@ -167,7 +168,7 @@ type Stats struct {
 type counters struct {
 	received, malformed, tooLarge, badVersion, badType, duplicates, outOfOrder,
 	held, missing, raised, cleared, escalations, acks, requests, requestErrors,
-	handlerErrors, storeErrors, foreign atomic.Uint64
+	handlerErrors, storeErrors, foreign, resends atomic.Uint64
 	depth, maxDepth atomic.Int64
 }
 
@@ -191,7 +192,10 @@ type Hub struct {
 	dirty   map[string]bool
 	alerts  map[string]*contract.Alert // active (not cleared)
 	held    map[string][]heldEvent
+	asked   map[string]time.Time // device → when it was last asked to send again (see askResend)
 	pruned  time.Time
+
+	resendq chan *contract.Command // askResend's commands, for resendLoop
 
 	seenMu sync.Mutex          // guards seen only; never held across I/O
 	seen   map[string]seenNote // telemetry since the last foldSeen
@@ -238,6 +242,8 @@ func New(db *bolt.DB, cfg *config.Config, opts *Options) (*Hub, error) {
 		devFns:  map[string]DeviceFunc{},
 		pending: map[string]chan *contract.CommandAck{},
 		reqSem:  make(chan struct{}, 16),
+		asked:   map[string]time.Time{},
+		resendq: make(chan *contract.Command, 64),
 		ready:   make(chan struct{}),
 		seen:    map[string]seenNote{},
 		events:  make(chan queuedEvent, 1024),
@@ -278,7 +284,7 @@ func (h *Hub) Stats() Stats {
 		OutOfOrder: c.outOfOrder.Load(), Foreign: c.foreign.Load(), Held: c.held.Load(), Missing: c.missing.Load(),
 		AlertsRaised: c.raised.Load(), AlertsCleared: c.cleared.Load(), Escalations: c.escalations.Load(),
 		Acks: c.acks.Load(), Requests: c.requests.Load(), RequestErrors: c.requestErrors.Load(),
-		HandlerErrors: c.handlerErrors.Load(), StoreErrors: c.storeErrors.Load(),
+		HandlerErrors: c.handlerErrors.Load(), StoreErrors: c.storeErrors.Load(), Resends: c.resends.Load(),
 		QueueDepth: int(c.depth.Load()), MaxQueueDepth: int(c.maxDepth.Load()),
 		LinesSuppressed: h.refusals.Suppressed(),
 	}
@@ -366,10 +372,11 @@ func (h *Hub) Run(ctx context.Context) error {
 	if err := h.publishAllAreas(); err != nil {
 		h.log.Error("publish area alerts", "error", err)
 	}
-	h.wg.Add(3)
+	h.wg.Add(4)
 	go func() { defer h.wg.Done(); h.eventLoop(ctx) }()
 	go func() { defer h.wg.Done(); h.sendLoop(ctx) }()
 	go func() { defer h.wg.Done(); h.tickLoop(ctx) }()
+	go func() { defer h.wg.Done(); h.resendLoop(ctx) }()
 	<-ctx.Done()
 	h.stopping.Store(true)
 	h.online.Store(false)
@@ -476,6 +483,9 @@ func (h *Hub) tick() {
 	var acks []func()
 	for dev := range h.held {
 		acks = append(acks, h.drainHeld(nil, dev)...)
+		if _, still := h.held[dev]; still {
+			h.askResend(dev)
+		}
 	}
 	h.escalateDue()
 	if err := h.flush(flushMax); err != nil {

@@ -420,10 +420,28 @@ func testExactlyOnce(t *testing.T, e *env) {
 		}
 		d.event("ch", states[i%2], "reset")
 	}
-	e.eventually("all events", func() bool {
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		evs, _ := hub.h.Events("dev-2")
-		return len(evs) >= n
-	})
+		if len(evs) >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			// Say which, for the broker's part: mochi v2.7.9 now and then
+			// loses a message in flight to a session taken over by its
+			// next connection (see grid/replica's doc).
+			have := map[uint64]bool{}
+			for _, ev := range evs {
+				have[ev.Seq] = true
+			}
+			var missing []uint64
+			for i := uint64(1); i <= n; i++ {
+				if !have[i] {
+					missing = append(missing, i)
+				}
+			}
+			t.Fatalf("stored %d of %d events; missing seqs %v; hub stats %+v", len(evs), n, missing, hub.h.Stats())
+		}
+	}
 	evs, err := hub.h.Events("dev-2")
 	if err != nil {
 		t.Fatal(err)

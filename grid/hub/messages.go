@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -254,12 +255,68 @@ func (h *Hub) acceptEvent(b *batch, ev *contract.Event, ack func(), dup bool) []
 		h.held[ev.Device] = q
 		h.c.held.Add(1)
 		h.log.Debug("event held for a missing one", "device", ev.Device, "seq", ev.Seq, "last", last)
+		h.askResend(ev.Device)
 		return nil
 	}
 	if err := h.apply(b, ev); err != nil {
 		return nil
 	}
 	return append([]func(){ack}, h.drainHeld(b, ev.Device)...)
+}
+
+// resendEvery is how often a device whose events are held for a missing
+// one is asked again to send what follows its last applied event.
+const resendEvery = 2 * time.Second
+
+// askResend asks dev, whose events wait for a missing one, to publish its
+// events after the last one applied again (contract.CmdResend), at most
+// every resendEvery: a broker can lose a message (mochi, one in flight to
+// a session taken over or dropped for a full queue), and then the gap
+// would close only when the reorder window gives up on it. The device
+// keeps its events in its log; copies are dropped by id. A device that
+// does not know the command answers so, and the window decides as
+// before. h.mu must be held.
+func (h *Hub) askResend(dev string) {
+	now := h.now()
+	if at, ok := h.asked[dev]; ok && now.Sub(at) < resendEvery && !now.Before(at) {
+		return
+	}
+	after := h.device(dev).LastEventSeq
+	cmd := &contract.Command{ID: newID(), Device: dev, Name: contract.CmdResend, By: h.cfg.Hub.ID, Time: now,
+		Args: map[string]string{"after": strconv.FormatUint(after, 10)}}
+	select {
+	case h.resendq <- cmd:
+		h.asked[dev] = now
+	default: // resendLoop is behind: the next tick asks again
+	}
+}
+
+// resendLoop publishes askResend's commands. Their acks are not waited
+// for: what matters is the events that follow.
+func (h *Hub) resendLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case cmd := <-h.resendq:
+			b, err := contract.Encode(cmd)
+			if err != nil {
+				h.log.Error("resend command", "device", cmd.Device, "error", err)
+				continue
+			}
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err = wait(pctx, h.client.Publish(contract.DeviceTopic(cmd.Device, "cmd"), 1, false, b))
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					h.log.Warn("resend command not sent", "device", cmd.Device, "error", err)
+				}
+				continue
+			}
+			h.c.resends.Add(1)
+			h.log.Info("asked device to send its events again", "device", cmd.Device, "after", cmd.Args["after"])
+		}
+	}
 }
 
 // drainHeld applies the held events of dev that are next in sequence, or

@@ -265,8 +265,14 @@ const (
 	CmdTest          = "test"           // run the self-test / sound the buzzer
 	CmdSetThresholds = "set-thresholds" // args: channel, pre_alarm, alarm
 	CmdRebirth       = "rebirth"        // publish birth and state again
-	CmdScreenshot    = "screenshot"     // kiosk: return a PNG of the screen
-	CmdUpdate        = "update"         // firmware update (see package firmware)
+	// CmdResend asks a device to publish again the events of its log
+	// after seq "after" (args: after): the hub sends it when a seq is
+	// missing, so that an event the broker lost (one in flight to a
+	// session that was taken over, or dropped for a full queue) still
+	// arrives. Copies are dropped by event id.
+	CmdResend     = "resend"
+	CmdScreenshot = "screenshot" // kiosk: return a PNG of the screen
+	CmdUpdate     = "update"     // firmware update (see package firmware)
 )
 
 // Command asks a device to do something. By names who asked (a worker id);

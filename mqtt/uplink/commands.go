@@ -61,7 +61,7 @@ func (u *Uplink) commandWorker(ctx context.Context) {
 func knownCommand(name string) bool {
 	switch name {
 	case contract.CmdAck, contract.CmdReset, contract.CmdTest, contract.CmdSetThresholds,
-		contract.CmdRebirth, contract.CmdScreenshot, contract.CmdUpdate:
+		contract.CmdRebirth, contract.CmdScreenshot, contract.CmdUpdate, contract.CmdResend:
 		return true
 	}
 	return false

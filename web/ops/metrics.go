@@ -99,6 +99,7 @@ func writeHub(e *expWriter, h Hub) error {
 	e.sample("linli_hub_events_ignored_total", []Label{{"reason", "duplicate"}}, float64(st.Duplicates))
 	e.sample("linli_hub_events_ignored_total", []Label{{"reason", "out_of_order"}}, float64(st.OutOfOrder))
 	counter(e, "linli_hub_foreign_total", "Messages and requests of other shards' devices and workers, left to their hubs (shared broker).", st.Foreign)
+	counter(e, "linli_hub_resends_total", "Devices asked to send their events again after a missing one.", st.Resends)
 	counter(e, "linli_hub_events_held_total", "Device events held for a missing predecessor.", st.Held)
 	counter(e, "linli_hub_events_missing_total", "Device events never received (sequence gaps given up on).", st.Missing)
 
