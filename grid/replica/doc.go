@@ -45,11 +45,14 @@
 // escalation deadlines are fields of the replicated alerts, so the new hub
 // escalates on time (within its tick).
 //
-// The broker must keep the hub's session queue through a takeover: with
+// The broker should keep the hub's session queue through a takeover: with
 // mosquitto, max_queued_messages must exceed what the devices send in a
-// lease TTL (its default, 1,000, drops alarms). The embedded mochi broker
+// lease TTL (its default, 1,000, drops events). The embedded mochi broker
 // (v2.7.9), when it stays up while the hub dies, now and then loses a
 // message that was in flight to the dead session, with or without --ha.
+// Either loss shows as a gap in a device's sequence, and the hub asks the
+// device to send its events again (contract.CmdResend): they arrive late,
+// not never.
 //
 // What a takeover may repeat: an outbox item that was sent but whose
 // deletion had not reached the journal is sent again (QoS 1, as any
