@@ -3,8 +3,10 @@ package broker
 import (
 	"bytes"
 	"log/slog"
+	"net"
 	"sync"
 	"testing"
+	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
@@ -46,5 +48,26 @@ func TestQueueFullDropsCounted(t *testing.T) {
 	}
 	if l := b.lines("level=ERROR", "message dropped", "client=gridhub", "qos=1"); len(l) == 0 {
 		t.Errorf("no ERROR line naming the client:\n%s", b.String())
+	}
+}
+
+// TestCloseWithConnectionInProgress: a connection accepted but not yet a
+// client (no CONNECT yet: a device connecting at the moment gridhub
+// stops) kept mochi's Close waiting for it, for ever; gridhub hung on
+// SIGINT now and then. Close ends it.
+func TestCloseWithConnectionInProgress(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(50 * time.Millisecond) // accepted, waiting for CONNECT
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waits for a connection that never sent CONNECT")
 	}
 }

@@ -43,6 +43,7 @@ type listener struct {
 
 	mu     sync.Mutex
 	ln     net.Listener
+	conns  map[net.Conn]struct{} // accepted, until their connection ends
 	closed atomic.Bool
 }
 
@@ -77,11 +78,30 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 		if err != nil {
 			return // closed
 		}
+		// A connection accepted while Close runs would outlive its
+		// closeClients and keep mochi's Close waiting for it: Close
+		// closes every connection still tracked here.
+		l.mu.Lock()
+		if l.closed.Load() {
+			l.mu.Unlock()
+			_ = raw.Close()
+			return
+		}
+		if l.conns == nil {
+			l.conns = map[net.Conn]struct{}{}
+		}
+		l.conns[raw] = struct{}{}
+		l.mu.Unlock()
 		var conn net.Conn = &stallConn{Conn: raw, timeout: l.timeout, stalled: func() { l.stalled(raw.RemoteAddr().String()) }}
 		if l.tls != nil {
 			conn = tls.Server(conn, l.tls)
 		}
 		go func() {
+			defer func() {
+				l.mu.Lock()
+				delete(l.conns, raw)
+				l.mu.Unlock()
+			}()
 			if err := establish(l.id, conn); err != nil {
 				l.log.Debug("client connection ended", "listener", l.id, "error", err)
 			}
@@ -90,13 +110,19 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 }
 
 func (l *listener) Close(closeClients listeners.CloseFn) {
-	if l.closed.CompareAndSwap(false, true) {
+	l.mu.Lock()
+	first := l.closed.CompareAndSwap(false, true)
+	l.mu.Unlock()
+	if first {
 		closeClients(l.id)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.ln != nil {
 		_ = l.ln.Close()
+	}
+	for c := range l.conns {
+		_ = c.Close() // a client still connecting, or one closeClients did not know yet
 	}
 }
 
