@@ -32,14 +32,16 @@ func (h *Hub) onMessage(_ paho.Client, m paho.Message) {
 	if h.stopping.Load() {
 		return // not acknowledged: the broker delivers it again
 	}
-	if t, err := contract.ParseTopic(m.Topic()); err == nil && t.Kind == "dev" && t.Leaf == "telemetry" {
-		h.onTelemetry(nil, m)
-		m.Ack()
-		return
-	}
-	if t, err := contract.ParseTopic(m.Topic()); err == nil && h.foreign(t) {
-		m.Ack() // neither decoded nor counted as received: another hub's
-		return
+	if t, err := contract.ParseTopic(m.Topic()); err == nil {
+		if t.Kind == "dev" && t.Leaf == "telemetry" {
+			h.onTelemetry(nil, m)
+			m.Ack()
+			return
+		}
+		if h.foreign(t) {
+			m.Ack() // neither decoded nor counted as received: another hub's
+			return
+		}
 	}
 	h.c.received.Add(1)
 	msg, err := contract.Decode(m.Topic(), m.Payload())
@@ -63,6 +65,16 @@ func (h *Hub) onMessage(_ paho.Client, m paho.Message) {
 	h.c.badType.Add(1)
 	h.refusals.Log(context.Background(), slog.LevelWarn, source(m.Topic()), "not-for-hub", "message dropped: not for the hub", "topic", m.Topic())
 	m.Ack()
+}
+
+// foreignTopic is foreign for a topic not parsed yet; it parses only when
+// the configuration is a shard (telemetry's path, thousands a second).
+func (h *Hub) foreignTopic(topic string) bool {
+	if !h.cfg.SharedBroker {
+		return false
+	}
+	t, err := contract.ParseTopic(topic)
+	return err == nil && h.foreign(t)
 }
 
 // foreign reports whether a message on t belongs to another shard's hub:
