@@ -126,6 +126,23 @@ func deviceInfo(ctx context.Context, w *hubclient.Client) contract.DeviceInfo {
 	return contract.DeviceInfo{}
 }
 
+// waitDevice polls deviceInfo until ok holds and returns the row; after
+// 60 s it fails the test, saying what it waited for and the last row.
+func waitDevice(ctx context.Context, t *testing.T, w *hubclient.Client, what string, ok func(contract.DeviceInfo) bool) contract.DeviceInfo {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		info := deviceInfo(ctx, w)
+		if ok(info) {
+			return info
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 60 s; the hub shows %+v", what, info)
+		}
+		time.Sleep(100 * time.Millisecond) // polling other processes
+	}
+}
+
 // resetLoop re-arms e2e-1's latched residual alarm every 300 ms, as a
 // worker would, so that alarms keep coming. stop ends it and waits for it;
 // it may be called more than once.

@@ -30,21 +30,7 @@ func TestResendRecoversDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	until := func(what string, ok func(contract.DeviceInfo) bool) contract.DeviceInfo {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			info := deviceInfo(ctx, w)
-			if ok(info) {
-				return info
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: the hub shows %+v", what, info)
-			}
-			time.Sleep(100 * time.Millisecond) // polling other processes
-		}
-	}
-	before := until("events before the hub stops", func(i contract.DeviceInfo) bool { return i.LastEventSeq >= 5 })
+	before := waitDevice(ctx, t, w, "events before the hub stops", func(i contract.DeviceInfo) bool { return i.LastEventSeq >= 5 })
 	h.p.stop()
 	for deadline := time.Now().Add(60 * time.Second); lastDecided(s.out.String()) < before.LastEventSeq+20; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -53,7 +39,7 @@ func TestResendRecoversDrops(t *testing.T) {
 	}
 	target := lastDecided(s.out.String())
 	h.start()
-	after := until("every event the hub missed", func(i contract.DeviceInfo) bool { return i.LastEventSeq >= target })
+	after := waitDevice(ctx, t, w, "every event the hub missed", func(i contract.DeviceInfo) bool { return i.LastEventSeq >= target })
 	if after.MissingEvents != 0 || strings.Contains(h.p.out.String(), "events missing") {
 		t.Errorf("%d events given up as missing; hub log:\n%s", after.MissingEvents, h.p.out.String())
 	}

@@ -35,21 +35,7 @@ func TestStoreLost(t *testing.T) {
 	defer w.Close()
 	stopReset := resetLoop(ctx, w)
 	defer stopReset()
-	waitInfo := func(what string, ok func(contract.DeviceInfo) bool) contract.DeviceInfo {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			info := deviceInfo(ctx, w)
-			if ok(info) {
-				return info
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: device row %+v", what, info)
-			}
-			time.Sleep(100 * time.Millisecond) // polling other processes
-		}
-	}
-	old := waitInfo("old file's events", func(i contract.DeviceInfo) bool { return i.LastEventSeq >= 20 })
+	old := waitDevice(ctx, t, w, "old file's events", func(i contract.DeviceInfo) bool { return i.LastEventSeq >= 20 })
 	s.stop()
 
 	// The file is found corrupt at the next start: sensord moves it aside
@@ -61,7 +47,7 @@ func TestStoreLost(t *testing.T) {
 	restarted := time.Now()
 	s = sensord()
 	defer s.stop()
-	waitInfo("new file's events", func(i contract.DeviceInfo) bool {
+	waitDevice(ctx, t, w, "new file's events", func(i contract.DeviceInfo) bool {
 		return i.Online && i.Session > old.Session && i.LastEventSeq >= 10 && i.LastEventSeq < old.LastEventSeq
 	})
 	if m, _ := filepath.Glob(path + ".corrupt-*"); len(m) != 1 {

@@ -132,7 +132,7 @@ func TestHACluster(t *testing.T) {
 		}
 	}
 	got := alertsByEvent(t, r, last)
-	checkAlarms(t, got, haDevices, last3)
+	checkAlarms(t, got, haDevices, last3, 1)
 	checkEscalation(t, escBefore, got["mb-0006-1"], takeovers)
 	if t.Failed() {
 		logs()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -100,27 +99,7 @@ func TestHANATSNodes(t *testing.T) {
 	back.waitLog(t, "msg=standby", 60*time.Second)
 	hubs[killed.name] = back
 
-	got := liu.alerts(t)
-	for d := 1; d <= devices; d++ {
-		for i := 1; i < last; i += 2 {
-			ev := fmt.Sprintf("%s-%d", haDevice(d), i)
-			if a, ok := got[ev]; !ok {
-				t.Errorf("alarm %s: no alert", ev)
-			} else if !a.Cleared {
-				t.Errorf("alarm %s: alert %s not cleared by its reset", ev, a.ID)
-			}
-		}
-	}
-	ids := map[string]string{}
-	for ev, a := range got {
-		if other, dup := ids[a.ID]; dup {
-			t.Errorf("alert id %s for events %s and %s", a.ID, other, ev)
-		}
-		ids[a.ID] = ev
-	}
-	if want := devices * last / 2; len(got) != want {
-		t.Errorf("%d alerts, want %d (one per alarm)", len(got), want)
-	}
+	checkAlarms(t, liu.alerts(t), devices, last, 0)
 	for _, h := range hubs {
 		h.signal(t, syscall.SIGTERM)
 	}

@@ -35,11 +35,8 @@ func TestHeldEventRedelivered(t *testing.T) {
 	e.url = srv.MQTTURL()
 	r := e.start()
 	d := e.device("dev-1")
-	applied := func(h *Hub, n int) func() bool {
-		return func() bool { evs, _ := h.Events("dev-1"); return len(evs) == n }
-	}
 	d.event("temp-1", contract.StatePreAlarm, "threshold") // seq 1
-	e.eventually("event 1 applied", applied(r.h, 1))
+	e.eventually("event 1 applied", applied(r.h, "dev-1", 1))
 	d.seq = 2
 	d.event("temp-1", contract.StatePreAlarm, "threshold") // seq 3: held for 2
 	e.eventually("event 3 held", func() bool { return r.h.Stats().Held == 1 })
@@ -49,7 +46,7 @@ func TestHeldEventRedelivered(t *testing.T) {
 	r2 := e.start()
 	d.seq = 1
 	d.event("temp-1", contract.StatePreAlarm, "threshold") // seq 2
-	e.eventually("events 1, 2 and 3 applied", applied(r2.h, 3))
+	e.eventually("events 1, 2 and 3 applied", applied(r2.h, "dev-1", 3))
 	if st := r2.h.Stats(); st.Missing != 0 {
 		t.Errorf("hub counts %d missing events, want 0", st.Missing)
 	}
@@ -114,21 +111,18 @@ func TestLateResetEndsFoldedAlert(t *testing.T) {
 	_, e.url = embedded(t, e.cfg, t.TempDir())
 	r := e.start()
 	d := e.device("dev-2")
-	applied := func(n int) func() bool {
-		return func() bool { evs, _ := r.h.Events("dev-2"); return len(evs) == n }
-	}
 	d.seq = 9
 	d.event("temp-1", contract.StateAlarm, "threshold") // 10
-	e.eventually("event 10 applied", applied(1))
+	e.eventually("event 10 applied", applied(r.h, "dev-2", 1))
 	d.seq = 11
 	d.event("temp-1", contract.StateAlarm, "threshold") // 12: held for 11
 	e.eventually("event 12 held", func() bool { return r.h.Stats().Held == 1 })
 	e.clock.Advance(2 * time.Minute) // past the reorder window
 	r.h.tick()
-	e.eventually("event 12 applied", applied(2))
+	e.eventually("event 12 applied", applied(r.h, "dev-2", 2))
 	d.seq = 10
 	d.event("temp-1", contract.StateNormal, "reset") // 11, late
-	e.eventually("event 11 applied", applied(3))
+	e.eventually("event 11 applied", applied(r.h, "dev-2", 3))
 
 	all, err := r.h.Alerts(true)
 	if err != nil {
@@ -159,14 +153,11 @@ func TestStoreReplaced(t *testing.T) {
 	_, e.url = embedded(t, e.cfg, t.TempDir())
 	r := e.start()
 	d := e.device("dev-2")
-	applied := func(n int) func() bool {
-		return func() bool { evs, _ := r.h.Events("dev-2"); return len(evs) == n }
-	}
 	for range 2 {
 		d.event("temp-1", contract.StateAlarm, "threshold")
 		d.event("temp-1", contract.StateNormal, "reset")
 	}
-	e.eventually("old numbering applied", applied(4))
+	e.eventually("old numbering applied", applied(r.h, "dev-2", 4))
 
 	const boot = 1_780_000_000 // the new file's boot count, from the clock
 	send := func(id string, session uint32, seq uint64, from, to contract.State, cause string) {
@@ -174,11 +165,11 @@ func TestStoreReplaced(t *testing.T) {
 			From: from, To: to, Cause: cause, Value: 88, Unit: "°C", SetPoint: 70}, "event", false)
 	}
 	send("dev-2-new-1", boot, 1, contract.StateNormal, contract.StateAlarm, "threshold")
-	e.eventually("new alarm applied", applied(5))
+	e.eventually("new alarm applied", applied(r.h, "dev-2", 5))
 	// A copy of the old numbering, late: a reset the old store sent
 	// before it was lost.
 	send("dev-2-e5", 1, 5, contract.StateAlarm, contract.StateNormal, "reset")
-	e.eventually("old reset applied", applied(6))
+	e.eventually("old reset applied", applied(r.h, "dev-2", 6))
 
 	alert := func() contract.Alert {
 		all, err := r.h.Alerts(true)
@@ -202,8 +193,13 @@ func TestStoreReplaced(t *testing.T) {
 		}
 	}
 	send("dev-2-new-2", boot, 2, contract.StateAlarm, contract.StateNormal, "reset")
-	e.eventually("new reset applied", applied(7))
+	e.eventually("new reset applied", applied(r.h, "dev-2", 7))
 	if a := alert(); !a.Cleared {
 		t.Errorf("after the new numbering's reset: %+v, want cleared", a)
 	}
+}
+
+// applied is a condition for env.eventually: h has stored n events of dev.
+func applied(h *Hub, dev string, n int) func() bool {
+	return func() bool { evs, _ := h.Events(dev); return len(evs) == n }
 }

@@ -18,7 +18,7 @@ func TestResendAsked(t *testing.T) {
 	d := e.device("dev-1")
 	cmds := d.c.Subscribe(contract.DeviceTopic("dev-1", "cmd"), 1)
 	first := d.event("ch", contract.StateAlarm, "threshold")
-	e.eventually("event 1", func() bool { evs, _ := hub.h.Events("dev-1"); return len(evs) == 1 })
+	e.eventually("event 1", applied(hub.h, "dev-1", 1))
 	// Event 2 is lost on the way: the device sends 3.
 	d.seq++
 	lost := &contract.Event{ID: "dev-1-e2", Device: "dev-1", Session: 1, Seq: 2, Channel: "ch", Kind: "temperature",
@@ -36,7 +36,7 @@ func TestResendAsked(t *testing.T) {
 	}
 	// The device sends 2 and 3 again (3's copy is dropped by id).
 	d.send(lost, "event", false)
-	e.eventually("events 1-3 in order", func() bool { evs, _ := hub.h.Events("dev-1"); return len(evs) == 3 })
+	e.eventually("events 1-3 in order", applied(hub.h, "dev-1", 3))
 	evs, _ := hub.h.Events("dev-1")
 	for i, ev := range evs {
 		if ev.Seq != uint64(i+1) {

@@ -113,12 +113,13 @@ var (
 
 // Server is the embedded broker.
 type Server struct {
-	opts  Options
-	log   *slog.Logger
-	mochi *mqtt.Server
-	auth  *authHook
-	store *storeHook // nil without DataDir
-	drops *dropHook
+	opts    Options
+	log     *slog.Logger
+	mochi   *mqtt.Server
+	auth    *authHook
+	store   *storeHook // nil without DataDir
+	drops   *dropHook
+	stalled atomic.Uint64 // connections the listeners closed (see listener)
 
 	mu   sync.Mutex
 	addr map[string]string // listener id → bound address
@@ -186,7 +187,7 @@ func New(opts *Options) (*Server, error) {
 		}
 	}
 	stalled := func(remote string) {
-		s.drops.stalled.Add(1)
+		s.stalled.Add(1)
 		s.drops.limit.Log(context.Background(), slog.LevelWarn, remote, "stalled",
 			"client disconnected: it took nothing the broker sent for too long (it stopped reading)", "remote", remote, "timeout", o.WriteTimeout)
 	}
@@ -300,7 +301,7 @@ func (s *Server) Stats() Stats {
 		PublishDenied:     a.pubDenied.Load(),
 		SubscribeDenied:   a.subDenied.Load(),
 		DeliveriesDenied:  a.delivDenied.Load(),
-		ClientsStalled:    s.drops.stalled.Load(),
+		ClientsStalled:    s.stalled.Load(),
 		DeliveriesDropped: s.drops.n.Load() + uint64(max(atomic.LoadInt64(&s.mochi.Info.InflightDropped), 0)),
 		LinesSuppressed:   a.limit.Suppressed() + s.drops.limit.Suppressed(),
 	}
@@ -462,14 +463,13 @@ func (h *durableHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 // dropHook counts and logs the messages mochi drops for a subscriber
 // whose send queue is full. mochi v2.7.9 drops them silently (a counter
 // in its $SYS info), after the publisher had its PUBACK: for the hub's
-// session that is an alarm nobody hears of, so it is an ERROR.
+// session that is an event the hub must ask its device for again
+// (contract.CmdResend), for a worker's an alert it never sees, so it is
+// an ERROR.
 type dropHook struct {
 	mqtt.HookBase
-	n atomic.Uint64
-	// stalled counts the connections closed by the listeners (see
-	// listener); its lines share the limiter.
-	stalled atomic.Uint64
-	limit   *lograte.Limiter // per client
+	n     atomic.Uint64
+	limit *lograte.Limiter // per client; the listeners' stall lines use it too
 }
 
 func (h *dropHook) ID() string { return "linli-drops" }

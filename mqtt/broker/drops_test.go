@@ -19,15 +19,7 @@ import (
 // drop is counted in Stats and logged as an ERROR naming the client: for
 // the hub's session it may be an alarm, which mochi drops in silence.
 func TestQueueFullDropsCounted(t *testing.T) {
-	var b logBuffer
-	s, err := New(&Options{Listen: "127.0.0.1:0", Accounts: testAccounts, MaxQueued: 1,
-		Logger: slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
+	s, b := startLoggedWith(t, &Options{MaxQueued: 1}, slog.LevelInfo)
 	defer s.Close()
 	hub := mustConnect(t, s, "gridhub")
 	if err := wait(t, hub.Subscribe(contract.Root+"/dev/+/event", 1, func(paho.Client, paho.Message) {})); err != nil {
@@ -69,5 +61,69 @@ func TestCloseWithConnectionInProgress(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close waits for a connection that never sent CONNECT")
+	}
+}
+
+// TestUnackedDropsCounted: a subscriber that reads but never
+// acknowledges (its handler never returns; paho acknowledges after it)
+// fills mochi's store of unacknowledged QoS 1 messages for it (8,192);
+// what mochi then drops for it is counted in Stats, not lost in silence.
+func TestUnackedDropsCounted(t *testing.T) {
+	s := startServer(t, "")
+	defer s.Close()
+	stuck := make(chan struct{})
+	defer close(stuck)
+	o := paho.NewClientOptions().AddBroker("tcp://" + s.Addr()).SetClientID("gridhub").SetUsername("gridhub").
+		SetPassword(testPasswords["gridhub"]).SetOrderMatters(false).SetAutoReconnect(false).SetProtocolVersion(4)
+	hub := paho.NewClient(o)
+	if err := wait(t, hub.Connect()); err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Disconnect(0)
+	if err := wait(t, hub.Subscribe(contract.Root+"/dev/+/event", 1, func(paho.Client, paho.Message) { <-stuck })); err != nil {
+		t.Fatal(err)
+	}
+	dev := mustConnect(t, s, "mb-0001")
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 0; s.Stats().DeliveriesDropped == 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing dropped after %d messages the subscriber never acknowledged", i)
+		}
+		if err := wait(t, dev.Publish(contract.DeviceTopic("mb-0001", "event"), 1, false, "x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestStalledSubscriberCut: a subscriber that stops reading (here its
+// message handler never returns) held up every publisher of its topics
+// for as long as it kept its connection (mochi writes under the client's
+// lock): a device got no PUBACK. Now its connection is closed after
+// WriteTimeout, and the publisher goes on.
+func TestStalledSubscriberCut(t *testing.T) {
+	s, b := startLoggedWith(t, &Options{WriteTimeout: time.Second}, slog.LevelInfo)
+	defer s.Close()
+	hub := mustConnect(t, s, "gridhub")
+	stuck := make(chan struct{})
+	defer close(stuck)
+	if err := wait(t, hub.Subscribe(contract.Root+"/dev/+/event", 1, func(paho.Client, paho.Message) { <-stuck })); err != nil {
+		t.Fatal(err)
+	}
+	dev := mustConnect(t, s, "mb-0001")
+	payload := bytes.Repeat([]byte("x"), 60<<10)
+	for i := range 300 {
+		tok := dev.Publish(contract.DeviceTopic("mb-0001", "event"), 1, false, payload)
+		if !tok.WaitTimeout(5 * time.Second) {
+			t.Fatalf("publish %d not acknowledged in 5 s: a stalled subscriber holds up the publisher", i)
+		}
+		if err := tok.Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s.Stats(); st.ClientsStalled != 1 {
+		t.Errorf("ClientsStalled = %d, want 1", st.ClientsStalled)
+	}
+	if l := b.lines("level=WARN", "client disconnected", "stopped reading"); len(l) != 1 {
+		t.Errorf("want one WARN line on the stalled client, got %q", l)
 	}
 }

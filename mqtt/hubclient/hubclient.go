@@ -219,9 +219,10 @@ func (c *Client) Close() {
 // out points to a slice (a list), Call waits for all n and returns the
 // concatenation of the lists of those that accepted; when a hub does not
 // answer in time, out holds the others' lists and the error is a
-// *PartialError naming who answered, never a silently shorter list. Otherwise the first acceptance is the answer (an alert,
-// a ticket: held by one shard; the others refuse with "not found"). Only
-// when every hub refuses is the first refusal returned.
+// *PartialError naming who answered, never a silently shorter list.
+// Otherwise the first acceptance is the answer (an alert, a ticket: held
+// by one shard; the others refuse with "not found"). Only when every hub
+// refuses is the first refusal returned.
 func (c *Client) Call(ctx context.Context, op string, args map[string]string, body, out any) error {
 	req := &contract.Request{ID: randomID(8), From: c.user, Op: op, Args: args}
 	if body != nil {
@@ -268,7 +269,7 @@ func (c *Client) Call(ctx context.Context, op string, args map[string]string, bo
 				return fmt.Errorf("%w: %s: %w", ErrNoAnswer, op, ctx.Err())
 			}
 			pe := &PartialError{Op: op, Answered: hubNames(answers), Want: c.hubs, Err: ctx.Err()}
-			if list && slices.ContainsFunc(answers, func(r contract.Response) bool { return r.OK }) {
+			if list && slices.ContainsFunc(answers, accepted) {
 				pe.List = true
 				// What the living shards hold matters most while one is
 				// down: out gets it, the error says it is not all.
@@ -289,7 +290,7 @@ func (c *Client) Call(ctx context.Context, op string, args map[string]string, bo
 		}
 		answers = append(answers, resp)
 	}
-	if list && slices.ContainsFunc(answers, func(r contract.Response) bool { return r.OK }) {
+	if list && slices.ContainsFunc(answers, accepted) {
 		return mergeLists(op, answers, out)
 	}
 	for _, r := range answers {
@@ -299,6 +300,9 @@ func (c *Client) Call(ctx context.Context, op string, args map[string]string, bo
 	}
 	return decodeResponse(op, &answers[0], out)
 }
+
+// accepted reports whether the hub accepted the request.
+func accepted(r contract.Response) bool { return r.OK }
 
 // mergeLists sets the slice out points to to the concatenation of the
 // lists of the answers that accepted.
