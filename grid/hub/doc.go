@@ -48,6 +48,22 @@
 // Every change republishes the retained AreaAlerts of the building for its
 // kiosks. Each of these is logged as one line.
 //
+// # Shards
+//
+// Configurations marked "shared_broker" are shards of one broker or
+// cluster: a hub handles only its own devices and answers only its own
+// workers. A worker of several shards is a worker of each configuration;
+// gridctl --hubs merges what its hubs answer, and the hub's web console
+// does the same through AskPeers (Options.Hubs > 1): the hub sends the
+// worker's request on the worker's request topic itself (a hub account
+// may use any topic), marked with Request.Relay, and collects the other
+// hubs' answers on the worker's response topic. A hub that does not know
+// the worker refuses a relayed request at once instead of keeping quiet,
+// so the asking hub waits only for a hub that is down. The other hubs'
+// grid alerts, published for workers anyway, reach Subscribe's channels
+// as Changes with Peer set. The hubs trust each other: a relayed request
+// is served as the worker's own.
+//
 // # Extending
 //
 // HandleRequest adds request operations (the ticket flow registers its

@@ -73,6 +73,11 @@ type Options struct {
 	// the hub opens no telemetry connection. False: the hub subscribes to
 	// telemetry on a connection of its own.
 	TelemetryFeed bool
+	// Hubs is how many hubs share the broker, this one included: the
+	// shards of Config.SharedBroker. With more than one the hub's web
+	// console asks the others too (see AskPeers). 0 or 1: the hub is
+	// alone; more needs Config.SharedBroker.
+	Hubs int
 	// Logger receives the hub's log lines. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -219,7 +224,8 @@ type Hub struct {
 	readyOnce sync.Once
 	ready     chan struct{} // closed once subscribed for the first time
 
-	subs subscribers // Subscribe's channels (local.go)
+	subs  subscribers // Subscribe's channels (local.go)
+	peers peerCalls   // AskPeers' calls waiting for answers (peers.go)
 }
 
 // New returns a hub keeping its state in db, which the caller opens (with
@@ -231,6 +237,9 @@ func New(db *bolt.DB, cfg *config.Config, opts *Options) (*Hub, error) {
 	}
 	o := *opts
 	o.ensureDefaults(cfg)
+	if o.Hubs > 1 && !cfg.SharedBroker {
+		return nil, fmt.Errorf("hub: %d hubs share the broker, but the configuration is not marked \"shared_broker\"", o.Hubs)
+	}
 	out, err := outbox.Open(db, &outbox.Options{Prefix: "hub.outbox"})
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
@@ -448,6 +457,12 @@ func (h *Hub) onConnect(c paho.Client) {
 	if err := wait(ctx, tok); err != nil {
 		h.log.Error("subscribe", "error", err)
 		return
+	}
+	if tok := h.subscribePeers(c); tok != nil {
+		if err := wait(ctx, tok); err != nil {
+			h.log.Error("subscribe to the other hubs", "error", err)
+			return
+		}
 	}
 	h.log.Debug("subscribed")
 	h.online.Store(true)

@@ -85,6 +85,7 @@ type env struct {
 	// feed, when not nil, makes start's hubs take telemetry from it (the
 	// embedded broker's Options.Telemetry) instead of subscribing.
 	feed *atomic.Pointer[Hub]
+	hubs int // Options.Hubs
 }
 
 func newEnv(t *testing.T, url string) *env {
@@ -125,7 +126,7 @@ func (e *env) start() *running {
 	}
 	h, err := New(db, e.cfg, &Options{
 		Broker: e.url, ClientID: e.cfg.Hub.ID, Password: "hubpw", Clock: e.clock, Tick: time.Hour,
-		ReorderWindow: time.Minute, CommandTimeout: 5 * time.Second, Logger: logger(e.t), TelemetryFeed: e.feed != nil,
+		ReorderWindow: time.Minute, CommandTimeout: 5 * time.Second, Logger: logger(e.t), TelemetryFeed: e.feed != nil, Hubs: e.hubs,
 	})
 	if err != nil {
 		e.t.Fatal(err)

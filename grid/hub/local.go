@@ -80,6 +80,9 @@ type Change struct {
 	Msg    contract.Message
 	Device *contract.DeviceInfo // a copy: the subscriber may keep it
 	Resync bool
+	// Peer marks another hub's grid alert (Options.Hubs): not in this
+	// hub's store, passed on as it came.
+	Peer bool
 }
 
 // subBuffer is how many changes a subscriber may fall behind before it

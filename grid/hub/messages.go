@@ -38,8 +38,22 @@ func (h *Hub) onMessage(_ paho.Client, m paho.Message) {
 			m.Ack()
 			return
 		}
+		if t.Kind == "grid" || (t.Kind == "hub" && t.Parts[1] == "resp") {
+			h.onPeerMessage(m) // the other hubs' (Options.Hubs)
+			m.Ack()
+			return
+		}
 		if h.foreign(t) {
-			m.Ack() // neither decoded nor counted as received: another hub's
+			if t.Kind == "hub" && h.cfg.SharedBroker {
+				// A request of a worker of other hubs: answered only when
+				// relayed by a hub, which then need not wait (peers.go).
+				if msg, err := contract.Decode(m.Topic(), m.Payload()); err == nil {
+					if req, ok := msg.(*contract.Request); ok {
+						h.onRelayed(t.Parts[2], req)
+					}
+				}
+			}
+			m.Ack() // not counted as received: another hub's
 			return
 		}
 	}
@@ -54,8 +68,12 @@ func (h *Hub) onMessage(_ paho.Client, m paho.Message) {
 	switch t.Kind {
 	case "hub":
 		if req, ok := msg.(*contract.Request); ok && t.Parts[1] == "req" {
-			m.Ack() // requests are answered, not stored: a lost one times out at gridctl
-			h.startRequest(t.Parts[2], req)
+			// Requests are answered, not stored: a lost one times out at
+			// gridctl. This hub's own, relayed to its peers, it leaves.
+			m.Ack()
+			if req.Relay != h.cfg.Hub.ID {
+				h.startRequest(t.Parts[2], req)
+			}
 			return
 		}
 	case "dev":

@@ -43,22 +43,27 @@ func (h *Hub) startRequest(client string, req *contract.Request) {
 			resp.OK = true
 			h.log.Debug("request served", "from", client, "op", req.Op, "id", req.ID)
 		}
-		b, err := contract.Encode(resp)
-		if err != nil {
-			// Too large a body: answer with the error instead.
-			resp.Body, resp.OK, resp.Error = nil, false, err.Error()
-			b = contract.MustEncode(resp)
-		}
-		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if err := wait(pctx, h.client.Publish(contract.ResponseTopic(client), 1, false, b)); err != nil {
-			level := slog.LevelWarn
-			if ctx.Err() != nil {
-				level = slog.LevelDebug // the hub is stopping: gridctl asks again
-			}
-			h.log.Log(context.Background(), level, "response not sent", "to", client, "id", req.ID, "error", err)
-		}
+		h.respond(ctx, client, resp)
 	}()
+}
+
+// respond publishes resp on client's response topic.
+func (h *Hub) respond(ctx context.Context, client string, resp *contract.Response) {
+	b, err := contract.Encode(resp)
+	if err != nil {
+		// Too large a body: answer with the error instead.
+		resp.Body, resp.OK, resp.Error = nil, false, err.Error()
+		b = contract.MustEncode(resp)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := wait(pctx, h.client.Publish(contract.ResponseTopic(client), 1, false, b)); err != nil {
+		level := slog.LevelWarn
+		if ctx.Err() != nil {
+			level = slog.LevelDebug // the hub is stopping: gridctl asks again
+		}
+		h.log.Log(context.Background(), level, "response not sent", "to", client, "id", resp.ID, "error", err)
+	}
 }
 
 func (h *Hub) serveRequest(ctx context.Context, client string, req *contract.Request) (any, error) {

@@ -65,10 +65,13 @@ func TestShards(t *testing.T) {
 	for _, c := range cfgs {
 		e := newEnv(t, url)
 		e.cfg = c
+		e.hubs = 2
 		envs = append(envs, e)
 		hubs = append(hubs, e.start())
 	}
 	east, west := hubs[0].h, hubs[1].h
+	changes, stopChanges := east.Subscribe()
+	defer stopChanges()
 
 	envs[0].device("dev-east").event("t1", contract.StateAlarm, "threshold")
 	envs[1].device("dev-west").event("t1", contract.StateAlarm, "threshold")
@@ -130,6 +133,39 @@ func TestShards(t *testing.T) {
 		t.Fatalf("ack of an alert no hub holds: %v, want the hubs' refusal", err)
 	}
 
+	// East's console asks west for s1 (AskPeers): west answers with its
+	// alert, east does not serve its own relayed request a second time,
+	// and west refuses at once for a worker it does not know.
+	served := east.Stats().Requests
+	answers, err := east.AskPeers(ctx, "s1", &contract.Request{Op: contract.OpAlertsList})
+	if err != nil || len(answers) != 1 || !answers[0].OK || answers[0].Hub != "hub-west" ||
+		!strings.Contains(string(answers[0].Body), "hub-west-A00000001") {
+		t.Fatalf("east asks west for s1: %+v, %v", answers, err)
+	}
+	if n := east.Stats().Requests; n != served {
+		t.Errorf("east served %d requests while asking its peers, want none", n-served)
+	}
+	answers, err = east.AskPeers(ctx, "w-east", &contract.Request{Op: contract.OpAlertsList})
+	if err != nil || len(answers) != 1 || answers[0].OK || !strings.Contains(answers[0].Error, `"w-east" is not a worker of hub hub-west`) {
+		t.Fatalf("east asks west for its own worker: %+v, %v", answers, err)
+	}
+	// West's alert, acknowledged above, reached east's subscribers as a
+	// peer's change; east's own alerts are not passed on twice.
+	deadline := time.After(10 * time.Second)
+	for got := false; !got; {
+		select {
+		case c := <-changes:
+			if a, ok := c.Msg.(*contract.Alert); ok && c.Peer {
+				if strings.HasPrefix(a.ID, "hub-east-") {
+					t.Fatalf("east's own alert came back as a peer's: %+v", a)
+				}
+				got = a.ID == "hub-west-A00000001" && a.AckedBy == "s1"
+			}
+		case <-deadline:
+			t.Fatal("west's acknowledged alert did not reach east's subscribers")
+		}
+	}
+
 	// The east grid worker is answered by the east hub only: the west hub
 	// neither refuses nor answers it.
 	w := envs[0].client("w-east")
@@ -157,6 +193,12 @@ func TestShards(t *testing.T) {
 	}
 	if len(all) != 1 || all[0].ID != "hub-east-A00000001" {
 		t.Errorf("the partial list holds %+v, want the east hub's alert", all)
+	}
+	short2, cancel3 := context.WithTimeout(ctx, time.Second)
+	defer cancel3()
+	if answers, err := east.AskPeers(short2, "s1", &contract.Request{Op: contract.OpAlertsList}); !errors.Is(err, ErrPeersMissing) || len(answers) != 0 ||
+		!strings.Contains(err.Error(), "0 of 1 answered") {
+		t.Fatalf("east asks its peers with west down: %+v, %v", answers, err)
 	}
 	// An alert of the live shard is still acknowledged.
 	if err := sub.Call(ctx, contract.OpAlertAck, map[string]string{"id": "hub-east-A00000001"}, nil, &acked); err != nil {

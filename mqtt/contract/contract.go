@@ -467,6 +467,12 @@ type Request struct {
 	Op   string            `json:"op"`
 	Args map[string]string `json:"args,omitempty"`
 	Body json.RawMessage   `json:"body,omitempty"`
+	// Relay is the id of the hub that asks on the worker's behalf: a hub
+	// of a shared broker whose web console shows what the worker holds on
+	// the other shards too. A hub that does not know the worker answers a
+	// relayed request with a refusal (a direct one it leaves to the
+	// worker's own hubs), so the asking hub need not wait for it.
+	Relay string `json:"relay,omitempty"`
 }
 
 // Response answers a Request with the same ID.
