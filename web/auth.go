@@ -254,12 +254,17 @@ type visitor struct {
 	worker config.Worker
 	token  string
 	sess   session
+	// partial: another hub of the shared broker did not answer one of
+	// the page's lists in time (Server.do); the page says so.
+	partial bool
 }
 
 type ctxKey struct{}
 
-func visitorOf(r *http.Request) *visitor {
-	v, _ := r.Context().Value(ctxKey{}).(*visitor)
+func visitorOf(r *http.Request) *visitor { return visitorFrom(r.Context()) }
+
+func visitorFrom(ctx context.Context) *visitor {
+	v, _ := ctx.Value(ctxKey{}).(*visitor)
 	return v
 }
 

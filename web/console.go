@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,12 +16,20 @@ import (
 	"time"
 
 	"linli/grid/config"
+	"linli/grid/hub"
 	"linli/grid/tickets"
 	"linli/mqtt/contract"
 )
 
 // do serves op for the visitor through the hub's request table, the
 // very path of a gridctl request, and decodes the body into out.
+//
+// When other hubs share the broker (hub.Options.Hubs), the worker may
+// hold things there too, and the console shows them as gridctl --hubs
+// does: a list (out points to a slice) is this hub's and the others'
+// together; an operation on one thing this hub does not hold goes to the
+// hub that does. When a hub does not answer in time the list is what the
+// others hold and the page says it is not all (visitor.partial).
 func (s *Server) do(ctx context.Context, w config.Worker, op string, args map[string]string, body any, out any) error {
 	req := &contract.Request{ID: "web-" + token()[:12], From: w.ID, Op: op, Args: args}
 	if body != nil {
@@ -30,6 +40,11 @@ func (s *Server) do(ctx context.Context, w config.Worker, op string, args map[st
 		req.Body = b
 	}
 	res, err := s.hub.Do(ctx, w, req)
+	list := out != nil && reflect.TypeOf(out).Kind() == reflect.Pointer && reflect.TypeOf(out).Elem().Kind() == reflect.Slice
+	notHere := errors.Is(err, hub.ErrNotFound) || errors.Is(err, tickets.ErrNotFound)
+	if s.hub.Peers() > 0 && (list || notHere) {
+		return s.doPeers(ctx, w, req, res, err, list, out)
+	}
 	if err != nil {
 		return err
 	}
@@ -42,6 +57,74 @@ func (s *Server) do(ctx context.Context, w config.Worker, op string, args map[st
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// peerWait bounds how long a page waits for the other hubs' answers.
+const peerWait = 2 * time.Second
+
+// doPeers is do's part for the other hubs: res and err are this hub's.
+func (s *Server) doPeers(ctx context.Context, w config.Worker, req *contract.Request, res any, err error, list bool, out any) error {
+	pctx, cancel := context.WithTimeout(ctx, peerWait)
+	defer cancel()
+	answers, perr := s.hub.AskPeers(pctx, w.ID, req)
+	if perr != nil {
+		s.log.Warn("other hubs did not answer", "worker", w.ID, "op", req.Op, "error", perr)
+		if v := visitorFrom(ctx); v != nil {
+			v.partial = true
+		}
+	}
+	if !list {
+		for _, a := range answers {
+			if a.OK {
+				if out == nil || len(a.Body) == 0 {
+					return nil
+				}
+				if err := json.Unmarshal(a.Body, out); err != nil {
+					return errorf("%s: answer of %s: %w", req.Op, a.Hub, err)
+				}
+				return nil
+			}
+		}
+		if perr != nil {
+			return fmt.Errorf("%w (%w)", err, perr)
+		}
+		return err
+	}
+	var parts []json.RawMessage
+	if err == nil {
+		b, err := json.Marshal(res)
+		if err != nil {
+			return errorf("%s: %w", req.Op, err)
+		}
+		parts = append(parts, b)
+	}
+	for _, a := range answers {
+		if a.OK {
+			parts = append(parts, a.Body)
+		}
+	}
+	if len(parts) == 0 {
+		if err == nil {
+			err = perr
+		}
+		return err
+	}
+	var all []json.RawMessage
+	for _, p := range parts {
+		var items []json.RawMessage
+		if err := json.Unmarshal(p, &items); err != nil {
+			return errorf("%s: not a list: %w", req.Op, err)
+		}
+		all = append(all, items...)
+	}
+	b, err := json.Marshal(all)
+	if err != nil {
+		return errorf("%s: %w", req.Op, err)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return errorf("%s: %w", req.Op, err)
 	}
 	return nil
 }
@@ -152,6 +235,10 @@ type ticketData struct {
 	Status contract.TicketStatus
 	Report contract.Report // the full report: workers see the phone and text
 	Verbs  []string
+	// Elsewhere: another hub of the shared broker holds the ticket; its
+	// report's words and phone stay there (ticket.get gives the public
+	// status only).
+	Elsewhere bool
 }
 
 func (s *Server) ticketDetail(w http.ResponseWriter, r *http.Request) {
@@ -164,7 +251,11 @@ func (s *Server) ticketDetail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := s.opts.Tickets.Get(n)
-	if err != nil {
+	elsewhere := errors.Is(err, tickets.ErrNotFound) && s.hub.Peers() > 0
+	switch {
+	case elsewhere:
+		t.Report = contract.Report{Number: n, Category: st.Category, Location: st.Location}
+	case err != nil:
 		s.failErr(w, r, err)
 		return
 	}
@@ -179,7 +270,7 @@ func (s *Server) ticketDetail(w http.ResponseWriter, r *http.Request) {
 		rep.Phone = ""
 	}
 	s.render(w, r, http.StatusOK, "ticket", &page{Title: "tickets.title", Nav: "tickets", Live: "/events",
-		Data: ticketData{Status: st, Report: rep, Verbs: verbs}})
+		Data: ticketData{Status: st, Report: rep, Verbs: verbs, Elsewhere: elsewhere}})
 }
 
 // ticketOps maps the verbs of the console's forms to request operations

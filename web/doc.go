@@ -14,7 +14,12 @@
 // volunteers, publishes notices and shows the devices, live, on a plan
 // drawn from the configuration. Every one of these goes through hub.Do: the
 // request table and permission checks of gridctl's MQTT requests, so the
-// console can do exactly what gridctl can, no more.
+// console can do exactly what gridctl can, no more. When other hubs share
+// the broker (shards, hub.Options.Hubs), a worker of several shards sees
+// them all, as with gridctl --hubs: lists merge what the other hubs
+// answer to hub.AskPeers, an operation on what this hub does not hold
+// goes to the hub that does, their alerts arrive live, and a page whose
+// list lacks a hub that did not answer says so.
 //
 // Residents need no login: /t/NUMBER is a ticket's public page (the
 // kiosk's receipt QR code points there): its status, timeline, who

@@ -30,8 +30,11 @@ type page struct {
 	Next  string
 	User  string
 	Dash  bool // the dashboard tab is shown
-	Data  any
-	s     *Server
+	// Partial: another hub of the shared broker did not answer in time,
+	// so the page's lists may lack what it holds.
+	Partial bool
+	Data    any
+	s       *Server
 }
 
 // T translates key into the page's language.
@@ -197,6 +200,7 @@ func (s *Server) newPage(w http.ResponseWriter, r *http.Request, p *page) *page 
 		wk := v.worker
 		p.Me = &wk
 		p.Dash = s.opts.Dashboard != nil && dashboardRole(wk)
+		p.Partial = v.partial
 	}
 	if p.CSRF == "" {
 		p.CSRF = s.csrfFor(w, r)

@@ -6,6 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +19,7 @@ import (
 	"time"
 
 	"linli/cmd/internal/bintest"
+	"linli/internal/freeport"
 	"linli/mqtt/contract"
 	"linli/mqtt/hubclient"
 	"linli/mqtt/mqtttest"
@@ -71,10 +76,17 @@ func TestShards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	web, err := freeport.Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var hubs []*proc
 	for i, name := range []string{"east", "west"} {
-		h := start(t, "gridhub", []string{"GRIDHUB_BROKER_PASSWORD=hubpw"},
-			"run", "--config", cfgs[i], "--data", filepath.Join(dir, name), "--broker", m.URL(), "--log-level", "warn")
+		args := []string{"run", "--config", cfgs[i], "--data", filepath.Join(dir, name), "--broker", m.URL(), "--log-level", "warn", "--hubs", "2"}
+		if name == "east" {
+			args = append(args, "--http", web)
+		}
+		h := start(t, "gridhub", []string{"GRIDHUB_BROKER_PASSWORD=hubpw"}, args...)
 		hubs = append(hubs, h)
 		// Subscribed before its sensor's first alarm, which latches.
 		bintest.WaitReady(t, "gridhub "+name, 30*time.Second, h.exited, h.out, func(ctx context.Context) error {
@@ -160,6 +172,18 @@ func TestShards(t *testing.T) {
 		}
 	}
 
+	// East's web console shows s1 both shards' alerts: east asks west
+	// through mosquitto, under the ACL gridhub config printed.
+	page := consolePage(t, "http://"+web, "s1", "/alerts")
+	for _, dev := range []string{"sd-east", "sd-west"} {
+		if id := first(all, dev); !strings.Contains(page, `data-alert="`+id+`"`) {
+			t.Errorf("east's console lacks %s's alert %s", dev, id)
+		}
+	}
+	if strings.Contains(page, `role="status"`) {
+		t.Errorf("east's console says a hub did not answer")
+	}
+
 	// The west hub stops: s1 still sees the east shard's alerts, told
 	// that the list is not all (exit status 1).
 	hubs[1].stop()
@@ -180,6 +204,35 @@ func TestShards(t *testing.T) {
 		}
 	}
 	t.Logf("%d alerts across the two shards", len(all))
+}
+
+// consolePage logs user in at the web console at base and returns path.
+func consolePage(t *testing.T, base, user, path string) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	get := func(p string) string {
+		r, err := c.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s\n%s", p, r.Status, b)
+		}
+		return string(b)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(get("/login"))
+	if m == nil {
+		t.Fatal("login page without a csrf token")
+	}
+	r, err := c.PostForm(base+"/login", url.Values{"csrf": {m[1]}, "user": {user}, "password": {"pw"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	return get(path)
 }
 
 func has(as []contract.Alert, dev string) bool { return first(as, dev) != "" }

@@ -85,6 +85,9 @@ type options struct {
 	// environment, GRIDHUB_METRICS_TOKEN); empty: /metrics is open.
 	MetricsToken string
 	NATS         natsFlags
+	// Hubs is how many hubs share the broker, this one included (--hubs):
+	// the shards of "shared_broker" configurations.
+	Hubs int
 
 	HA         string        // NATS URLs of the journal and lease (active/standby hubs); "" is a single hub
 	HAName     string        // this process's name in the lease
@@ -157,6 +160,7 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 	fs.StringVar(&o.HTTP, "http", "", "address of the web console and residents' pages (e.g. 127.0.0.1:8080; TLS with --cert/--key); default off")
 	proxies := fs.String("http-trusted-proxy", "", "CIDR[,CIDR…] of the reverse proxies in front of --http: only from these is X-Forwarded-For believed (its rightmost hop not in them is the client, for login throttling and rate limits); default none: the TCP peer is the client")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&o.Hubs, "hubs", 1, "how many hubs share the broker, this one included (shards: \"shared_broker\" configurations); the web console shows a worker what the others hold too")
 	o.NATS.register(fs)
 	fs.StringVar(&o.HA, "ha", "", "NATS URLs (nats://h1:4222,nats://h2:4222): run as one of several hubs of this configuration, active or standby (needs --broker)")
 	fs.StringVar(&o.HAName, "ha-name", "", "this hub's name among the hubs of --ha (default the host name)")
@@ -182,6 +186,8 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 		return nil, fmt.Errorf("gridhub: --tls-listen needs --cert and --key")
 	case o.HA != "" && o.Broker == "" && o.NATS.Node == "":
 		return nil, fmt.Errorf("gridhub: --ha needs --broker or --nats-node: the hubs of a configuration share one broker (cluster)")
+	case o.Hubs < 1:
+		return nil, fmt.Errorf("gridhub: --hubs %d: want 1 or more", o.Hubs)
 	case o.HA != "" && o.HALease < time.Second:
 		return nil, fmt.Errorf("gridhub: --ha-lease %s: want at least 1s", o.HALease)
 	}

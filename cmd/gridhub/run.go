@@ -81,7 +81,7 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 	}
 
 	// The hub's client ids are its account's (mqtt/broker binds them).
-	hopts := &hub.Options{Broker: o.Broker, ClientID: cfg.Hub.ID, Username: cfg.Hub.ID, Logger: log}
+	hopts := &hub.Options{Broker: o.Broker, ClientID: cfg.Hub.ID, Username: cfg.Hub.ID, Hubs: o.Hubs, Logger: log}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
