@@ -61,18 +61,34 @@ func (s *Server) do(ctx context.Context, w config.Worker, op string, args map[st
 	return nil
 }
 
-// peerWait bounds how long a page waits for the other hubs' answers.
-const peerWait = 2 * time.Second
+// How long a page waits for the other hubs: for their lists, and for an
+// operation one of them serves (a command waits for its device, the
+// hub's CommandTimeout, 15 s by default).
+const (
+	peerListWait = 2 * time.Second
+	peerOpWait   = 20 * time.Second
+)
 
 // doPeers is do's part for the other hubs: res and err are this hub's.
 func (s *Server) doPeers(ctx context.Context, w config.Worker, req *contract.Request, res any, err error, list bool, out any) error {
-	pctx, cancel := context.WithTimeout(ctx, peerWait)
+	wait := peerOpWait
+	if list {
+		wait = peerListWait
+	}
+	pctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	answers, perr := s.hub.AskPeers(pctx, w.ID, req)
+	answers, perr := s.hub.AskPeers(pctx, w.ID, req, list)
 	if perr != nil {
 		s.log.Warn("other hubs did not answer", "worker", w.ID, "op", req.Op, "error", perr)
 		if v := visitorFrom(ctx); v != nil {
 			v.partial = true
+		}
+	}
+	if list {
+		if slices.ContainsFunc(answers, func(a contract.Response) bool { return a.OK }) {
+			s.elsewhere.Store(w.ID, true)
+		} else if perr == nil {
+			s.elsewhere.Delete(w.ID) // every other hub refused: not their worker
 		}
 	}
 	if !list {

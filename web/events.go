@@ -116,6 +116,9 @@ func (s *Server) consoleEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			return "", nil
 		}
+		if _, ok := s.elsewhere.Load(me.ID); c.Peer && !ok {
+			return "", nil // another hub's, and not a worker of it
+		}
 		switch m := c.Msg.(type) {
 		case *contract.Alert:
 			if hub.Sees(me, m.Location) || slices.Contains(m.Assigned, me.ID) {

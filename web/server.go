@@ -129,6 +129,9 @@ type Server struct {
 	streams streamSlots
 	// cards are the alert cards the live streams push.
 	cards cardCache
+	// elsewhere holds the workers the other hubs of a shared broker last
+	// answered (worker id → true): only they get those hubs' alerts live.
+	elsewhere sync.Map
 
 	done     chan struct{} // closed by Close: live streams end
 	closeOne sync.Once

@@ -22,19 +22,19 @@ import (
 
 // shardConfig is one of two configurations sharing a broker: its own hub,
 // community, grid worker and sensor, and the subdistrict worker "s1" of
-// both.
-func shardConfig(t *testing.T, name string) *config.Config {
+// both, with the workers of extra (JSON objects, each followed by a comma).
+func shardConfig(t *testing.T, name, extra string) *config.Config {
 	t.Helper()
-	cfg, err := config.Parse([]byte(strings.ReplaceAll(`{
+	cfg, err := config.Parse([]byte(strings.ReplaceAll(strings.ReplaceAll(`{
   "subdistrict": "sd", "shared_broker": true,
   "hub": {"id": "hub-NAME", "password": "hubpw"},
   "communities": [{"id": "NAME", "name": "NAME", "grids": [{"id": "g-NAME", "name": "G", "buildings": ["b1"]}]}],
-  "workers": [
+  "workers": [EXTRA
     {"id": "w-NAME", "name": "W", "role": "grid-worker", "grid": "g-NAME", "on_duty": true, "password": "pw"},
     {"id": "s1", "name": "Liu", "role": "subdistrict", "on_duty": true, "password": "pw"}
   ],
   "devices": [{"id": "dev-NAME", "kind": "sensor", "password": "pw", "location": {"community": "NAME", "building": "b1", "unit": "1"}}]
-}`, "NAME", name)))
+}`, "NAME", name), "EXTRA", extra)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,8 @@ func shardHub(t *testing.T, cfg *config.Config, url string, hubs int) (h *hub.Hu
 // acknowledges them there; a worker of one shard waits for nobody; with
 // the other hub down the page shows what it has and says it is not all.
 func TestShardsConsole(t *testing.T) {
-	cfgs := []*config.Config{shardConfig(t, "east"), shardConfig(t, "west")}
+	// s2: a subdistrict officer of the east shard only.
+	cfgs := []*config.Config{shardConfig(t, "east", `{"id": "s2", "name": "Zhao", "role": "subdistrict", "on_duty": true, "password": "pw"},`), shardConfig(t, "west", "")}
 	var es []broker.Entry
 	for _, c := range cfgs {
 		for _, e := range c.Accounts() {
@@ -157,13 +158,27 @@ func TestShardsConsole(t *testing.T) {
 		t.Fatalf("west's ticket after s1 accepted it on east's console: %+v, %v", tk, err)
 	}
 
-	// A new alert on west reaches s1's open console on east as it happens.
-	events := s1.stream("/events")
+	// A new alert on west reaches s1's open console on east as it happens,
+	// and not s2's, whom west does not know.
+	s2 := e.client(t)
+	s2.login("s2", "pw")
+	if code, page := s2.get("/alerts"); code != http.StatusOK || strings.Contains(page, "hub-west-") || strings.Contains(page, `role="status"`) {
+		t.Fatalf("s2's alerts: %d, want east's alone, complete:\n%s", code, page)
+	}
+	events, s2events := s1.stream("/events"), s2.stream("/events")
 	dw.event(t, "t2", contract.StateNormal, contract.StateAlarm, "threshold")
 	ev := alertOf(t, next(t, events, "west's new alert", func(ev sse) bool { return ev.name == "alert" && strings.Contains(ev.data, "hub-west-A00000002") }))
 	if !strings.Contains(ev.HTML, `action="/alerts/hub-west-A00000002/ack"`) {
 		t.Errorf("west's alert card on east's console cannot be acknowledged:\n%s", ev.HTML)
 	}
+
+	e.device(t, "dev-east").event(t, "t2", contract.StateNormal, contract.StateAlarm, "threshold")
+	next(t, s2events, "east's second alert", func(ev sse) bool {
+		if strings.Contains(ev.data, "hub-west-") {
+			t.Errorf("s2, not a worker of west, got west's %s %s", ev.name, ev.data)
+		}
+		return ev.name == "alert" && strings.Contains(ev.data, "hub-east-A00000002")
+	})
 
 	// Acknowledged from east's console, held by west.
 	if code, body := s1.post("/alerts/hub-west-A00000001/ack", url.Values{"csrf": {csrf}, "next": {"/alerts"}}); code != http.StatusSeeOther {

@@ -30,10 +30,12 @@ func (h *Hub) Peers() int { return max(h.opts.Hubs-1, 0) }
 
 // AskPeers sends req on behalf of worker to the other hubs of the shared
 // broker and returns their answers, accepted or refused, one per hub
-// (Response.Hub tells them apart). When ctx ends before all answered it
-// returns those that did with an error wrapping ErrPeersMissing; when
-// the hub is alone it returns nothing.
-func (h *Hub) AskPeers(ctx context.Context, worker string, req *contract.Request) ([]contract.Response, error) {
+// (Response.Hub tells them apart). With all it waits for every hub (a
+// list: each holds a part); without, it returns at the first acceptance
+// (an operation on one thing: one hub holds it). When ctx ends before
+// all answered it returns those that did with an error wrapping
+// ErrPeersMissing; when the hub is alone it returns nothing.
+func (h *Hub) AskPeers(ctx context.Context, worker string, req *contract.Request, all bool) ([]contract.Response, error) {
 	n := h.Peers()
 	if n == 0 {
 		return nil, nil
@@ -75,6 +77,9 @@ func (h *Hub) AskPeers(ctx context.Context, worker string, req *contract.Request
 			}
 			seen[a.Hub] = true
 			answers = append(answers, a)
+			if a.OK && !all {
+				return answers, nil
+			}
 		case <-ctx.Done():
 			names := make([]string, len(answers))
 			for i, a := range answers {

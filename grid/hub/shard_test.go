@@ -137,7 +137,7 @@ func TestShards(t *testing.T) {
 	// alert, east does not serve its own relayed request a second time,
 	// and west refuses at once for a worker it does not know.
 	served := east.Stats().Requests
-	answers, err := east.AskPeers(ctx, "s1", &contract.Request{Op: contract.OpAlertsList})
+	answers, err := east.AskPeers(ctx, "s1", &contract.Request{Op: contract.OpAlertsList}, true)
 	if err != nil || len(answers) != 1 || !answers[0].OK || answers[0].Hub != "hub-west" ||
 		!strings.Contains(string(answers[0].Body), "hub-west-A00000001") {
 		t.Fatalf("east asks west for s1: %+v, %v", answers, err)
@@ -145,7 +145,7 @@ func TestShards(t *testing.T) {
 	if n := east.Stats().Requests; n != served {
 		t.Errorf("east served %d requests while asking its peers, want none", n-served)
 	}
-	answers, err = east.AskPeers(ctx, "w-east", &contract.Request{Op: contract.OpAlertsList})
+	answers, err = east.AskPeers(ctx, "w-east", &contract.Request{Op: contract.OpAlertsList}, true)
 	if err != nil || len(answers) != 1 || answers[0].OK || !strings.Contains(answers[0].Error, `"w-east" is not a worker of hub hub-west`) {
 		t.Fatalf("east asks west for its own worker: %+v, %v", answers, err)
 	}
@@ -196,7 +196,7 @@ func TestShards(t *testing.T) {
 	}
 	short2, cancel3 := context.WithTimeout(ctx, time.Second)
 	defer cancel3()
-	if answers, err := east.AskPeers(short2, "s1", &contract.Request{Op: contract.OpAlertsList}); !errors.Is(err, ErrPeersMissing) || len(answers) != 0 ||
+	if answers, err := east.AskPeers(short2, "s1", &contract.Request{Op: contract.OpAlertsList}, true); !errors.Is(err, ErrPeersMissing) || len(answers) != 0 ||
 		!strings.Contains(err.Error(), "0 of 1 answered") {
 		t.Fatalf("east asks its peers with west down: %+v, %v", answers, err)
 	}
