@@ -66,6 +66,12 @@ type Options struct {
 	// PUBACK. Each client's queue is allocated whole when it connects,
 	// 8 bytes a place: 64 KiB a client at the default.
 	MaxQueued int
+	// DeviceQueue is the send queue of a device's connection (RoleDevice:
+	// a meter box, which takes a command now and then and firmware
+	// blocks a window, 64, at a time); default DefaultDeviceQueue. At
+	// thousands of devices MaxQueued's 64 KiB a connection was most of
+	// the broker's memory and of its garbage collector's work.
+	DeviceQueue int
 	// WriteTimeout closes the connection of a client that takes no byte
 	// the broker sends it for this long (it stopped reading: a stuck
 	// tool, a dead link, or on purpose), so that it cannot hold up the
@@ -92,7 +98,8 @@ type Stats struct {
 	SubscribeDenied  uint64 // subscriptions to a filter the client may not read
 	DeliveriesDenied uint64 // messages not delivered to a subscriber not allowed to read them
 	// DeliveriesDropped counts messages dropped for a subscriber that
-	// reads too slowly: its send queue (Options.MaxQueued) or its store
+	// reads too slowly: its send queue (Options.MaxQueued, or
+	// DeviceQueue for a device) or its store
 	// of unacknowledged QoS 1 messages (8,192) was full. Each is lost for
 	// that subscriber's session; one to the hub may be an alarm.
 	DeliveriesDropped uint64
@@ -149,6 +156,13 @@ func New(opts *Options) (*Server, error) {
 	if o.MaxQueued > 0 {
 		caps.MaximumClientWritesPending = int32(min(o.MaxQueued, math.MaxInt32))
 	}
+	if o.DeviceQueue <= 0 {
+		o.DeviceQueue = DefaultDeviceQueue
+	}
+	var qs *queues
+	if dq := int32(min(o.DeviceQueue, math.MaxInt32)); dq != caps.MaximumClientWritesPending {
+		qs = &queues{caps: caps, accounts: o.Accounts, device: dq, other: caps.MaximumClientWritesPending, maxSize: int(o.MaxPacketSize), log: log}
+	}
 	m := mqtt.New(&mqtt.Options{
 		Capabilities:           caps,
 		Logger:                 slog.New(&mochiHandler{next: log.Handler()}),
@@ -192,7 +206,7 @@ func New(opts *Options) (*Server, error) {
 			"client disconnected: it took nothing the broker sent for too long (it stopped reading)", "remote", remote, "timeout", o.WriteTimeout)
 	}
 	if o.Listen != "" {
-		if err := m.AddListener(&listener{id: "tcp", address: o.Listen, timeout: o.WriteTimeout, stalled: stalled, log: log}); err != nil {
+		if err := m.AddListener(&listener{id: "tcp", address: o.Listen, timeout: o.WriteTimeout, stalled: stalled, queues: qs, log: log}); err != nil {
 			return nil, fmt.Errorf("broker: listen: %w", err)
 		}
 	}
@@ -201,7 +215,7 @@ func New(opts *Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := m.AddListener(&listener{id: "tls", address: o.TLSListen, tls: tc, timeout: o.WriteTimeout, stalled: stalled, log: log}); err != nil {
+		if err := m.AddListener(&listener{id: "tls", address: o.TLSListen, tls: tc, timeout: o.WriteTimeout, stalled: stalled, queues: qs, log: log}); err != nil {
 			return nil, fmt.Errorf("broker: tls listen: %w", err)
 		}
 	}

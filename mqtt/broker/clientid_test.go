@@ -218,6 +218,17 @@ func (b *logBuffer) String() string {
 }
 
 // lines returns the lines containing every one of subs.
+// await waits a few seconds for a line with every one of subs: the broker
+// counts a drop, then logs it, on a goroutine of its own.
+func (b *logBuffer) await(subs ...string) bool {
+	for deadline := time.Now().Add(5 * time.Second); len(b.lines(subs...)) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
 func (b *logBuffer) lines(subs ...string) []string {
 	var out []string
 	for _, l := range strings.Split(b.String(), "\n") {

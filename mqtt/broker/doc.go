@@ -62,4 +62,17 @@
 // mochi re-sends a session's in-flight messages after a reconnect in an
 // order that is only stable to the second; receivers that need order restore
 // it from the per-device sequence numbers of the contract (gridhub does).
+//
+// # Connections
+//
+// The broker's listeners are its own (listener.go). A connection that
+// takes nothing the broker sends for Options.WriteTimeout is closed, so
+// that a stalled subscriber cannot hold up the publishers of its topics.
+// Each connection's send queue is sized by its account (queues.go):
+// mochi has one size for every client, allocated when it accepts the
+// connection, and 8,192 places (64 KiB) for each of thousands of meter
+// boxes was most of the broker's memory; so the listener reads CONNECT
+// first and a device gets Options.DeviceQueue places (256), everybody
+// else Options.MaxQueued. A message that finds a queue full is dropped
+// for that client by mochi; Stats and an ERROR line say so.
 package broker

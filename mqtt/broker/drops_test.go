@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ func TestQueueFullDropsCounted(t *testing.T) {
 	if s.Stats().DeliveriesDropped == 0 {
 		t.Fatal("nothing dropped: two publishers never outran a one-place queue")
 	}
-	if l := b.lines("level=ERROR", "message dropped", "client=gridhub", "qos=1"); len(l) == 0 {
+	if !b.await("level=ERROR", "message dropped", "client=gridhub", "qos=1") {
 		t.Errorf("no ERROR line naming the client:\n%s", b.String())
 	}
 }
@@ -126,4 +127,40 @@ func TestStalledSubscriberCut(t *testing.T) {
 	if l := b.lines("level=WARN", "client disconnected", "stopped reading"); len(l) != 1 {
 		t.Errorf("want one WARN line on the stalled client, got %q", l)
 	}
+}
+
+// TestQueuesByRole: a device's connection gets Options.DeviceQueue
+// places, everybody else's MaxQueued (mochi has one size for all). The
+// same burst to a meter box with a one-place queue and to a grid worker
+// overflows the box's queue and leaves the worker's alone; the box's
+// connection still works.
+func TestQueuesByRole(t *testing.T) {
+	s, b := startLoggedWith(t, &Options{DeviceQueue: 1}, slog.LevelInfo)
+	defer s.Close()
+	nop := func(paho.Client, paho.Message) {}
+	dev := mustConnect(t, s, "mb-0001")
+	if err := wait(t, dev.Subscribe(contract.DeviceTopic("mb-0001", "cmd"), 0, nop)); err != nil {
+		t.Fatal(err)
+	}
+	w := mustConnect(t, s, "w-li")
+	if err := wait(t, w.Subscribe(contract.GridAlertTopic("g1"), 0, nop)); err != nil {
+		t.Fatal(err)
+	}
+	hub := mustConnect(t, s, "gridhub")
+	payload := bytes.Repeat([]byte("x"), 1000)
+	sent := 0
+	for ; sent < 20000 && s.Stats().DeliveriesDropped == 0; sent++ {
+		hub.Publish(contract.DeviceTopic("mb-0001", "cmd"), 0, false, payload)
+		hub.Publish(contract.GridAlertTopic("g1"), 0, false, payload)
+	}
+	if !b.await("message dropped", "client=mb-0001") {
+		t.Fatalf("%d messages to a one-place device queue, none dropped:\n%s", sent, b.String())
+	}
+	if l := b.lines("message dropped", "client=w-li"); len(l) > 0 {
+		t.Fatalf("the worker's queue (MaxQueued) overflowed after %d messages, like the device's:\n%s", sent, strings.Join(l, "\n"))
+	}
+	if err := wait(t, dev.Publish(contract.DeviceTopic("mb-0001", "state"), 1, false, []byte("{}"))); err != nil {
+		t.Fatalf("the device after its queue overflowed: %v", err)
+	}
+	t.Logf("the device's queue overflowed after %d messages", sent)
 }

@@ -39,6 +39,7 @@ type listener struct {
 	tls         *tls.Config
 	timeout     time.Duration
 	stalled     func(remote string) // counts and logs a connection closed for stalling
+	queues      *queues             // sizes send queues by account; nil: mochi's one size
 	log         *slog.Logger
 
 	mu     sync.Mutex
@@ -102,7 +103,13 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 				delete(l.conns, raw)
 				l.mu.Unlock()
 			}()
-			if err := establish(l.id, conn); err != nil {
+			var err error
+			if l.queues != nil {
+				err = l.queues.establish(l.id, conn, establish)
+			} else {
+				err = establish(l.id, conn)
+			}
+			if err != nil {
 				l.log.Debug("client connection ended", "listener", l.id, "error", err)
 			}
 		}()
