@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -40,7 +39,7 @@ func (s *Server) do(ctx context.Context, w config.Worker, op string, args map[st
 		req.Body = b
 	}
 	res, err := s.hub.Do(ctx, w, req)
-	list := out != nil && reflect.TypeOf(out).Kind() == reflect.Pointer && reflect.TypeOf(out).Elem().Kind() == reflect.Slice
+	list := contract.IsList(out)
 	notHere := errors.Is(err, hub.ErrNotFound) || errors.Is(err, tickets.ErrNotFound)
 	if s.hub.Peers() > 0 && (list || notHere) {
 		return s.doPeers(ctx, w, req, res, err, list, out)
@@ -117,29 +116,14 @@ func (s *Server) doPeers(ctx context.Context, w config.Worker, req *contract.Req
 		parts = append(parts, b)
 	}
 	for _, a := range answers {
-		if a.OK {
+		if a.OK && len(a.Body) > 0 {
 			parts = append(parts, a.Body)
 		}
 	}
 	if len(parts) == 0 {
-		if err == nil {
-			err = perr
-		}
-		return err
+		return err // this hub's refusal, and no other hub holds any
 	}
-	var all []json.RawMessage
-	for _, p := range parts {
-		var items []json.RawMessage
-		if err := json.Unmarshal(p, &items); err != nil {
-			return errorf("%s: not a list: %w", req.Op, err)
-		}
-		all = append(all, items...)
-	}
-	b, err := json.Marshal(all)
-	if err != nil {
-		return errorf("%s: %w", req.Op, err)
-	}
-	if err := json.Unmarshal(b, out); err != nil {
+	if err := contract.MergeLists(out, parts...); err != nil {
 		return errorf("%s: %w", req.Op, err)
 	}
 	return nil

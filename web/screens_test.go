@@ -30,6 +30,38 @@ const layoutCheck = `(() => {
   return bad;
 })()`
 
+// shoot opens url in the tab ctx and fails the test for what layoutCheck
+// finds there; with file set it writes the whole page's screenshot there.
+func shoot(t *testing.T, ctx context.Context, url, file string) {
+	t.Helper()
+	err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("footer")))
+	for i := 0; i < 3 && err != nil && strings.Contains(err.Error(), "ERR_ABORTED"); i++ {
+		// A navigation of the page itself was under way: again.
+		time.Sleep(200 * time.Millisecond)
+		err = chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("footer")))
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](layoutCheck))
+	if err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	for _, b := range bad {
+		t.Errorf("%s: %s", url, b)
+	}
+	if file == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestScreens renders every page at phone (390×844) and desktop (1280×800)
 // size, in Chinese and English, and checks tap targets and width. With
 // LINLI_SCREENS=DIR it writes each as DIR/<page>-<size>-<lang>.png for
@@ -75,37 +107,15 @@ func TestScreens(t *testing.T) {
 					t.Fatal(err)
 				}
 				shoot := func(path string) {
-					err := chromedp.Do(ctx, chromedp.Navigate(e.url+path), chromedp.WaitVisible(chromedp.CSS("footer")))
-					for i := 0; i < 3 && err != nil && strings.Contains(err.Error(), "ERR_ABORTED"); i++ {
-						// A navigation of the page itself was under way: again.
-						time.Sleep(200 * time.Millisecond)
-						err = chromedp.Do(ctx, chromedp.Navigate(e.url+path), chromedp.WaitVisible(chromedp.CSS("footer")))
-					}
-					if err != nil {
-						t.Fatalf("%s: %v", path, err)
-					}
-					bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](layoutCheck))
-					if err != nil {
-						t.Fatalf("%s: %v", path, err)
-					}
-					var png []byte
-					if out != "" {
-						if png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)); err != nil {
-							t.Fatalf("%s: %v", path, err)
-						}
-					}
-					for _, b := range bad {
-						t.Errorf("%s: %s", path, b)
-					}
+					file := ""
 					if out != "" {
 						name := strings.Trim(strings.NewReplacer("/", "-").Replace(path), "-")
 						if name == "" {
 							name = "home"
 						}
-						if err := os.WriteFile(filepath.Join(out, fmt.Sprintf("%s-%dx%d-%s.png", name, size[0], size[1], lang)), png, 0o644); err != nil {
-							t.Fatal(err)
-						}
+						file = filepath.Join(out, fmt.Sprintf("%s-%dx%d-%s.png", name, size[0], size[1], lang))
 					}
+					shoot(t, ctx, e.url+path, file)
 				}
 				for _, p := range public {
 					shoot(p)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -192,6 +193,29 @@ func TestShardsConsole(t *testing.T) {
 		return ev.name == "alert-update" && strings.Contains(ev.data, "hub-west-A00000001")
 	})
 
+	// On a phone: west's ticket as east's console shows it, and later the
+	// alerts with west down (LINLI_SCREENS=DIR keeps the screenshots).
+	shared := getEnv(t)
+	e.browser, e.noBrowser = shared.browser, shared.noBrowser
+	var tab context.Context
+	if e.browser != nil {
+		tab = e.tab(t, 390, 844)
+		e.login(t, tab, "s1", "pw")
+	}
+	phone := func(name, path string) {
+		t.Run(name, func(t *testing.T) {
+			if tab == nil {
+				e.tab(t, 390, 844) // skips, or fails where chromium is required
+			}
+			file := ""
+			if dir := os.Getenv("LINLI_SCREENS"); dir != "" {
+				file = filepath.Join(dir, name+"-390x844-zh.png")
+			}
+			shoot(t, tab, e.url+path, file)
+		})
+	}
+	phone("shards-ticket", "/tickets/"+rep.Number)
+
 	// East's own worker: west refuses at once, nothing is missing.
 	we := e.client(t)
 	we.login("w-east", "pw")
@@ -210,6 +234,7 @@ func TestShardsConsole(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(page, `role="status"`) {
 		t.Fatalf("the alerts' live part with west down: %d, want the warning:\n%s", code, page)
 	}
+	phone("shards-alerts-partial", "/alerts")
 }
 
 // heldBy returns the alert id of h, cleared or not.

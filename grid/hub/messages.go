@@ -44,7 +44,7 @@ func (h *Hub) onMessage(_ paho.Client, m paho.Message) {
 			return
 		}
 		if h.foreign(t) {
-			if t.Kind == "hub" && h.cfg.SharedBroker {
+			if t.Kind == "hub" {
 				// A request of a worker of other hubs: answered only when
 				// relayed by a hub, which then need not wait (peers.go).
 				if msg, err := contract.Decode(m.Topic(), m.Payload()); err == nil {

@@ -98,10 +98,10 @@ type Stats struct {
 	SubscribeDenied  uint64 // subscriptions to a filter the client may not read
 	DeliveriesDenied uint64 // messages not delivered to a subscriber not allowed to read them
 	// DeliveriesDropped counts messages dropped for a subscriber that
-	// reads too slowly: its send queue (Options.MaxQueued, or
-	// DeviceQueue for a device) or its store
-	// of unacknowledged QoS 1 messages (8,192) was full. Each is lost for
-	// that subscriber's session; one to the hub may be an alarm.
+	// reads too slowly: its send queue (Options.MaxQueued, or DeviceQueue
+	// for a device) or its store of unacknowledged QoS 1 messages (8,192)
+	// was full. Each is lost for that subscriber's session; one to the
+	// hub may be an alarm.
 	DeliveriesDropped uint64
 	// ClientsStalled counts connections closed because the client took
 	// nothing the broker sent for Options.WriteTimeout.

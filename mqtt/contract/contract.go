@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -487,6 +488,31 @@ type Response struct {
 	// configurations on the same broker); a client tells their answers
 	// apart by it. Empty from hubs before it was added.
 	Hub string `json:"hub,omitempty"`
+}
+
+// IsList reports whether out, where a Response's body is to be decoded,
+// points to a slice: a list, of which every hub a worker's communities
+// are in holds a part.
+func IsList(out any) bool {
+	t := reflect.TypeOf(out)
+	return t != nil && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Slice
+}
+
+// MergeLists sets the slice out points to (see IsList) to the
+// concatenation of lists, each a JSON array: the bodies of several hubs'
+// Responses to one request.
+func MergeLists(out any, lists ...json.RawMessage) error {
+	v := reflect.ValueOf(out).Elem()
+	all := reflect.MakeSlice(v.Type(), 0, 0)
+	for _, b := range lists {
+		part := reflect.New(v.Type())
+		if err := json.Unmarshal(b, part.Interface()); err != nil {
+			return err
+		}
+		all = reflect.AppendSlice(all, part.Elem())
+	}
+	v.Set(all)
+	return nil
 }
 
 // DeviceTopic returns the topic of kind under device's subtree

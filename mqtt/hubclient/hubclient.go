@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -257,7 +256,7 @@ func (c *Client) Call(ctx context.Context, op string, args map[string]string, bo
 		return fmt.Errorf("hubclient: %s: publish: %w", op, err)
 	}
 	c.log.Debug("request", "op", op, "id", req.ID)
-	list := c.hubs > 1 && isSlicePtr(out)
+	list := c.hubs > 1 && contract.IsList(out)
 	var answers []contract.Response
 	seen := map[string]bool{}
 	for len(answers) < c.hubs {
@@ -313,16 +312,9 @@ func mergeLists(op string, answers []contract.Response, out any) error {
 			lists = append(lists, r.Body)
 		}
 	}
-	v := reflect.ValueOf(out).Elem()
-	all := reflect.MakeSlice(v.Type(), 0, 0)
-	for _, b := range lists {
-		part := reflect.New(v.Type())
-		if err := json.Unmarshal(b, part.Interface()); err != nil {
-			return fmt.Errorf("hubclient: %s: decode response: %w", op, err)
-		}
-		all = reflect.AppendSlice(all, part.Elem())
+	if err := contract.MergeLists(out, lists...); err != nil {
+		return fmt.Errorf("hubclient: %s: decode response: %w", op, err)
 	}
-	v.Set(all)
 	return nil
 }
 
@@ -342,13 +334,6 @@ func decodeResponse(op string, resp *contract.Response, out any) error {
 		}
 	}
 	return nil
-}
-
-// isSlicePtr reports whether out is a pointer to a slice: a list whose
-// parts several hubs send.
-func isSlicePtr(out any) bool {
-	t := reflect.TypeOf(out)
-	return t != nil && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Slice
 }
 
 // hubNames lists the hubs that answered.
