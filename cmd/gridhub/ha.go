@@ -36,8 +36,13 @@ func runHA(ctx context.Context, o *options, db *bolt.DB, cfg *config.Config, hop
 	if err != nil {
 		return fmt.Errorf("gridhub: --ha: %w", err)
 	}
+	compact := o.HACompact << 20
+	if compact == 0 {
+		compact = -1 // never
+	}
 	j, err := replica.Open(ctx, db, js, &replica.Options{
 		Shard: cfg.Hub.ID, Name: o.HAName, LeaseTTL: o.HALease, Replicas: o.HAReplicas, Logger: log,
+		CompactBytes: compact,
 	})
 	if err != nil {
 		return fmt.Errorf("gridhub: %w", err)

@@ -93,6 +93,7 @@ type options struct {
 	HAName     string        // this process's name in the lease
 	HALease    time.Duration // lease TTL
 	HAReplicas int           // replicas of the journal stream and lease bucket
+	HACompact  int64         // MiB of journal that trigger a compaction; 0 never
 }
 
 func main() {
@@ -166,6 +167,7 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 	fs.StringVar(&o.HAName, "ha-name", "", "this hub's name among the hubs of --ha (default the host name)")
 	fs.DurationVar(&o.HALease, "ha-lease", replica.DefaultOptions.LeaseTTL, "how long a dead active hub keeps its lease")
 	fs.IntVar(&o.HAReplicas, "ha-replicas", 1, "replicas of the journal and lease in JetStream (3 on a 3-node cluster)")
+	fs.Int64Var(&o.HACompact, "ha-compact-mb", replica.DefaultOptions.CompactBytes>>20, "compact the journal (store a snapshot of hub.db, drop the entries it holds) once it holds more MiB than this and than hub.db; 0: never")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -188,6 +190,8 @@ func parseRun(args []string, getenv func(string) string) (*options, error) {
 		return nil, fmt.Errorf("gridhub: --ha needs --broker or --nats-node: the hubs of a configuration share one broker (cluster)")
 	case o.Hubs < 1:
 		return nil, fmt.Errorf("gridhub: --hubs %d: want 1 or more", o.Hubs)
+	case o.HACompact < 0:
+		return nil, fmt.Errorf("gridhub: --ha-compact-mb %d: want 0 (never) or more", o.HACompact)
 	case o.HA != "" && o.HALease < time.Second:
 		return nil, fmt.Errorf("gridhub: --ha-lease %s: want at least 1s", o.HALease)
 	}

@@ -68,6 +68,7 @@ func TestParseRun(t *testing.T) {
 		{"--config c --data d --broker tcp://x:1883 --ha nats://n:4222 --ha-name a", "", ""},
 		{"--config c --data d --ha nats://n:4222", "--ha needs --broker", ""},
 		{"--config c --data d --broker tcp://x --ha nats://n --ha-lease 10ms", "want at least 1s", ""},
+		{"--config c --data d --broker tcp://x --ha nats://n --ha-compact-mb -1", "want 0 (never) or more", ""},
 	}
 	for _, tt := range tests {
 		o, err := parseRun(strings.Fields(tt.args), env)

@@ -71,11 +71,29 @@
 // of several shards asks them all (hubclient.Options.Hubs). Each hub still
 // receives every device's messages and drops the others' before decoding.
 //
+// # Compaction
+//
+// The journal does not grow without end. When its entries take more room
+// than both Options.CompactBytes and the file, the active hub writes a
+// snapshot of its file (one bbolt read transaction, so it is the state as
+// of one journal sequence, recorded in the file itself) to the shard's
+// object of the JetStream object store SnapshotBucket, replicated like the
+// journal, and then purges the journal's entries up to that sequence. It
+// asks its lease before each of the two steps. A standby that finds the
+// journal starting after its file's last entry (a new machine, one that
+// was down during a compaction, or one lagging behind a purge) fetches
+// the snapshot, checks it (the object store's digest, the sequence in the
+// file against the object's), replaces the content of its file with it in
+// one transaction, and follows the journal from there. Serve returns
+// ErrBehind only when neither the journal nor the snapshot holds what the
+// file misses (an operator purged the stream): its message says to copy
+// hub.db from a current hub.
+//
 // # Limits
 //
-// The journal keeps every entry (no snapshot): a new standby replays the
-// stream from its start, and one whose file is older than the stream's
-// first entry stops with an error saying to copy hub.db from a current
-// hub. The write path waits for one JetStream round trip per transaction
-// (group commit in the hub amortises it).
+// The write path waits for one JetStream round trip per transaction
+// (group commit in the hub amortises it). A compaction copies the whole
+// file once (to a temporary file beside it, then to the object store); a
+// restore holds the snapshot once on disk and writes the file in one
+// transaction.
 package replica

@@ -36,12 +36,22 @@ type Options struct {
 	Replicas int
 	// AppendTimeout bounds one append to the journal. Default 5 s.
 	AppendTimeout time.Duration
+	// CompactBytes is how large the journal may grow: once its entries
+	// take more than both CompactBytes and the hub's file, the active hub
+	// stores a snapshot of its file (SnapshotBucket) and purges the
+	// entries the snapshot holds. Default 64 MiB; negative: never.
+	CompactBytes int64
+	// CompactCheck is how often the active hub compares. Default 1 min.
+	CompactCheck time.Duration
 	// Logger receives the journal's log lines. Default slog.Default().
 	Logger *slog.Logger `yaml:"-"`
 }
 
 // DefaultOptions holds the defaults applied to zero fields.
-var DefaultOptions = Options{LeaseTTL: 6 * time.Second, Replicas: 1, AppendTimeout: 5 * time.Second}
+var DefaultOptions = Options{
+	LeaseTTL: 6 * time.Second, Replicas: 1, AppendTimeout: 5 * time.Second,
+	CompactBytes: 64 << 20, CompactCheck: time.Minute,
+}
 
 func (o *Options) ensureDefaults() {
 	d := DefaultOptions
@@ -54,6 +64,12 @@ func (o *Options) ensureDefaults() {
 	if o.AppendTimeout <= 0 {
 		o.AppendTimeout = d.AppendTimeout
 	}
+	if o.CompactBytes == 0 {
+		o.CompactBytes = d.CompactBytes
+	}
+	if o.CompactCheck <= 0 {
+		o.CompactCheck = d.CompactCheck
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -65,7 +81,7 @@ func (o *Options) ensureDefaults() {
 var ErrDeposed = errors.New("replica: deposed")
 
 // ErrBehind is returned by Serve when the journal no longer holds the
-// entries after the last one the local file holds.
+// entries after the last one the local file holds, and no snapshot does.
 var ErrBehind = errors.New("replica: file behind the journal")
 
 // LeaseBucket is the JetStream key-value bucket of the leases, one key per
@@ -100,6 +116,7 @@ type Journal struct {
 	db      *bolt.DB
 	js      jetstream.JetStream
 	kv      jetstream.KeyValue
+	obs     jetstream.ObjectStore // the snapshots
 	opts    Options
 	log     *slog.Logger
 	stream  string
@@ -166,6 +183,17 @@ func Open(ctx context.Context, db *bolt.DB, js jetstream.JetStream, opts *Option
 	})
 	if err != nil {
 		return nil, fmt.Errorf("replica: lease bucket: %w", err)
+	}
+	err = retryCreate(ctx, func(ctx context.Context) error {
+		var err error
+		j.obs, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket: SnapshotBucket, Replicas: o.Replicas, Storage: jetstream.FileStorage,
+			Description: "linli hub snapshots, one per shard",
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replica: snapshot bucket: %w", err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bMeta)
@@ -329,6 +357,11 @@ func (j *Journal) Serve(ctx context.Context, active func(ctx context.Context) er
 	go func() {
 		defer wg.Done()
 		j.renew(actx, epoch)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		j.compactLoop(actx)
 	}()
 	j.mu.Lock()
 	deposed := j.deposed

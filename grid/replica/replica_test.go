@@ -81,8 +81,14 @@ type hub struct {
 
 func startHub(t *testing.T, js jetstream.JetStream, name string) *hub {
 	t.Helper()
-	h := &hub{db: openDB(t, name+".db"), active: make(chan struct{}), actx: make(chan context.Context, 1), done: make(chan error, 1)}
-	j, err := Open(context.Background(), h.db, js, &Options{Shard: "c1", Name: name, LeaseTTL: 600 * time.Millisecond})
+	return startHubOn(t, js, openDB(t, name+".db"), Options{Shard: "c1", Name: name, LeaseTTL: 600 * time.Millisecond})
+}
+
+// startHubOn starts a hub on db with opts.
+func startHubOn(t *testing.T, js jetstream.JetStream, db *bolt.DB, opts Options) *hub {
+	t.Helper()
+	h := &hub{db: db, active: make(chan struct{}), actx: make(chan context.Context, 1), done: make(chan error, 1)}
+	j, err := Open(context.Background(), h.db, js, &opts)
 	if err != nil {
 		t.Fatal(err)
 	}

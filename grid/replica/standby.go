@@ -175,6 +175,7 @@ func (j *Journal) takeover(rev uint64) error {
 		return fmt.Errorf("%w: lease of epoch %d expired during the catch-up", ErrNotActive, rev)
 	}
 	j.epoch.Store(rev)
+	j.partial = nil // a change set its writer never finished
 	j.mu.Lock()
 	j.deposed = make(chan struct{})
 	j.mu.Unlock()
@@ -192,9 +193,53 @@ func (j *Journal) takeover(rev uint64) error {
 	return nil
 }
 
+// errGap means the journal no longer holds the entry after the file's
+// last one: it was compacted meanwhile.
+type errGap struct{ first uint64 }
+
+func (e errGap) Error() string { return fmt.Sprintf("replica: the journal goes on at %d", e.first) }
+
 // follow applies the journal's entries after the last one the file holds,
-// as they come, until ctx is done.
+// as they come, until ctx is done. When the journal was compacted past the
+// file's last entry, it restores the file from the snapshot first.
 func (j *Journal) follow(ctx context.Context) error {
+	for {
+		err := j.followFrom(ctx)
+		var gap errGap
+		if !errors.As(err, &gap) {
+			return err
+		}
+		if err := j.restore(ctx, gap.first); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// followFrom applies the journal's entries from the one after the file's
+// last, returning an errGap if that one is gone.
+func (j *Journal) followFrom(ctx context.Context) error {
+	// The parts of an incomplete change set are read again: the
+	// consumer starts before them.
+	if n := uint64(len(j.partial)); n > 0 {
+		j.last.Store(j.last.Load() - n)
+		j.partial = nil
+	}
+	s, err := j.js.Stream(ctx, j.stream)
+	if err == nil {
+		var info *jetstream.StreamInfo
+		if info, err = s.Info(ctx); err == nil && info.State.FirstSeq > j.last.Load()+1 {
+			return errGap{info.State.FirstSeq}
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("replica: follow: %w", err)
+	}
 	cons, err := j.js.OrderedConsumer(ctx, j.stream, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   j.last.Load() + 1,
@@ -221,7 +266,6 @@ func (j *Journal) follow(ctx context.Context) error {
 		}
 		it.Stop()
 	}()
-	j.partial = nil
 	for {
 		m, err := it.Next()
 		if err != nil {
@@ -239,7 +283,7 @@ func (j *Journal) follow(ctx context.Context) error {
 		case seq <= last:
 			continue
 		case seq > last+1:
-			return fmt.Errorf("%w: the journal goes on at %d, this file holds up to %d: copy hub.db from a current hub", ErrBehind, seq, last)
+			return errGap{seq}
 		}
 		if err := j.applyEntry(seq, m.Headers(), m.Data()); err != nil {
 			return err
