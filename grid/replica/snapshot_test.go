@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	bolt "go.etcd.io/bbolt"
 
@@ -183,5 +184,60 @@ func TestBehindWithoutSnapshot(t *testing.T) {
 		b.stopped.Do(b.cancel)
 	case <-time.After(10 * time.Second):
 		t.Fatal("a standby without the journal's start and no snapshot did not stop")
+	}
+}
+
+// TestFollowRestartInParts restarts a follower between the two parts of a
+// change set: it must read the first part again, not drop the set.
+func TestFollowRestartInParts(t *testing.T) {
+	srv := replicatest.Server(t)
+	js := connect(t, srv.ClientURL())
+	db := openDB(t, "s.db")
+	j, err := Open(context.Background(), db, js, &Options{Shard: "p", Name: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	payload := encode(nil, []op{{kind: opPut, bucket: bData, key: []byte("k"), value: bytes.Repeat([]byte("v"), 100)}})
+	publish := func(i int, part []byte) {
+		t.Helper()
+		m := nats.NewMsg(j.subject)
+		m.Data = part
+		m.Header.Set(hdrEpoch, "1")
+		m.Header.Set(hdrKind, kindTx)
+		m.Header.Set(hdrPart, fmt.Sprintf("%d/2", i))
+		if _, err := js.PublishMsg(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	follow := func(upTo uint64) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- j.follow(ctx) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for j.Applied() < upTo && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if j.Applied() < upTo {
+			t.Fatalf("follower at %d after 10 s, want %d", j.Applied(), upTo)
+		}
+	}
+	publish(1, payload[:10])
+	follow(1)
+	publish(2, payload[10:])
+	follow(2)
+	err = db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bData); b == nil || b.Get([]byte("k")) == nil {
+			return errors.New("the change set split across the restart is not in the file")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
