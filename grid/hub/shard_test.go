@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"linli/mqtt/broker"
 	"linli/mqtt/contract"
 	"linli/mqtt/hubclient"
+	"linli/mqtt/natsbroker"
 )
 
 // shardConfig is one of two hub configurations sharing a broker: its own
@@ -50,16 +52,39 @@ func TestShards(t *testing.T) {
 			}
 		}
 	}
-	s, err := broker.New(&broker.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Accounts: broker.NewStatic(es...), Logger: logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	url := "tcp://" + s.Addr()
+	t.Run("embedded", func(t *testing.T) {
+		s, err := broker.New(&broker.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Accounts: broker.NewStatic(es...), Logger: logger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		testShards(t, cfgs, "tcp://"+s.Addr())
+	})
+	// A NATS node's MQTT listener: the hubs' telemetry subscriptions per
+	// device are plain NATS subscriptions there.
+	t.Run("nats", func(t *testing.T) {
+		srv, err := natsbroker.New(&natsbroker.Options{Name: "shards", MQTTListen: "127.0.0.1:0", Listen: "127.0.0.1:0",
+			DataDir: t.TempDir(), Accounts: broker.NewStatic(es...), Logger: logger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := srv.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		testShards(t, cfgs, srv.MQTTURL())
+	})
+}
 
+func testShards(t *testing.T, cfgs []*config.Config, url string) {
 	var envs []*env
 	var hubs []*running
 	for _, c := range cfgs {
@@ -73,8 +98,9 @@ func TestShards(t *testing.T) {
 	changes, stopChanges := east.Subscribe()
 	defer stopChanges()
 
-	envs[0].device("dev-east").event("t1", contract.StateAlarm, "threshold")
-	envs[1].device("dev-west").event("t1", contract.StateAlarm, "threshold")
+	de, dw := envs[0].device("dev-east"), envs[1].device("dev-west")
+	de.event("t1", contract.StateAlarm, "threshold")
+	dw.event("t1", contract.StateAlarm, "threshold")
 	for i, r := range hubs {
 		envs[i].eventually("one alert on each hub", func() bool {
 			as, _ := r.h.Alerts(false)
@@ -84,6 +110,23 @@ func TestShards(t *testing.T) {
 	envs[0].eventually("each hub leaves the other's device alone", func() bool {
 		return east.Stats().Foreign > 0 && west.Stats().Foreign > 0
 	})
+
+	// Each hub's telemetry connection subscribes to its own devices only:
+	// west's telemetry, the bulk of a fleet's messages, never reaches east,
+	// so a shard added to a broker adds the broker's capacity too. West's
+	// are acknowledged before east's is sent: subscribed to them, east
+	// would get them first.
+	foreign, received := east.Stats().Foreign, east.Stats().Received
+	for i := range 5 {
+		dw.send(&contract.Telemetry{Device: "dev-west", Session: 1, Seq: uint64(i + 1)}, "telemetry", false)
+	}
+	de.send(&contract.Telemetry{Device: "dev-east", Session: 1, Seq: 1}, "telemetry", false)
+	envs[0].eventually("east's telemetry on east", func() bool { return east.Stats().Received > received })
+	time.Sleep(200 * time.Millisecond)
+	if n := east.Stats().Foreign - foreign; n != 0 {
+		t.Errorf("east received %d messages of west's device with its telemetry, want none", n)
+	}
+
 	ea, _ := east.Alerts(false)
 	wa, _ := west.Alerts(false)
 	if ea[0].Device != "dev-east" || ea[0].ID != "hub-east-A00000001" || wa[0].Device != "dev-west" || wa[0].ID != "hub-west-A00000001" {
@@ -127,7 +170,7 @@ func TestShards(t *testing.T) {
 	if acked.AckedBy != "s1" || acked.ID != "hub-west-A00000001" {
 		t.Fatalf("acked: %+v", acked)
 	}
-	err = sub.Call(ctx, contract.OpAlertAck, map[string]string{"id": "hub-west-A00000099"}, nil, &acked)
+	err := sub.Call(ctx, contract.OpAlertAck, map[string]string{"id": "hub-west-A00000099"}, nil, &acked)
 	var he *hubclient.HubError
 	if !errors.As(err, &he) {
 		t.Fatalf("ack of an alert no hub holds: %v, want the hubs' refusal", err)
@@ -203,5 +246,44 @@ func TestShards(t *testing.T) {
 	// An alert of the live shard is still acknowledged.
 	if err := sub.Call(ctx, contract.OpAlertAck, map[string]string{"id": "hub-east-A00000001"}, nil, &acked); err != nil {
 		t.Fatalf("ack with the other hub down: %v", err)
+	}
+}
+
+// TestTelemetryFilters: a shard subscribes to its devices' telemetry one
+// by one, in SUBSCRIBE packets of subscribeBatch filters, up to
+// maxDeviceFilters devices; a hub alone on its broker, or a larger shard,
+// with one wildcard.
+func TestTelemetryFilters(t *testing.T) {
+	count := func(n int, shared bool) (batches, filters int, wildcard bool) {
+		cfg := &config.Config{SharedBroker: shared}
+		for i := range n {
+			cfg.Devices = append(cfg.Devices, config.Device{ID: fmt.Sprintf("dev-%d", i)})
+		}
+		for _, b := range (&Hub{cfg: cfg}).telemetryFilters() {
+			batches++
+			filters += len(b)
+			_, w := b[telemetryFilter()]
+			wildcard = wildcard || w
+			if len(b) > subscribeBatch {
+				t.Errorf("%d devices: a SUBSCRIBE of %d filters", n, len(b))
+			}
+		}
+		return
+	}
+	for _, tt := range []struct {
+		n                int
+		shared, wildcard bool
+		batches          int
+	}{
+		{4500, true, false, 5},
+		{maxDeviceFilters, true, false, maxDeviceFilters / subscribeBatch},
+		{maxDeviceFilters + 1, true, true, 1},
+		{10, false, true, 1},
+	} {
+		b, f, w := count(tt.n, tt.shared)
+		if b != tt.batches || w != tt.wildcard || (!w && f != tt.n) {
+			t.Errorf("%d devices, shared %v: %d SUBSCRIBEs, %d filters, wildcard %v; want %d SUBSCRIBEs, wildcard %v",
+				tt.n, tt.shared, b, f, w, tt.batches, tt.wildcard)
+		}
 	}
 }

@@ -37,6 +37,37 @@ type telemetryHeader struct {
 // telemetryFilter is the topic filter of every device's telemetry.
 func telemetryFilter() string { return contract.Root + "/dev/+/telemetry" }
 
+// subscribeBatch is how many filters one SUBSCRIBE packet carries;
+// maxDeviceFilters is the most devices subscribed to one by one. NATS
+// keeps a session's subscriptions in one JetStream message, rewritten at
+// every SUBSCRIBE: 10,000 filters are about 400 KB of its 1 MB limit.
+const (
+	subscribeBatch   = 1000
+	maxDeviceFilters = 10000
+)
+
+// telemetryFilters returns the hub's telemetry subscriptions, in batches
+// of at most subscribeBatch: every device's filter, or for a shard
+// (Config.SharedBroker) of up to maxDeviceFilters devices one filter per
+// device of its configuration, so that the broker does not send it the
+// other shards' telemetry, the bulk of a fleet's messages. They are QoS 0
+// on a clean session: on a NATS cluster each is a plain subscription, not
+// a JetStream consumer (the hub's QoS 1 subscriptions stay wildcards for
+// that reason).
+func (h *Hub) telemetryFilters() []map[string]byte {
+	if !h.cfg.SharedBroker || len(h.cfg.Devices) > maxDeviceFilters {
+		return []map[string]byte{{telemetryFilter(): 0}}
+	}
+	var out []map[string]byte
+	for i, d := range h.cfg.Devices {
+		if i%subscribeBatch == 0 {
+			out = append(out, make(map[string]byte, min(subscribeBatch, len(h.cfg.Devices)-i)))
+		}
+		out[len(out)-1][contract.DeviceTopic(d.ID, "telemetry")] = 0
+	}
+	return out
+}
+
 func (h *Hub) telemetryOptions() *paho.ClientOptions {
 	o := addBrokers(paho.NewClientOptions(), h.opts.Broker).
 		SetClientID(h.opts.ClientID + "-telemetry").
@@ -55,7 +86,9 @@ func (h *Hub) telemetryOptions() *paho.ClientOptions {
 		SetOnConnectHandler(func(c paho.Client) {
 			// Not waited for: a lost subscription shows as devices whose
 			// last-seen stops, and the next reconnect subscribes again.
-			c.Subscribe(telemetryFilter(), 0, nil)
+			for _, fs := range h.telemetryFilters() {
+				c.SubscribeMultiple(fs, nil)
+			}
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			h.log.Warn("telemetry connection lost", "error", err)

@@ -68,8 +68,9 @@
 // broker, configurations marked shared_broker (config.Config.SharedBroker)
 // keep out of each other's way: each hub handles only its devices and
 // answers only its workers, and its alert ids carry its hub id; a worker
-// of several shards asks them all (hubclient.Options.Hubs). Each hub still
-// receives every device's messages and drops the others' before decoding.
+// of several shards asks them all (hubclient.Options.Hubs). Each hub
+// subscribes to its own devices' telemetry only; their events, births and
+// states it receives with the others' and drops those before decoding.
 //
 // # Compaction
 //
