@@ -2,6 +2,9 @@
 // the residents' pages, served by gridhub run --http ADDR with net/http,
 // html/template and embedded files (a small hand-written script and style
 // sheet; nothing is loaded from the internet, there is no build step).
+// A hub standing by for another (gridhub run --ha) serves Standby instead:
+// every page says so and names the active hub, with 503, until it takes
+// over.
 //
 // # Who sees what
 //

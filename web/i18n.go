@@ -38,6 +38,11 @@ var text = map[string][2]string{
 	"app.emergency": {"紧急情况请拨打 119（火警）110（报警）120（急救）",
 		"Emergency: call 119 (fire), 110 (police), 120 (ambulance)"},
 
+	"standby.title":   {"备用网格中心", "Standby hub"},
+	"standby.text":    {"本网格中心正在备用，值守的是 %s：请打开它的地址，或稍后刷新。", "This hub is standing by; the active hub is %s. Open its address, or refresh in a moment."},
+	"standby.unknown": {"本网格中心正在备用，即将接管值守：请稍后刷新。", "This hub is standing by and about to take over. Refresh in a moment."},
+	"standby.retry":   {"刷新", "Refresh"},
+
 	"login.title":     {"网格员登录", "Staff login"},
 	"login.user":      {"工号", "Worker id"},
 	"login.password":  {"密码", "Password"},

@@ -215,11 +215,7 @@ func (s *Server) routes() {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.opts.Clock()
 	s.stats.requests.Add(1)
-	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("X-Frame-Options", "DENY")
+	securityHeaders(w.Header())
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
 	}
@@ -237,6 +233,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !rec.stream {
 		s.stats.observe(time.Since(start))
 	}
+}
+
+// securityHeaders sets the headers every answer carries.
+func securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
 }
 
 // statusWriter notes the status code of a response.
@@ -279,18 +283,33 @@ func (s *Server) Close() error {
 // until ctx is done, then shuts down within five seconds. ready, when not
 // nil, is called with the listening address.
 func (s *Server) ListenAndServe(ctx context.Context, addr, certFile, keyFile string, ready func(addr string)) error {
+	return listenAndServe(ctx, s, addr, certFile, keyFile, s.log, ready, func() { s.Close() })
+}
+
+// ListenAndServe serves h as Server.ListenAndServe does (the standby's
+// pages, Standby).
+func ListenAndServe(ctx context.Context, h http.Handler, addr, certFile, keyFile string, log *slog.Logger, ready func(addr string)) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	return listenAndServe(ctx, h, addr, certFile, keyFile, log, ready, func() {})
+}
+
+// listenAndServe serves h; closing, called before the shutdown, ends what
+// would keep it waiting (event streams).
+func listenAndServe(ctx context.Context, h http.Handler, addr, certFile, keyFile string, log *slog.Logger, ready func(addr string), closing func()) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("web: listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           s,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	if certFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -307,11 +326,11 @@ func (s *Server) ListenAndServe(ctx context.Context, addr, certFile, keyFile str
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		s.Close()
+		closing()
 		return fmt.Errorf("web: serve: %w", err)
 	case <-ctx.Done():
 	}
-	s.Close() // the streams end, so Shutdown need not wait for them
+	closing() // the streams end, so Shutdown need not wait for them
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = srv.Shutdown(sctx)

@@ -172,12 +172,14 @@ func newHAConfig(t testing.TB) *haRig {
 	return r
 }
 
-func (r *haRig) start(t testing.TB, name string) *haHub {
+// start starts hub name, with extra arguments.
+func (r *haRig) start(t testing.TB, name string, extra ...string) *haHub {
 	t.Helper()
 	h := &haHub{name: name, out: &lockedWriter{w: new(bytes.Buffer)}}
-	h.cmd = exec.Command(binary, "run", "--config", r.cfg, "--data", filepath.Join(r.dir, name),
+	args := []string{"run", "--config", r.cfg, "--data", filepath.Join(r.dir, name),
 		"--broker", strings.Join(r.brokers, ","), "--ha", r.nats, "--ha-name", name, "--ha-lease", r.lease,
-		"--ha-replicas", strconv.Itoa(r.replicas), "--log-level", "debug")
+		"--ha-replicas", strconv.Itoa(r.replicas), "--log-level", "debug"}
+	h.cmd = exec.Command(binary, append(args, extra...)...)
 	h.cmd.Stderr = h.out
 	if err := h.cmd.Start(); err != nil {
 		t.Fatal(err)

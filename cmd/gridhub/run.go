@@ -22,6 +22,7 @@ import (
 	"linli/grid/config"
 	"linli/grid/hub"
 	"linli/mqtt/broker"
+	"linli/web/ops"
 )
 
 func exampleConfig() []byte { return config.Example() }
@@ -161,7 +162,7 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 	if o.HA != "" {
 		err = runHA(ctx, o, db, cfg, hopts, log)
 	} else {
-		err = serveHub(ctx, o, srv, db, cfg, hopts, log, admit, feed)
+		err = serveHub(ctx, o, srv, db, cfg, hopts, log, admit, feed, nil)
 	}
 	cancel()
 	wg.Wait()
@@ -179,8 +180,9 @@ func run(ctx context.Context, o *options, logw io.Writer) error {
 // front-end on db until ctx is done. admit, if not nil, is closed once the
 // hub is subscribed. srv is the embedded broker, nil with another one.
 // feed, if not nil, is given the hub, which takes telemetry from it
-// (hub.Options.TelemetryFeed).
-func serveHub(ctx context.Context, o *options, srv *broker.Server, db *bolt.DB, cfg *config.Config, hopts *hub.Options, log *slog.Logger, admit chan struct{}, feed *atomic.Pointer[hub.Hub]) error {
+// (hub.Options.TelemetryFeed). rep, with --ha, gives the journal's
+// figures to /metrics.
+func serveHub(ctx context.Context, o *options, srv *broker.Server, db *bolt.DB, cfg *config.Config, hopts *hub.Options, log *slog.Logger, admit chan struct{}, feed *atomic.Pointer[hub.Hub], rep func() ops.ReplicaStats) error {
 	h, err := hub.New(db, cfg, hopts)
 	if err != nil {
 		return err
@@ -198,7 +200,7 @@ func serveHub(ctx context.Context, o *options, srv *broker.Server, db *bolt.DB, 
 	var wg sync.WaitGroup
 	var webErr error
 	if o.HTTP != "" {
-		ws, err := newWeb(h, ts, db, srv, o.Cert != "", o.HTTPProxies, o.MetricsToken, log)
+		ws, err := newWeb(h, ts, db, srv, o.Cert != "", o.HTTPProxies, o.MetricsToken, rep, log)
 		if err != nil {
 			return err
 		}

@@ -21,8 +21,9 @@ import (
 // /metrics, /healthz and /readyz (web/ops). srv is the embedded broker, nil
 // with an external one or a NATS node. proxies are the reverse proxies
 // whose X-Forwarded-For tells the client's address.
-// metricsToken, if not empty, is the bearer token /metrics wants.
-func newWeb(h *hub.Hub, ts *tickets.Store, db *bolt.DB, srv *broker.Server, secure bool, proxies []netip.Prefix, metricsToken string, log *slog.Logger) (*web.Server, error) {
+// metricsToken, if not empty, is the bearer token /metrics wants. rep, if
+// not nil, gives the journal's figures (--ha).
+func newWeb(h *hub.Hub, ts *tickets.Store, db *bolt.DB, srv *broker.Server, secure bool, proxies []netip.Prefix, metricsToken string, rep func() ops.ReplicaStats, log *slog.Logger) (*web.Server, error) {
 	dash, err := dashboard.New(&dashboard.Options{Config: h.Config(), Alerts: h, Devices: h, Tickets: ts})
 	if err != nil {
 		return nil, err
@@ -32,6 +33,7 @@ func newWeb(h *hub.Hub, ts *tickets.Store, db *bolt.DB, srv *broker.Server, secu
 		Hub:          h,
 		HTTP:         func() ops.HTTPStats { return httpStats(ws.Stats()) },
 		Checks:       []ops.Check{ops.HubConnected(h.Ready(), h.Connected), ops.StoreOpen(db)},
+		Replica:      rep,
 		MetricsToken: metricsToken,
 		Logger:       log,
 	}

@@ -137,6 +137,30 @@ type Journal struct {
 	leaseOK time.Time     // when the last successful renewal was sent
 
 	partial [][]byte // parts of a change set not yet complete (follower only)
+
+	holder      atomic.Pointer[string] // the lease holder's name, as last seen
+	compactions atomic.Uint64
+	restores    atomic.Uint64
+}
+
+// Stats are a journal's figures, for the operator.
+type Stats struct {
+	Active      bool   // this process is the active hub
+	Holder      string // name of the active hub as last seen ("" none yet)
+	Epoch       uint64 // the lease revision while active, else 0
+	Applied     uint64 // journal sequence the local file holds
+	Compactions uint64 // snapshots stored and journal purged by this process
+	Restores    uint64 // files restored from a snapshot by this process
+}
+
+// Stats returns the journal's figures.
+func (j *Journal) Stats() Stats {
+	st := Stats{Active: j.active.Load(), Epoch: j.Epoch(), Applied: j.last.Load(),
+		Compactions: j.compactions.Load(), Restores: j.restores.Load()}
+	if h := j.holder.Load(); h != nil {
+		st.Holder = *h
+	}
+	return st
 }
 
 // Open attaches a Journal to db, creating the journal stream and the lease

@@ -127,6 +127,7 @@ func (j *Journal) Compact(ctx context.Context) error {
 	if err := s.Purge(ctx, jetstream.WithPurgeSequence(seq+1)); err != nil {
 		return fmt.Errorf("replica: compact: %w", err)
 	}
+	j.compactions.Add(1)
 	j.log.Info("journal compacted", "journal_seq", seq, "snapshot_bytes", size, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -233,6 +234,7 @@ func (j *Journal) restore(ctx context.Context, first uint64) error {
 	}
 	j.last.Store(seq)
 	j.partial = nil
+	j.restores.Add(1)
 	j.log.Info("restored from the snapshot", "journal_seq", seq, "file_held", last, "snapshot_bytes", size, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -85,7 +85,12 @@ func (j *Journal) acquire(ctx context.Context) (uint64, error) {
 		rev, err := j.kv.Create(actx, j.opts.Shard, []byte(j.opts.Name))
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			// This very name holding it is an earlier run of this process.
-			if e, gerr := j.kv.Get(actx, j.opts.Shard); gerr == nil && string(e.Value()) == j.opts.Name {
+			e, gerr := j.kv.Get(actx, j.opts.Shard)
+			if gerr == nil {
+				holder := string(e.Value())
+				j.holder.Store(&holder)
+			}
+			if gerr == nil && string(e.Value()) == j.opts.Name {
 				sent = time.Now()
 				rev, err = j.kv.Update(actx, j.opts.Shard, []byte(j.opts.Name), e.Revision())
 			} else if gerr == nil && !logged {
@@ -95,6 +100,7 @@ func (j *Journal) acquire(ctx context.Context) (uint64, error) {
 		}
 		cancel()
 		if err == nil {
+			j.holder.Store(&j.opts.Name)
 			j.rev.Store(rev)
 			j.mu.Lock()
 			j.leaseOK = sent

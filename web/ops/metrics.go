@@ -49,6 +49,18 @@ func (s *Ops) WriteMetrics(w io.Writer) error {
 		e.family("linli_http_request_duration_seconds", typeHistogram, "Web request latencies, in seconds.")
 		e.histogram("linli_http_request_duration_seconds", nil, st.Latency)
 	}
+	if s.o.Replica != nil {
+		st := s.o.Replica()
+		active := 0.0
+		if st.Active {
+			active = 1
+		}
+		gauge(e, "linli_replica_active", "1 while this hub is the active one of its configuration, 0 while it stands by.", active)
+		gauge(e, "linli_replica_epoch", "The active hub's lease epoch; 0 while standing by.", float64(st.Epoch))
+		gauge(e, "linli_replica_journal_applied", "Journal sequence this hub's file holds: a standby's should follow the active hub's.", float64(st.Applied))
+		counter(e, "linli_replica_compactions_total", "Journal compactions (snapshot stored, entries purged) made by this hub.", st.Compactions)
+		counter(e, "linli_replica_restores_total", "Times this hub's file was replaced by the snapshot (it was behind the journal's start).", st.Restores)
+	}
 	if s.o.Counters != nil {
 		m := s.o.Counters()
 		names := make([]string, 0, len(m))

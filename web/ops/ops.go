@@ -35,6 +35,16 @@ type HTTPStats struct {
 	Latency       HistogramSnapshot // request latencies
 }
 
+// ReplicaStats are the figures of a hub run with others of its
+// configuration (gridhub run --ha).
+type ReplicaStats struct {
+	Active      bool   // this process is the active hub
+	Epoch       uint64 // its lease's epoch while active
+	Applied     uint64 // journal sequence its file holds
+	Compactions uint64 // journal compactions it made
+	Restores    uint64 // files it restored from a snapshot
+}
+
 // Check is one readiness condition: nil when satisfied, else an error
 // saying what is missing. It must return quickly; ctx bounds it.
 type Check struct {
@@ -52,6 +62,9 @@ type Options struct {
 	Broker func() broker.Stats
 	// HTTP gives the web server's figures.
 	HTTP func() HTTPStats
+	// Replica gives the journal's figures of a hub with standbys; nil
+	// for a hub on its own.
+	Replica func() ReplicaStats
 	// Counters gives further counters by name, each written as the counter
 	// linli_<name>_total (the name made a valid metric name; a trailing
 	// _total is not doubled). For counters added to a source after this

@@ -163,6 +163,9 @@ func TestMetricsFromRealHub(t *testing.T) {
 		Counters: func() map[string]uint64 {
 			return map[string]uint64{"hub_messages_in/event": 7, "refused_connects_total": 2}
 		},
+		Replica: func() ops.ReplicaStats {
+			return ops.ReplicaStats{Active: true, Epoch: 4, Applied: 1234, Compactions: 2}
+		},
 		Checks: []ops.Check{ops.HubConnected(c.h.Ready(), nil), ops.StoreOpen(c.db)},
 		Now:    func() time.Time { return t0.Add(-time.Hour) },
 		Logger: logger(),
@@ -211,6 +214,10 @@ func TestMetricsFromRealHub(t *testing.T) {
 		{"linli_http_request_duration_seconds_count", nil, 6},
 		{"linli_hub_messages_in_event_total", nil, 7},
 		{"linli_refused_connects_total", nil, 2},
+		{"linli_replica_active", nil, 1},
+		{"linli_replica_journal_applied", nil, 1234},
+		{"linli_replica_compactions_total", nil, 2},
+		{"linli_replica_restores_total", nil, 0},
 		{"process_start_time_seconds", nil, float64(t0.Add(-time.Hour).Unix())},
 	} {
 		if got, ok := x.Value(w.name, w.kv...); !ok || got != w.want {
